@@ -1,0 +1,164 @@
+"""The checks behind `validate`: what a sound file is, alone and for an engine.
+
+Each check has a fast form that only answers "all sound?" and a precise form
+that names every problem. The precise form runs only when the fast one says no.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ._context import ValidationContext
+from ._errors import MapKey, Path, Problem, describe, problem
+from ._maps import RankScales
+
+__all__ = ["FP8_DTYPE", "context_problems", "document_problems", "kv_cache_problems"]
+
+FP8_DTYPE = "float8_e4m3fn"
+
+_CONTEXT_KEYS = ("tp_size", "tp_rank", "num_hidden_layers")
+
+
+def context_problems(
+    ctx: ValidationContext | Mapping[str, object] | None,
+) -> tuple[ValidationContext | None, list[Problem]]:
+    """The context to check against (None: no engine checks), or its problems.
+
+    A mapping is read as vLLM reads its context dict: an empty one asks for no
+    engine checks, and `model_type` may be left out.
+    """
+    if ctx is None or isinstance(ctx, ValidationContext):
+        context = ctx
+    elif isinstance(ctx, Mapping):
+        if not ctx:
+            return None, []
+        missing = [key for key in _CONTEXT_KEYS if key not in ctx]
+        if missing:
+            names = ", ".join(f'"{key}"' for key in missing)
+            return None, [problem((), f"engine context is missing {names}")]
+        context = ValidationContext(
+            tp_size=ctx["tp_size"],  # type: ignore[arg-type]
+            tp_rank=ctx["tp_rank"],  # type: ignore[arg-type]
+            num_hidden_layers=ctx["num_hidden_layers"],  # type: ignore[arg-type]
+            model_type=ctx.get("model_type"),  # type: ignore[arg-type]
+        )
+    else:
+        return None, [problem((), f"engine context must be a ValidationContext or a mapping, got {describe(ctx)}")]
+    if context is None:
+        return None, []
+    return context, _bad_context_fields(context)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad_context_fields(ctx: ValidationContext) -> list[Problem]:
+    problems = []
+    if not (_is_int(ctx.tp_size) and ctx.tp_size >= 1):
+        problems.append(f"tp_size must be an integer >= 1, got {describe(ctx.tp_size)}")
+    if not (_is_int(ctx.num_hidden_layers) and ctx.num_hidden_layers >= 1):
+        problems.append(f"num_hidden_layers must be an integer >= 1, got {describe(ctx.num_hidden_layers)}")
+    if not _is_int(ctx.tp_rank):
+        problems.append(f"tp_rank must be an integer, got {describe(ctx.tp_rank)}")
+    elif _is_int(ctx.tp_size) and not 0 <= ctx.tp_rank < ctx.tp_size:
+        problems.append(f"tp_rank {ctx.tp_rank} is outside 0..{ctx.tp_size - 1} for TP size {ctx.tp_size}")
+    if not (ctx.model_type is None or isinstance(ctx.model_type, str)):
+        problems.append(f"model_type must be a string or None, got {describe(ctx.model_type)}")
+    return [problem((), f"engine context: {text}") for text in problems]
+
+
+def kv_cache_problems(
+    dtype: object, ranks: RankScales, ctx: ValidationContext | None, path: Path
+) -> list[Problem]:
+    """Every problem of a KV-cache section; `ctx` must have passed its own checks."""
+    if dtype == FP8_DTYPE and all(layers.is_sound() for layers in ranks._value_list()):
+        if ctx is None:
+            return []
+        layer_count = ctx.num_hidden_layers
+        # Dense maps hold exactly keys 0..n-1, so counting is checking.
+        if (
+            ranks.is_dense
+            and len(ranks) == ctx.tp_size
+            and all(len(layers) == layer_count for layers in ranks._value_list())
+            and ranks[ctx.tp_rank].is_dense
+        ):
+            return []
+    return _precise_kv_cache_problems(dtype, ranks, ctx, path)
+
+
+def _precise_kv_cache_problems(
+    dtype: object, ranks: RankScales, ctx: ValidationContext | None, path: Path
+) -> list[Problem]:
+    problems = []
+    if dtype != FP8_DTYPE:
+        problems.append(
+            problem(
+                (*path, "dtype"),
+                f"Loaded scaling factors intended for KV cache dtype = {dtype} rather than {FP8_DTYPE}!",
+            )
+        )
+    map_path = (*path, "scaling_factor")
+    for rank, layers in ranks.items():
+        if not layers.is_sound():
+            for layer, scale in layers.unsound():
+                problems.append(
+                    problem(
+                        (*map_path, MapKey(rank), MapKey(layer)),
+                        f"scale must be a finite number > 0, got {describe(scale)}",
+                    )
+                )
+    if ctx is None:
+        return problems
+    tp_size, layer_count, tp_rank = ctx.tp_size, ctx.num_hidden_layers, ctx.tp_rank
+    if len(ranks) != tp_size:
+        problems.append(
+            problem(
+                map_path,
+                f"Loaded dictionary has TP size {len(ranks)} "
+                f"but LLM engine is currently running with TP size {tp_size}.",
+            )
+        )
+    for rank, layers in ranks.items():
+        if len(layers) != layer_count:
+            problems.append(
+                problem(
+                    (*map_path, MapKey(rank)),
+                    f"KV cache scales map for TP rank {rank} is malformed. "
+                    f"Expected {layer_count} layers, got {len(layers)}.",
+                )
+            )
+    for rank in range(tp_size):
+        if rank not in ranks:
+            problems.append(
+                problem((*map_path, MapKey(rank)), f"KV cache scales map for TP rank {rank} not found.")
+            )
+    if tp_rank in ranks:
+        current = ranks[tp_rank]
+        for layer in range(layer_count):
+            if layer not in current:
+                problems.append(
+                    problem(
+                        (*map_path, MapKey(tp_rank), MapKey(layer)),
+                        f"Could not find KV cache scales for layer {layer} in TP rank {tp_rank}.",
+                    )
+                )
+    return problems
+
+
+def document_problems(
+    model_type: object, dtype: object, ranks: RankScales, ctx: ValidationContext | None
+) -> list[Problem]:
+    """Every problem of a whole document; `ctx` must have passed its own checks."""
+    problems = []
+    if not (model_type is None or isinstance(model_type, str)):
+        problems.append(problem(("model_type",), f"expected a string or null, got {describe(model_type)}"))
+    elif ctx is not None and ctx.model_type is not None and ctx.model_type != model_type:
+        problems.append(
+            problem(
+                ("model_type",),
+                f"Model type is {ctx.model_type} but loaded scaling factors "
+                f"belonging to different model type {model_type}!",
+            )
+        )
+    return problems + kv_cache_problems(dtype, ranks, ctx, ("kv_cache",))

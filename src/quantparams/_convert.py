@@ -1,0 +1,124 @@
+"""The cattrs converter: JSON-shaped Python values to and from our classes.
+
+Structuring is strict where cattrs' defaults would coerce: keys must be
+canonical decimal strings, scales JSON numbers, text must be text. A wrong
+shape anywhere raises one `StructureError` naming every bad place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cattrs.preconf.orjson import OrjsonConverter, make_converter
+
+from ._errors import Path, Problem, StructureError, describe, problem
+from ._maps import LayerScales, RankScales
+from ._schema import KVCacheQuantSchema, QuantParamSchema
+
+__all__ = ["converter", "document_from_json", "document_to_json"]
+
+_MISSING = object()
+
+
+def _required(obj: dict[str, Any], key: str, path: Path, problems: list[Problem]) -> Any:
+    value = obj.get(key, _MISSING)
+    if value is _MISSING:
+        problems.append(problem((*path, key), "required key is missing"))
+    return value
+
+
+def _kv_cache_from_json(obj: object, path: Path) -> tuple[KVCacheQuantSchema | None, list[Problem]]:
+    if type(obj) is not dict:
+        expected = 'expected an object with keys "dtype" and "scaling_factor"'
+        return None, [problem(path, f"{expected}, got {describe(obj)}")]
+    problems: list[Problem] = []
+    dtype = _required(obj, "dtype", path, problems)
+    if dtype is not _MISSING and type(dtype) is not str:
+        problems.append(problem((*path, "dtype"), f"expected a string, got {describe(dtype)}"))
+    scaling_factor = _required(obj, "scaling_factor", path, problems)
+    ranks = None
+    if scaling_factor is not _MISSING:
+        ranks, map_problems = RankScales.from_json(scaling_factor, (*path, "scaling_factor"))
+        problems += map_problems
+    if problems or ranks is None:
+        return None, problems
+    return KVCacheQuantSchema(dtype, ranks), []
+
+
+def document_from_json(obj: object) -> QuantParamSchema:
+    """A parsed JSON document as a `QuantParamSchema`, or `StructureError`."""
+    if type(obj) is not dict:
+        expected = 'expected an object with keys "model_type" and "kv_cache"'
+        raise StructureError([problem((), f"{expected}, got {describe(obj)}")])
+    problems: list[Problem] = []
+    model_type = _required(obj, "model_type", (), problems)
+    if model_type is not _MISSING and model_type is not None and type(model_type) is not str:
+        problems.append(problem(("model_type",), f"expected a string or null, got {describe(model_type)}"))
+    kv_json = _required(obj, "kv_cache", (), problems)
+    kv_cache = None
+    if kv_json is not _MISSING:
+        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",))
+        problems += kv_problems
+    if problems or kv_cache is None:
+        raise StructureError(problems)
+    return QuantParamSchema(model_type, kv_cache)
+
+
+def document_to_json(schema: QuantParamSchema) -> dict[str, Any]:
+    """The document as JSON-ready values, sharing the maps' cached JSON forms."""
+    kv = schema.kv_cache
+    return {
+        "model_type": schema.model_type,
+        "kv_cache": {"dtype": kv.dtype, "scaling_factor": kv._ranks.json_form()},
+    }
+
+
+def _structured(
+    built: tuple[Any, list[Problem]],
+) -> Any:
+    value, problems = built
+    if value is None:
+        raise StructureError(problems)
+    return value
+
+
+def _copy_maps(json_form: Mapping[str, Any]) -> dict[str, Any]:
+    # Unstructured output belongs to the caller; the cached forms must not leak.
+    return {key: dict(value) if isinstance(value, dict) else value for key, value in json_form.items()}
+
+
+def _is_scaling_map(cl: Any) -> bool:
+    return cl in _SCALING_MAP_TYPES
+
+
+def _is_layer_map(cl: Any) -> bool:
+    return cl in _LAYER_MAP_TYPES
+
+
+_SCALING_MAP_TYPES = (RankScales, Mapping[int, Mapping[int, float]])
+_LAYER_MAP_TYPES = (LayerScales, Mapping[int, float])
+
+
+def _make_converter() -> OrjsonConverter:
+    conv = make_converter()
+    conv.register_structure_hook(QuantParamSchema, lambda obj, _: document_from_json(obj))
+    conv.register_structure_hook(KVCacheQuantSchema, lambda obj, _: _structured(_kv_cache_from_json(obj, ())))
+    conv.register_structure_hook_func(_is_scaling_map, lambda obj, _: _structured(RankScales.from_json(obj)))
+    conv.register_structure_hook_func(_is_layer_map, lambda obj, _: _structured(LayerScales.from_json(obj)))
+    conv.register_unstructure_hook(
+        QuantParamSchema,
+        lambda schema: {"model_type": schema.model_type, "kv_cache": conv.unstructure(schema.kv_cache)},
+    )
+    conv.register_unstructure_hook(
+        KVCacheQuantSchema,
+        lambda kv: {"dtype": kv.dtype, "scaling_factor": conv.unstructure(kv.scaling_factor, RankScales)},
+    )
+    conv.register_unstructure_hook(RankScales, lambda ranks: _copy_maps(ranks.json_form()))
+    conv.register_unstructure_hook(LayerScales, lambda layers: dict(layers.json_form()))
+    return conv
+
+
+converter: OrjsonConverter = _make_converter()
+"""The configured converter: structures and unstructures this library's classes
+from and to JSON-ready values, strictly, with every problem reported."""
