@@ -19,10 +19,8 @@ FP8_DTYPE = "float8_e4m3fn"
 _CONTEXT_KEYS = ("tp_size", "tp_rank", "num_hidden_layers")
 
 
-def context_problems(
-    ctx: ValidationContext | Mapping[str, object] | None,
-) -> tuple[ValidationContext | None, list[Problem]]:
-    """The context to check against (None: no engine checks), or its problems.
+def context_problems(ctx: object) -> tuple[ValidationContext | None, list[Problem]]:
+    """The context to check against (None: no engine checks), and its problems.
 
     A mapping is read as vLLM reads its context dict: an empty one asks for no
     engine checks, and `model_type` may be left out.
@@ -37,16 +35,20 @@ def context_problems(
             names = ", ".join(f'"{key}"' for key in missing)
             return None, [problem((), f"engine context is missing {names}")]
         context = ValidationContext(
-            tp_size=ctx["tp_size"],  # type: ignore[arg-type]
-            tp_rank=ctx["tp_rank"],  # type: ignore[arg-type]
-            num_hidden_layers=ctx["num_hidden_layers"],  # type: ignore[arg-type]
-            model_type=ctx.get("model_type"),  # type: ignore[arg-type]
+            tp_size=ctx["tp_size"],
+            tp_rank=ctx["tp_rank"],
+            num_hidden_layers=ctx["num_hidden_layers"],
+            model_type=ctx.get("model_type"),
         )
     else:
-        return None, [problem((), f"engine context must be a ValidationContext or a mapping, got {describe(ctx)}")]
+        return None, [
+            problem((), f"engine context must be a ValidationContext or a mapping, got {describe(ctx)}")
+        ]
     if context is None:
         return None, []
-    return context, _bad_context_fields(context)
+    problems = _bad_context_fields(context)
+    # A context that fails its own checks cannot judge the file against it.
+    return (None if problems else context), problems
 
 
 def _is_int(value: object) -> bool:
@@ -63,8 +65,10 @@ def _bad_context_fields(ctx: ValidationContext) -> list[Problem]:
         problems.append(f"tp_rank must be an integer, got {describe(ctx.tp_rank)}")
     elif _is_int(ctx.tp_size) and not 0 <= ctx.tp_rank < ctx.tp_size:
         problems.append(f"tp_rank {ctx.tp_rank} is outside 0..{ctx.tp_size - 1} for TP size {ctx.tp_size}")
-    if not (ctx.model_type is None or isinstance(ctx.model_type, str)):
-        problems.append(f"model_type must be a string or None, got {describe(ctx.model_type)}")
+    # Checked at run time whatever the annotations say: contexts come from config.
+    model_type: object = ctx.model_type
+    if not (model_type is None or isinstance(model_type, str)):
+        problems.append(f"model_type must be a string or None, got {describe(model_type)}")
     return [problem((), f"engine context: {text}") for text in problems]
 
 

@@ -47,7 +47,7 @@ def _parse_message(error: orjson.JSONDecodeError, data: object) -> str:
             data.encode("utf-8")
         else:
             return f"expected bytes or str to parse, got {type(data).__name__}"
-    except UnicodeError as bad:
+    except (UnicodeDecodeError, UnicodeEncodeError) as bad:
         return f"not valid UTF-8: {bad.reason} at byte {bad.start}"
     return f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno} (char {error.pos})"
 

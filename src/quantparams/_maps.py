@@ -209,7 +209,7 @@ def _scale(value: object, path: Path) -> tuple[float | None, list[Problem]]:
     if type(value) is float:
         return value, []
     # Any real number (an int, numpy's floats) but never a bool or text.
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
         try:
             return float(value), []
         except (OverflowError, ValueError, TypeError):
@@ -220,7 +220,7 @@ def _scale(value: object, path: Path) -> tuple[float | None, list[Problem]]:
 class LayerScales(_IntKeyMap[float]):
     """Read-only map from layer index to that layer's per-tensor KV-cache scale."""
 
-    __slots__ = ("_sound", "_json")
+    __slots__ = ("_json", "_sound")
 
     # Facts cached about a map that never changes: whether every scale is
     # finite and > 0 (None until asked), and its JSON form (None until needed).
@@ -338,7 +338,7 @@ class RankScales(_IntKeyMap[LayerScales]):
             if list(obj) == key_strings(n):
                 layers = []
                 for layer_map in obj.values():
-                    built, problems = LayerScales.from_json(layer_map, ())
+                    built, _ = LayerScales.from_json(layer_map, ())
                     if built is None:
                         break
                     layers.append(built)

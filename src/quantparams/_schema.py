@@ -52,7 +52,7 @@ class KVCacheQuantSchema:
         return self.scaling_factor  # type: ignore[return-value]
 
 
-def _kv_cache_section(value: KVCacheQuantSchema) -> KVCacheQuantSchema:
+def _kv_cache_section(value: object) -> KVCacheQuantSchema:
     if not isinstance(value, KVCacheQuantSchema):
         message = f"expected a KVCacheQuantSchema, got {describe(value)}"
         raise StructureError([Problem("$.kv_cache", message)])

@@ -37,8 +37,7 @@ def kv_cache_scales_loader(
             raise
         logger.error("Could not load KV cache scaling factors from %s: %s", filename, _describe(error))
         logger.warning(
-            "KV cache scaling factors default to 1.0 for all layers in TP rank %s: "
-            "%s was not used",
+            "KV cache scaling factors default to 1.0 for all layers in TP rank %s: %s was not used",
             tp_rank,
             filename,
         )

@@ -1,0 +1,111 @@
+"""The command line, run as a person runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quantparams._cli import main
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
+INVALID = Path(__file__).parent / "data" / "invalid"
+SUMMARY = "model_type llama, dtype float8_e4m3fn, 2 TP ranks x 32 layers, scales 0.009121 to 0.052584"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quantparams", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_validate_example_as_a_subprocess() -> None:
+    result = _run("validate", str(EXAMPLE))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"ok  {EXAMPLE}: {SUMMARY}\n"
+
+
+def test_validate_against_an_engine_checks_every_rank(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["validate", str(EXAMPLE), "--tp-size", "2", "--num-layers", "32", "--model-type", "llama"]) == 0
+    )
+    assert capsys.readouterr().out == f"ok  {EXAMPLE}: {SUMMARY}\n"
+
+
+def test_invalid_file_lists_every_problem_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLE), "--tp-size", "3", "--num-layers", "31"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{EXAMPLE}: $.kv_cache.scaling_factor: Loaded dictionary has TP size 2 but LLM engine is "
+        "currently running with TP size 3.",
+        f'{EXAMPLE}: $.kv_cache.scaling_factor["0"]: KV cache scales map for TP rank 0 is malformed. '
+        "Expected 31 layers, got 32.",
+        f'{EXAMPLE}: $.kv_cache.scaling_factor["1"]: KV cache scales map for TP rank 1 is malformed. '
+        "Expected 31 layers, got 32.",
+        f'{EXAMPLE}: $.kv_cache.scaling_factor["2"]: KV cache scales map for TP rank 2 not found.',
+    ]
+
+
+def test_one_rank_only(capsys: pytest.CaptureFixture[str]) -> None:
+    path = INVALID / "layer-missing.json"
+    assert main(["validate", str(path), "--tp-size", "2", "--num-layers", "3", "--tp-rank", "1"]) == 1
+    # Rank 0 has three layers (0, 2, 3): only the rank being loaded is
+    # checked layer by layer, as vLLM does.
+    assert capsys.readouterr().err.splitlines() == [
+        f'{path}: $.kv_cache.scaling_factor["1"]: KV cache scales map for TP rank 1 is malformed. '
+        "Expected 3 layers, got 2.",
+        f'{path}: $.kv_cache.scaling_factor["1"]["2"]: Could not find KV cache scales for layer 2 in TP rank 1.',
+    ]
+
+
+def test_several_files_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    bad = INVALID / "wrong-field-types.json"
+    assert main(["validate", str(EXAMPLE), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"ok  {EXAMPLE}: {SUMMARY}\n"
+    assert err.splitlines()[0] == f"{bad}: $.model_type: expected a string or null, got 7"
+    assert len(err.splitlines()) == 3
+
+
+def test_parse_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    path = INVALID / "truncated.json"
+    assert main(["validate", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        f"{path}: $: not valid JSON: unexpected end of data at line 1, column 37 (char 36)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["validate"],
+        ["frobnicate", "x"],
+        ["validate", "EXAMPLE", "--tp-size", "two", "--num-layers", "2"],
+        ["validate", "EXAMPLE", "--tp-size", "2"],
+        ["validate", "EXAMPLE", "--tp-rank", "0"],
+        ["validate", "EXAMPLE", "--model-type", "llama"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = _run(*[str(EXAMPLE) if a == "EXAMPLE" else a for a in args])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = _run("validate", str(tmp_path / "absent.json"), str(EXAMPLE))
+    assert result.returncode == 2
+    assert result.stderr == f"{tmp_path / 'absent.json'}: cannot read: No such file or directory\n"
+    assert result.stdout.startswith("ok  ")
+
+
+def test_folder_instead_of_file_exits_2(tmp_path: Path) -> None:
+    result = _run("validate", str(tmp_path))
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr

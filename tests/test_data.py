@@ -1,0 +1,74 @@
+"""Every example file under tests/data, each message asserted exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import quantparams
+
+DATA = Path(__file__).parent / "data"
+VALID = sorted((DATA / "valid").glob("*.json"))
+INVALID = sorted(p for p in (DATA / "invalid").glob("*.json") if not p.name.endswith(".context.json"))
+VALID = [p for p in VALID if not p.name.endswith(".context.json")]
+
+
+def _context(path: Path) -> dict[str, Any] | None:
+    context_file = path.with_name(path.name.removesuffix(".json") + ".context.json")
+    if context_file.exists():
+        return dict(json.loads(context_file.read_text()))
+    return None
+
+
+def _expected(path: Path) -> tuple[str, list[str]]:
+    lines = path.with_suffix(".problems").read_text(encoding="utf-8").splitlines()
+    return lines[0], lines[1:]
+
+
+def test_every_invalid_file_has_expectations() -> None:
+    assert INVALID
+    for path in INVALID:
+        assert path.with_suffix(".problems").exists(), path
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_valid_file_loads(path: Path) -> None:
+    schema = quantparams.load(path, _context(path))
+    # The values are the file's, read as vLLM reads them.
+    raw = json.loads(path.read_text())
+    kv = raw["kv_cache"]
+    assert schema.model_type == raw["model_type"]
+    assert schema.kv_cache.dtype == kv["dtype"]
+    assert {r: dict(m) for r, m in schema.kv_cache.scaling_factor.items()} == {
+        int(r): {int(layer): float(s) for layer, s in m.items()} for r, m in kv["scaling_factor"].items()
+    }
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_file_reports_every_problem_exactly(path: Path) -> None:
+    kind, lines = _expected(path)
+    with pytest.raises(quantparams.QuantParamError) as caught:
+        quantparams.load(path, _context(path))
+    error = caught.value
+    assert type(error).__name__ == kind
+    assert [str(p) for p in error.problems] == lines
+    assert error.source == str(path)
+    # The rendered error names the file and lists every problem.
+    text = str(error)
+    if len(lines) == 1:
+        assert text == f"{path}: {lines[0]}"
+    else:
+        assert text == f"{path}: {len(lines)} problems:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_loads_raises_the_same_without_a_source(path: Path) -> None:
+    kind, lines = _expected(path)
+    with pytest.raises(quantparams.QuantParamError) as caught:
+        quantparams.loads(path.read_bytes(), _context(path))
+    assert type(caught.value).__name__ == kind
+    assert [str(p) for p in caught.value.problems] == lines
+    assert caught.value.source is None
