@@ -163,7 +163,8 @@ def oracle_loader(
 
     vLLM returns the items view of the rank's dict, in file order; this returns
     the same pairs as a list. vLLM opens the file in text mode with the
-    locale's encoding, as this does, so tests write ASCII-only files.
+    locale's encoding, UTF-8 where it runs; UTF-8 is named here so that the
+    tests do not depend on the locale of the machine running them.
     """
     context = {
         "model_type": model_type,
@@ -172,7 +173,7 @@ def oracle_loader(
         "tp_size": tp_size,
     }
     try:
-        with open(path) as file:
+        with open(path, encoding="utf-8") as file:
             obj = json.load(file)
         schema = oracle_validate(obj, context)
         return list(schema.kv_cache.scaling_factor[tp_rank].items())
