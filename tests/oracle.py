@@ -1,8 +1,7 @@
 """A reference oracle: vLLM's Pydantic schema for the quantization parameter file.
 
 The models below reproduce the behaviour of vLLM's
-`vllm/model_executor/layers/quantization/schema.py` (see
-`shared/reference/vllm-quant-schema.txt`): the same field types, the same
+`vllm/model_executor/layers/quantization/schema.py`: the same field types, the same
 `model_validator(mode="after")` checks in the same order, reading the engine
 context from `info.context`, failing through `assert` with the same messages.
 Pydantic turns a failed `assert` inside a validator into its own
@@ -136,12 +135,16 @@ def oracle_validate(obj: object, context: Mapping[str, Any] | None = None) -> Vl
 def oracle_load(data: bytes | str, context: Mapping[str, Any] | None = None) -> OracleResult | Exception:
     """Parse and check a document as vLLM does: the result, or the exception raised.
 
+    Bytes are decoded as UTF-8 first, as vLLM's loader reads a file in text
+    mode: a byte-order mark then fails in `json` as it does there.
+
     The exception is returned rather than raised so that a test can assert its
-    type: `json.JSONDecodeError`, pydantic's `ValidationError` (a failed type or
-    `assert`), or a bare `KeyError`.
+    type: `json.JSONDecodeError`, `UnicodeDecodeError`, pydantic's
+    `ValidationError` (a failed type or `assert`), or a bare `KeyError`.
     """
     try:
-        schema = oracle_validate(json.loads(data), context)
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        schema = oracle_validate(json.loads(text), context)
     except Exception as error:
         return error
     kv = schema.kv_cache

@@ -1,0 +1,1 @@
+"""The benchmark machinery behind `run.py`: documents, timing, subprocesses, report, chart."""

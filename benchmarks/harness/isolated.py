@@ -1,0 +1,64 @@
+"""Measurements that need a fresh interpreter per run: cold start and memory of one load.
+
+Cold start is what a command-line tool or a short-lived worker pays: start
+Python, import the contender (its libraries, its class definitions), load one
+file. Each run is a new `python -c` process; the time reported is the median
+over runs minus the median of a bare `python -c pass`, the runs of all
+contenders and of the bare interpreter interleaved round by round. One
+untimed run of each comes first so that compiled bytecode and the OS file
+cache are warm for all alike.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from time import perf_counter_ns
+
+from .contenders import Contender
+from .documents import Document
+from .timing import Stats
+
+BENCHMARKS = Path(__file__).resolve().parent.parent
+BARE = "bare python"
+
+
+def _argv(doc: Document, path: Path) -> list[str]:
+    return [str(path), str(doc.tp_size), "0", str(doc.num_hidden_layers), str(doc.model_type)]
+
+
+def _run(args: list[str]) -> str:
+    done = subprocess.run([sys.executable, *args], cwd=BENCHMARKS, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def cold_starts(contenders: Sequence[Contender], doc: Document, path: Path, runs: int) -> dict[str, Stats]:
+    """Wall time of each fresh-process run, by contender name, plus `BARE` for `python -c pass`."""
+    commands = {BARE: ["-c", "pass"]}
+    commands.update({c.NAME: ["-c", c.COLD_START_CODE, *_argv(doc, path)] for c in contenders})
+    names = list(commands)
+    for name in names:
+        _run(commands[name])
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(runs):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = perf_counter_ns()
+            _run(commands[name])
+            samples[name].append(perf_counter_ns() - start)
+    return {name: Stats(tuple(values)) for name, values in samples.items()}
+
+
+def memory(contenders: Sequence[Contender], doc: Document, path: Path) -> dict[str, dict[str, int]]:
+    """Bytes of one load per contender: `traced_peak`, `retained`, `rss_growth` (see `memory_probe`)."""
+    results = {}
+    for c in contenders:
+        measured: dict[str, int] = {}
+        for mode in ("traced", "rss"):
+            out = _run(["-m", "harness.memory_probe", c.NAME, mode, *_argv(doc, path)])
+            measured.update(json.loads(out))
+        results[c.NAME] = measured
+    return results

@@ -1,0 +1,190 @@
+"""The Markdown report: environment, versions, then one table per measurement.
+
+Every time is a median. Ratios divide a contender's median by the orjson
+floor's or by pydantic_lax's on the same document and job: below 1 is faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .contenders import Contender
+from .documents import Document
+from .isolated import BARE
+from .jobs import JOBS
+from .timing import Stats
+
+FLOOR = "orjson_floor"
+BASELINE = "pydantic_lax"
+
+
+@dataclass
+class Results:
+    """Everything one run measured, ready to print."""
+
+    mode: str
+    environment: Mapping[str, str]
+    contenders: Sequence[Contender]
+    documents: Sequence[Document]
+    # job name -> document label -> contender name -> per-operation stats
+    timings: dict[str, dict[str, dict[str, Stats]]] = field(default_factory=dict)
+    rounds: dict[tuple[str, str], int] = field(default_factory=dict)
+    cold_doc: str = ""
+    cold: Mapping[str, Stats] = field(default_factory=dict)
+    memory_doc: str = ""
+    memory: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    run_seconds: float = 0.0
+    chart: str | None = None
+
+
+def duration(ns: float) -> str:
+    """A duration with three significant figures and a unit a person reads at a glance."""
+    for unit, size in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(ns) >= size:
+            return f"{ns / size:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def size(count: int | None) -> str:
+    """A byte count in KiB or MiB, three significant figures."""
+    if count is None:
+        return "n/a"
+    if abs(count) >= 2**20:
+        return f"{count / 2**20:.3g} MiB"
+    return f"{count / 2**10:.3g} KiB"
+
+
+def _ratio(value: float, against: float | None) -> str:
+    if against is None or against <= 0:
+        return "n/a"
+    return f"{value / against:.2f}x"
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> list[str]:
+    """A Markdown table: the first `text_columns` columns left-aligned, the numbers right-aligned."""
+    align = ["---" if i < text_columns else "---:" for i in range(len(header))]
+    return [f"| {' | '.join(header)} |", f"| {' | '.join(align)} |", *(f"| {' | '.join(r)} |" for r in rows)]
+
+
+def _header(results: Results) -> list[str]:
+    env = results.environment
+    lines = [
+        "# quantparams benchmark results",
+        "",
+        f"Mode: **{results.mode}**. Total run time: {results.run_seconds:.0f} s.",
+        "",
+        *(f"- {key}: {value}" for key, value in env.items()),
+        "",
+        "## Contenders",
+        "",
+    ]
+    rows = [[c.NAME, "yes" if c.CHECKS else "no (floor)", c.VERSION] for c in results.contenders]
+    lines += _table(["contender", "checks", "libraries"], rows, text_columns=3)
+    lines += ["", "## Documents", ""]
+    rows = [
+        [d.label, f"{d.tp_size} x {d.num_hidden_layers}", f"{d.scale_count:,}", f"{len(d.data):,}"]
+        for d in results.documents
+    ]
+    return lines + _table(["document", "TP ranks x layers", "scales", "bytes"], rows)
+
+
+def _job_section(results: Results, job_name: str, title: str) -> list[str]:
+    by_doc = results.timings.get(job_name, {})
+    lines = ["", f"## {title}", ""]
+    if job_name == "revalidate":
+        lines += [
+            "The floors check nothing, so there is no floor to compare with; "
+            "their rows show only the cost of the call.",
+            "",
+        ]
+    rows = []
+    for doc in results.documents:
+        stats = by_doc.get(doc.label)
+        if not stats:
+            continue
+        floor = None if job_name == "revalidate" else stats[FLOOR].median_ns
+        base = stats[BASELINE].median_ns
+        rounds = results.rounds[(job_name, doc.label)]
+        for c in results.contenders:
+            s = stats[c.NAME]
+            rows.append(
+                [
+                    doc.label,
+                    c.NAME,
+                    duration(s.median_ns),
+                    f"{s.median_ns / doc.scale_count:.1f}",
+                    _ratio(s.median_ns, floor),
+                    _ratio(s.median_ns, base),
+                    f"{s.spread:.0%}",
+                    str(rounds),
+                ]
+            )
+    header = ["document", "contender", "median", "ns/scale", f"x {FLOOR}", f"x {BASELINE}", "IQR", "rounds"]
+    return lines + _table(header, rows, text_columns=2)
+
+
+def _cold_section(results: Results) -> list[str]:
+    if not results.cold:
+        return []
+    bare = results.cold[BARE].median_ns
+    base = results.cold[BASELINE].median_ns - bare
+    lines = [
+        "",
+        f"## Cold start: fresh `python -c`, import + first load of {results.cold_doc}",
+        "",
+        f"Extra is the median of {_runs(len(results.cold[BARE].samples_ns))} minus that of "
+        f"`python -c pass` ({duration(bare)}).",
+        "",
+    ]
+    rows = []
+    for c in results.contenders:
+        s = results.cold[c.NAME]
+        extra = s.median_ns - bare
+        rows.append([c.NAME, duration(s.median_ns), duration(extra), _ratio(extra, base), f"{s.spread:.0%}"])
+    return lines + _table(["contender", "median total", "extra", f"x {BASELINE}", "IQR"], rows)
+
+
+def _memory_section(results: Results) -> list[str]:
+    if not results.memory:
+        return []
+    base = results.memory[BASELINE].get("traced_peak")
+    lines = [
+        "",
+        f"## Memory of one load of {results.memory_doc}",
+        "",
+        "Traced: allocations through Python's allocators (tracemalloc), peak during the load and "
+        "still held after it; memory an extension takes from `malloc` itself is not seen. "
+        "RSS growth: rise of the process's peak resident size over the load.",
+        "",
+    ]
+    rows = []
+    for c in results.contenders:
+        m = results.memory[c.NAME]
+        peak = m.get("traced_peak")
+        rows.append(
+            [
+                c.NAME,
+                size(peak),
+                size(m.get("retained")),
+                size(m.get("rss_growth")),
+                "n/a" if peak is None else _ratio(peak, base),
+            ]
+        )
+    return lines + _table(["contender", "traced peak", "retained", "RSS growth", f"peak x {BASELINE}"], rows)
+
+
+def markdown(results: Results) -> str:
+    """The whole report."""
+    lines = _header(results)
+    for job in JOBS:
+        lines += _job_section(results, job.name, job.title)
+    lines += _cold_section(results)
+    lines += _memory_section(results)
+    if results.chart:
+        lines += ["", "## Load throughput", "", f"![load throughput by map size]({results.chart})"]
+    return "\n".join(lines) + "\n"
