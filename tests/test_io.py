@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import stat
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from quantparams import (
     KVCacheQuantSchema,
     ParseError,
     QuantParamSchema,
+    RankScales,
     StructureError,
     ValidationError,
     converter,
@@ -175,3 +177,25 @@ def test_converter_is_strict_inside_a_users_class() -> None:
     errors = caught.value.exceptions
     assert isinstance(errors[0], StructureError)
     assert str(errors[0]).startswith('$.scaling_factor["0"]["01"]: expected a key like "0"')
+
+
+def test_converter_structures_the_maps_alone() -> None:
+    from collections.abc import Mapping
+
+    ranks = converter.structure({"0": {"0": 0.5}, "1": {"0": 1}}, RankScales)
+    assert ranks == {0: {0: 0.5}, 1: {0: 1.0}}
+    assert converter.structure({"0": 0.5}, Mapping[int, float]) == {0: 0.5}
+    assert converter.structure({"0": {"0": 0.5}}, Mapping[int, Mapping[int, float]]) == {0: {0: 0.5}}
+    with pytest.raises(StructureError) as caught:
+        converter.structure({"0": {"x": 0.5}}, RankScales)
+    assert str(caught.value).startswith('$["0"]["x"]: expected a key like "0"')
+    assert converter.unstructure(ranks) == {"0": {"0": 0.5}, "1": {"0": 1.0}}
+
+
+def test_errors_pickle_with_their_problems() -> None:
+    with pytest.raises(ValidationError) as caught:
+        quantparams.load(EXAMPLE, {"tp_size": 3, "tp_rank": 0, "num_hidden_layers": 32})
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert type(again) is ValidationError
+    assert again.problems == caught.value.problems
+    assert str(again) == str(caught.value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import attrs
 import orjson
@@ -96,11 +96,6 @@ class QuantParamError(ValueError):
         self.problems: list[Problem] = list(problems)
         self.source = source
         super().__init__(self.problems)
-
-    def under(self, *path: str | MapKey) -> Sequence[Problem]:
-        """This error's problems, with paths re-rooted below `path`."""
-        prefix = _render_path(path)
-        return [Problem(prefix + p.path[1:], p.message) for p in self.problems]
 
     def __str__(self) -> str:
         head = f"{self.source}: " if self.source else ""
