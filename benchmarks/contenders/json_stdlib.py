@@ -14,7 +14,7 @@ from ._common import cold_start_code, python_version, scales_of_parsed_json
 NAME = "json_stdlib"
 CHECKS = False
 COLD_START_CODE = cold_start_code(NAME)
-VERSION = f"json {json.__version__} (Python {python_version()})"
+VERSION = f"json (standard library of Python {python_version()})"
 
 
 def load(data: bytes, ctx: dict[str, Any]) -> Any:

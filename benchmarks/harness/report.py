@@ -40,13 +40,13 @@ class Results:
 
 def duration(ns: float) -> str:
     """A duration with three significant figures and a unit a person reads at a glance."""
-    for unit, size in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(ns) >= size:
-            return f"{ns / size:.3g} {unit}"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(ns) >= scale:
+            return f"{ns / scale:.3g} {unit}"
     return f"{ns:.3g} ns"
 
 
-def size(count: int | None) -> str:
+def byte_size(count: int | None) -> str:
     """A byte count in KiB or MiB, three significant figures."""
     if count is None:
         return "n/a"
@@ -55,10 +55,19 @@ def size(count: int | None) -> str:
     return f"{count / 2**10:.3g} KiB"
 
 
+def _figure(value: float) -> str:
+    """Three significant figures without exponents: 393, 1.85, 1.00, 0.00426, <0.001."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if 0 < abs(value) < 0.001:
+        return "<0.001"
+    return f"{value:#.3g}".rstrip(".")
+
+
 def _ratio(value: float, against: float | None) -> str:
     if against is None or against <= 0:
         return "n/a"
-    return f"{value / against:.2f}x"
+    return f"{_figure(value / against)}x"
 
 
 def _runs(count: int) -> str:
@@ -95,11 +104,12 @@ def _header(results: Results) -> list[str]:
 
 def _job_section(results: Results, job_name: str, title: str) -> list[str]:
     by_doc = results.timings.get(job_name, {})
+    # Re-validating costs the floors nothing but a call: no ratio to or of them means anything.
+    floors_compared = job_name != "revalidate"
     lines = ["", f"## {title}", ""]
-    if job_name == "revalidate":
+    if not floors_compared:
         lines += [
-            "The floors check nothing, so there is no floor to compare with; "
-            "their rows show only the cost of the call.",
+            "The floors check nothing: their rows show the cost of calling a function that does nothing.",
             "",
         ]
     rows = []
@@ -107,24 +117,17 @@ def _job_section(results: Results, job_name: str, title: str) -> list[str]:
         stats = by_doc.get(doc.label)
         if not stats:
             continue
-        floor = None if job_name == "revalidate" else stats[FLOOR].median_ns
-        base = stats[BASELINE].median_ns
-        rounds = results.rounds[(job_name, doc.label)]
+        floor, base = stats[FLOOR].median_ns, stats[BASELINE].median_ns
         for c in results.contenders:
             s = stats[c.NAME]
-            rows.append(
-                [
-                    doc.label,
-                    c.NAME,
-                    duration(s.median_ns),
-                    f"{s.median_ns / doc.scale_count:.1f}",
-                    _ratio(s.median_ns, floor),
-                    _ratio(s.median_ns, base),
-                    f"{s.spread:.0%}",
-                    str(rounds),
-                ]
-            )
-    header = ["document", "contender", "median", "ns/scale", f"x {FLOOR}", f"x {BASELINE}", "IQR", "rounds"]
+            row = [doc.label, c.NAME, duration(s.median_ns), _figure(s.median_ns / doc.scale_count)]
+            if floors_compared:
+                row += [_ratio(s.median_ns, floor), _ratio(s.median_ns, base)]
+            else:
+                row += [_ratio(s.median_ns, base) if c.CHECKS else "n/a"]
+            rows.append([*row, f"{s.spread:.0%}", str(results.rounds[(job_name, doc.label)])])
+    ratios = [f"x {FLOOR}", f"x {BASELINE}"] if floors_compared else [f"x {BASELINE}"]
+    header = ["document", "contender", "median", "ns/scale", *ratios, "IQR", "rounds"]
     return lines + _table(header, rows, text_columns=2)
 
 
@@ -152,30 +155,35 @@ def _cold_section(results: Results) -> list[str]:
 def _memory_section(results: Results) -> list[str]:
     if not results.memory:
         return []
-    base = results.memory[BASELINE].get("traced_peak")
+    base = results.memory[BASELINE]
     lines = [
         "",
         f"## Memory of one load of {results.memory_doc}",
         "",
         "Traced: allocations through Python's allocators (tracemalloc), peak during the load and "
-        "still held after it; memory an extension takes from `malloc` itself is not seen. "
-        "RSS growth: rise of the process's peak resident size over the load.",
+        "still held after it; memory an extension takes from `malloc` itself is not seen. orjson "
+        "reserves its parse buffer through Python's allocator, sized from the input's length and "
+        "mostly never touched, so the traced peak of every orjson-based contender is far above "
+        "what its resident memory grows by. RSS growth: rise of the process's peak resident size "
+        "over the load, measured in a separate process; it sees every allocation.",
         "",
     ]
     rows = []
     for c in results.contenders:
         m = results.memory[c.NAME]
-        peak = m.get("traced_peak")
+        peak, rss = m.get("traced_peak"), m.get("rss_growth")
         rows.append(
             [
                 c.NAME,
-                size(peak),
-                size(m.get("retained")),
-                size(m.get("rss_growth")),
-                "n/a" if peak is None else _ratio(peak, base),
+                byte_size(peak),
+                byte_size(m.get("retained")),
+                byte_size(rss),
+                "n/a" if peak is None else _ratio(peak, base.get("traced_peak")),
+                "n/a" if rss is None else _ratio(rss, base.get("rss_growth")),
             ]
         )
-    return lines + _table(["contender", "traced peak", "retained", "RSS growth", f"peak x {BASELINE}"], rows)
+    header = ["contender", "traced peak", "retained", "RSS growth", f"peak x {BASELINE}", f"RSS x {BASELINE}"]
+    return lines + _table(header, rows)
 
 
 def markdown(results: Results) -> str:
