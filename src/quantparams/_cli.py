@@ -47,12 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _validate(args)
 
 
-def _contexts(args: argparse.Namespace) -> list[ValidationContext] | None:
+def _contexts(args: argparse.Namespace) -> list[ValidationContext | None]:
+    """The contexts to check each file against: [None] for the file alone."""
     engine = (args.tp_size, args.num_layers)
     if engine == (None, None):
         if args.tp_rank is not None or args.model_type is not None:
             raise _UsageError("--tp-rank and --model-type need --tp-size and --num-layers")
-        return None
+        return [None]
     if None in engine:
         raise _UsageError("--tp-size and --num-layers go together")
     ranks = range(args.tp_size) if args.tp_rank is None else [args.tp_rank]
@@ -89,9 +90,9 @@ def _validate(args: argparse.Namespace) -> int:
     return status
 
 
-def _problems(schema: QuantParamSchema, contexts: list[ValidationContext] | None) -> list[Problem]:
+def _problems(schema: QuantParamSchema, contexts: list[ValidationContext | None]) -> list[Problem]:
     found: dict[Problem, None] = {}
-    for context in contexts or [None]:  # type: ignore[list-item]
+    for context in contexts:
         try:
             schema.validate(context)
         except QuantParamError as error:
