@@ -83,9 +83,9 @@ def _structured(
     return value
 
 
-def _copy_maps(json_form: Mapping[str, Any]) -> dict[str, Any]:
+def _copy_maps(json_form: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
     # Unstructured output belongs to the caller; the cached forms must not leak.
-    return {key: dict(value) if isinstance(value, dict) else value for key, value in json_form.items()}
+    return {key: dict(layers) for key, layers in json_form.items()}
 
 
 def _is_scaling_map(cl: Any) -> bool:
