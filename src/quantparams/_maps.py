@@ -295,7 +295,7 @@ class LayerScales(_IntKeyMap[float]):
             # overflows from finite values needs the look at each value.
             sound = not values or (min(values) > 0.0 and sum(values) < _INF)
             if not sound:
-                sound = all(0.0 < v < _INF for v in values)
+                sound = next(self.unsound(), None) is None
             object.__setattr__(self, "_sound", sound)
         return sound
 
