@@ -12,11 +12,70 @@ from ._context import ValidationContext
 from ._errors import MapKey, Path, Problem, describe, problem
 from ._maps import RankScales
 
-__all__ = ["FP8_DTYPE", "context_problems", "document_problems", "kv_cache_problems"]
+__all__ = [
+    "FP8_DTYPE",
+    "context_problems",
+    "document_problems",
+    "is_sound_document",
+    "is_sound_kv_cache",
+    "kv_cache_problems",
+]
 
 FP8_DTYPE = "float8_e4m3fn"
 
 _CONTEXT_KEYS = ("tp_size", "tp_rank", "num_hidden_layers")
+
+
+def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object) -> bool:
+    """True when a KV-cache section has no problem for `ctx` (any context value).
+
+    The fast form of `context_problems` + `kv_cache_problems`: it reads
+    nothing but the cached facts of the maps, so re-checking a loaded file
+    for another rank costs the same at any size. False means "run the
+    precise checks", which name every problem.
+    """
+    if dtype != FP8_DTYPE or not ranks.is_sound():
+        return False
+    if ctx is None:
+        return True
+    if type(ctx) is dict:
+        if not ctx:
+            return True
+        tp_size = ctx.get("tp_size")
+        tp_rank = ctx.get("tp_rank")
+        layer_count = ctx.get("num_hidden_layers")
+        model_type = ctx.get("model_type")
+    elif type(ctx) is ValidationContext:
+        tp_size, tp_rank, layer_count, model_type = (
+            ctx.tp_size,
+            ctx.tp_rank,
+            ctx.num_hidden_layers,
+            ctx.model_type,
+        )
+    else:
+        return False
+    # `type(x) is int` also refuses bools, as the precise context check does.
+    return (
+        type(tp_size) is int
+        and type(tp_rank) is int
+        and type(layer_count) is int
+        and (model_type is None or type(model_type) is str)
+        and 0 <= tp_rank < tp_size
+        and layer_count >= 1
+        and ranks.fits(tp_size, layer_count, tp_rank)
+    )
+
+
+def is_sound_document(model_type: object, dtype: object, ranks: RankScales, ctx: object) -> bool:
+    """True when a whole document has no problem for `ctx`: `is_sound_kv_cache`
+    plus the model type."""
+    if not (model_type is None or type(model_type) is str):
+        return False
+    if ctx:
+        expected = ctx.get("model_type") if type(ctx) is dict else getattr(ctx, "model_type", None)
+        if expected is not None and expected != model_type:
+            return False
+    return is_sound_kv_cache(dtype, ranks, ctx)
 
 
 def context_problems(ctx: object) -> tuple[ValidationContext | None, list[Problem]]:
@@ -76,24 +135,6 @@ def kv_cache_problems(
     dtype: object, ranks: RankScales, ctx: ValidationContext | None, path: Path
 ) -> list[Problem]:
     """Every problem of a KV-cache section; `ctx` must have passed its own checks."""
-    if dtype == FP8_DTYPE and all(layers.is_sound() for layers in ranks._value_list()):
-        if ctx is None:
-            return []
-        layer_count = ctx.num_hidden_layers
-        # Dense maps hold exactly keys 0..n-1, so counting is checking.
-        if (
-            ranks.is_dense
-            and len(ranks) == ctx.tp_size
-            and all(len(layers) == layer_count for layers in ranks._value_list())
-            and ranks[ctx.tp_rank].is_dense
-        ):
-            return []
-    return _precise_kv_cache_problems(dtype, ranks, ctx, path)
-
-
-def _precise_kv_cache_problems(
-    dtype: object, ranks: RankScales, ctx: ValidationContext | None, path: Path
-) -> list[Problem]:
     problems = []
     if dtype != FP8_DTYPE:
         problems.append(

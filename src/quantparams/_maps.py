@@ -3,12 +3,15 @@
 `RankScales` maps a TP rank to its `LayerScales`, which maps a layer index to
 that layer's scale. Both guarantee their shape once built: keys are
 non-negative `int`s, scales are `float`s, a rank's value is a `LayerScales`.
-Whether the scales are sound (finite, > 0) is for `validate` to say.
+Whether the scales are sound (finite, > 0) is for `validate` to say; the maps
+only remember the answer once it is known.
 
-A map whose keys are exactly 0..n-1 in order (as in every sound file) is stored
-as a tuple of values: much cheaper to build than a dict, and it answers "are
-layers 0..n-1 all present?" in constant time. Any other map is kept as a dict,
-in source order.
+A map whose keys are exactly 0..n-1 in order (as in every sound file) is
+"dense": it is stored as a dict from the canonical key strings "0".."n-1" to
+the values, which is what orjson hands over for such a map. Keeping that dict
+costs nothing on load, makes it the map's JSON form for free, and answers "are
+layers 0..n-1 all present?" with a length check. Any other map is "sparse": a
+dict from int keys, in source order.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
+
+import orjson
 
 from ._errors import MapKey, Path, Problem, StructureError, describe, problem
 
@@ -25,8 +30,10 @@ __all__ = ["LayerScales", "RankScales", "canonical_key", "key_strings"]
 V = TypeVar("V")
 
 _INF = math.inf
-_FLOAT_ONLY = frozenset({float})
 _NUMBER_TYPES = frozenset({float, int})
+# A float method that returns its float unchanged and raises TypeError for
+# anything else (int, bool, str, ...): a type check that runs inside min().
+_FLOAT_ONLY = float.conjugate
 
 _JSON_KEY = 'a key like "0" or "17" (a non-negative integer without sign, spaces or leading zeros)'
 _PYTHON_KEY = "a non-negative integer key"
@@ -35,18 +42,37 @@ _PYTHON_KEY = "a non-negative integer key"
 # is much faster than parsing a key, and refuses "01", "+1", " 1" by design.
 _key_strings: list[str] = []
 _key_values: dict[str, int] = {}
+# key_strings(n) for the few sizes files actually have, so that checking a
+# map's keys does not copy the table first.
+_key_lists: dict[int, list[str]] = {}
+_KEY_LISTS_KEPT = 64
 
 
 def key_strings(n: int) -> list[str]:
-    """The canonical key strings "0" .. str(n - 1), in order."""
+    """The canonical key strings "0" .. str(n - 1), in order. Shared: never mutate it."""
+    keys = _key_lists.get(n)
+    if keys is None:
+        keys = _new_key_list(n)
+    return keys
+
+
+def _new_key_list(n: int) -> list[str]:
     global _key_strings, _key_values
     if n > len(_key_strings):
         size = max(n, 2 * len(_key_strings), 1024)
-        strings = [str(i) for i in range(size)]
+        # The key objects orjson itself hands out: it keeps keys in a cache
+        # and returns the same objects again, so comparing a parsed map's keys
+        # with this table is mostly a pointer comparison. Where two keys share
+        # a cache slot the later one stays: parse the small, common ones last.
+        members = ",".join(f'"{i}":0' for i in reversed(range(size)))
+        strings = list(reversed(orjson.loads(f"{{{members}}}")))
         # Replace, never mutate: a reader in another thread sees a whole table.
         _key_values = dict(zip(strings, range(size)))
         _key_strings = strings
-    return _key_strings[:n]
+    keys = _key_strings[:n]
+    if len(_key_lists) < _KEY_LISTS_KEPT:
+        _key_lists[n] = keys
+    return keys
 
 
 def canonical_key(key: object) -> int | None:
@@ -75,18 +101,18 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
 
     __slots__ = ("_dense", "_sparse")
 
-    # Exactly one is set: `_dense[i]` is the value of key i, or `_sparse`
-    # holds every key and value in source order.
-    _dense: tuple[V, ...] | None
+    # Exactly one is set: `_dense` maps "0".."n-1", in that order, to the
+    # values of keys 0..n-1; or `_sparse` holds every key and value in source order.
+    _dense: dict[str, V] | None
     _sparse: dict[int, V] | None
 
-    def _init(self, dense: tuple[V, ...] | None, sparse: dict[int, V] | None) -> None:
-        object.__setattr__(self, "_dense", dense)
-        object.__setattr__(self, "_sparse", sparse)
+    def _init(self, dense: dict[str, V] | None, sparse: dict[int, V] | None) -> None:
+        _set_dense(self, dense)
+        _set_sparse(self, sparse)
 
     def _init_items(self, items: list[tuple[int, V]]) -> None:
         if all(k == i for i, (k, _) in enumerate(items)):
-            self._init(tuple(v for _, v in items), None)
+            self._init(dict(zip(key_strings(len(items)), [v for _, v in items])), None)
         else:
             self._init(None, dict(items))
 
@@ -106,7 +132,8 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         if dense is None:
             return cast("dict[int, V]", self._sparse)[key]
         if type(key) is int and 0 <= key < len(dense):
-            return dense[key]
+            # The table holds at least len(dense) strings: the map was checked against it.
+            return dense[_key_strings[key]]
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
@@ -129,11 +156,11 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         dense = self._dense
         if dense is None:
             return iter(cast("dict[int, V]", self._sparse).items())
-        return zip(range(len(dense)), dense)
+        return zip(range(len(dense)), dense.values())
 
-    def _value_list(self) -> tuple[V, ...] | list[V]:
+    def _values(self) -> ValuesView[V]:
         dense = self._dense
-        return dense if dense is not None else list(cast("dict[int, V]", self._sparse).values())
+        return (dense if dense is not None else cast("dict[int, V]", self._sparse)).values()
 
     # The generic Mapping views call __getitem__ once per key; these do not.
     def items(self) -> ItemsView[int, V]:
@@ -161,6 +188,20 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         return (type(self), (dict(self._iter_items()),))
 
 
+# Our __setattr__ refuses every assignment; building an instance writes its
+# slots through their descriptors, the cheapest way past it.
+_new_object = object.__new__
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[object, Any], None]:
+    setter: Callable[[object, Any], None] = vars(cls)[name].__set__
+    return setter
+
+
+_set_dense = _slot_setter(_IntKeyMap, "_dense")
+_set_sparse = _slot_setter(_IntKeyMap, "_sparse")
+
+
 class _Items(ItemsView[int, V]):
     __slots__ = ()
     _mapping: _IntKeyMap[V]
@@ -174,7 +215,7 @@ class _Values(ValuesView[V]):
     _mapping: _IntKeyMap[V]
 
     def __iter__(self) -> Iterator[V]:
-        return iter(self._mapping._value_list())
+        return iter(self._mapping._values())
 
 
 KeyParser = Callable[[object], "int | None"]
@@ -217,26 +258,35 @@ def _scale(value: object, path: Path) -> tuple[float | None, list[Problem]]:
     return None, [problem(path, f"expected a number, got {describe(value)}")]
 
 
+def _is_sound_scale(scale: float) -> bool:
+    return 0.0 < scale < _INF
+
+
 class LayerScales(_IntKeyMap[float]):
     """Read-only map from layer index to that layer's per-tensor KV-cache scale."""
 
-    __slots__ = ("_json", "_sound")
+    __slots__ = ("_sound",)
 
-    # Facts cached about a map that never changes: whether every scale is
-    # finite and > 0 (None until asked), and its JSON form (None until needed).
+    # Whether every scale is finite and > 0: None until known. The map never
+    # changes, so the answer is kept.
     _sound: bool | None
-    _json: dict[str, float] | None
 
     def __init__(self, scales: Mapping[int, float]) -> None:
         built, problems = LayerScales._build(scales, (), python_key)
         if built is None:
             raise StructureError(problems)
         self._init(built._dense, built._sparse)
-        self._cache(None)
+        _set_layers_sound(self, None)
 
-    def _cache(self, json: dict[str, float] | None) -> None:
-        object.__setattr__(self, "_sound", None)
-        object.__setattr__(self, "_json", json)
+    @classmethod
+    def _new(
+        cls, dense: dict[str, float] | None, sparse: dict[int, float] | None, sound: bool | None
+    ) -> LayerScales:
+        self = _new_object(cls)
+        _set_dense(self, dense)
+        _set_sparse(self, sparse)
+        _set_layers_sound(self, sound)
+        return self
 
     @classmethod
     def _build(
@@ -246,74 +296,102 @@ class LayerScales(_IntKeyMap[float]):
         items, problems = _collect(obj, path, "layer index to scale", parse_key, _scale)
         if problems:
             return None, problems
-        self = object.__new__(cls)
+        self = cls._new(None, None, None)
         self._init_items(items)
-        self._cache(None)
         return self, []
 
     @classmethod
     def from_json(cls, obj: object, path: Path = ()) -> tuple[LayerScales | None, list[Problem]]:
         """The map for a parsed JSON value, or every problem that prevents it."""
-        # The fast case: keys "0".."n-1" in order, all values floats.
-        if type(obj) is dict:
-            n = len(obj)
-            if list(obj) == key_strings(n):
-                values = tuple(obj.values())
-                types = set(map(type, values))
-                if types <= _FLOAT_ONLY:
-                    self = object.__new__(cls)
-                    self._init(values, None)
-                    # The parsed dict is already this map's JSON form.
-                    self._cache(obj)
-                    return self, []
-                if types <= _NUMBER_TYPES:
-                    self = object.__new__(cls)
-                    self._init(tuple(map(float, values)), None)
-                    self._cache(None)
-                    return self, []
+        built = _dense_layers(obj)
+        if built is not None:
+            return built, []
         return cls._build(obj, path, canonical_key)
 
     def json_form(self) -> dict[str, float]:
         """The map as a JSON object, string keys in numeric order. Shared: never mutate it."""
-        json = self._json
-        if json is None:
-            dense = self._dense
-            if dense is not None:
-                json = dict(zip(key_strings(len(dense)), dense))
-            else:
-                json = {str(k): v for k, v in sorted(self._iter_items())}
-            object.__setattr__(self, "_json", json)
-        return json
+        dense = self._dense
+        if dense is not None:
+            return dense
+        return {str(k): v for k, v in sorted(cast("dict[int, float]", self._sparse).items())}
 
     def is_sound(self) -> bool:
         """True when every scale is finite and > 0. Cached: the map never changes."""
         sound = self._sound
         if sound is None:
-            values = self._value_list()
+            values = self._values()
             # min() catches zero and negatives; the sum turns a NaN or an
             # infinity anywhere into a non-finite total. Only a total that
             # overflows from finite values needs the look at each value.
             sound = not values or (min(values) > 0.0 and sum(values) < _INF)
             if not sound:
-                sound = next(self.unsound(), None) is None
-            object.__setattr__(self, "_sound", sound)
+                sound = all(map(_is_sound_scale, values))
+            _set_layers_sound(self, sound)
         return sound
 
     def unsound(self) -> Iterator[tuple[int, float]]:
         """The (layer, scale) pairs whose scale is not finite and > 0."""
-        return ((k, v) for k, v in self._iter_items() if not 0.0 < v < _INF)
+        return ((k, v) for k, v in self._iter_items() if not _is_sound_scale(v))
+
+
+_set_layers_sound = _slot_setter(LayerScales, "_sound")
+
+
+def _dense_layers(obj: object) -> LayerScales | None:
+    """The map for the common case, a JSON object with keys "0".."n-1" in
+    order and number values; None when the precise path must decide."""
+    if type(obj) is not dict:
+        return None
+    values = obj.values()
+    if list(obj) != key_strings(len(values)):
+        return None
+    if not values:
+        return LayerScales._new(obj, None, True)
+    try:
+        # One pass checks that every value is a float and > 0 (a NaN may hide
+        # from min(); the sum catches it, and infinities).
+        sound = min(map(_FLOAT_ONLY, values)) > 0.0 and sum(values) < _INF
+    except TypeError:
+        # JSON integers are scales too; anything else is for the precise path.
+        if not set(map(type, values)) <= _NUMBER_TYPES:
+            return None
+        try:
+            obj = dict(zip(key_strings(len(values)), map(float, values)))
+        except OverflowError:
+            return None
+        return LayerScales._new(obj, None, None)
+    # The parsed dict becomes the map's storage and JSON form; unsound scales
+    # are left for is_sound() to confirm one by one.
+    return LayerScales._new(obj, None, True if sound else None)
 
 
 class RankScales(_IntKeyMap[LayerScales]):
     """Read-only map from TP rank to that rank's `LayerScales`."""
 
-    __slots__ = ()
+    __slots__ = ("_layer_count", "_sound")
+
+    # Facts about a map that never changes: whether every rank's scales are
+    # sound (None until known), and the number of layers every rank has (-1
+    # when ranks differ, None until known).
+    _sound: bool | None
+    _layer_count: int | None
 
     def __init__(self, ranks: Mapping[int, Mapping[int, float]]) -> None:
         built, problems = RankScales._build(ranks, (), python_key, _python_layers)
         if built is None:
             raise StructureError(problems)
         self._init(built._dense, built._sparse)
+        _set_ranks_sound(self, None)
+        _set_layer_count(self, None)
+
+    @classmethod
+    def _new(cls, dense: dict[str, LayerScales] | None, sparse: dict[int, LayerScales] | None) -> RankScales:
+        self = _new_object(cls)
+        _set_dense(self, dense)
+        _set_sparse(self, sparse)
+        _set_ranks_sound(self, None)
+        _set_layer_count(self, None)
+        return self
 
     @classmethod
     def _build(
@@ -326,27 +404,52 @@ class RankScales(_IntKeyMap[LayerScales]):
         items, problems = _collect(obj, path, "TP rank to layer scales", parse_key, parse_layers)
         if problems:
             return None, problems
-        self = object.__new__(cls)
+        self = cls._new(None, None)
         self._init_items(items)
         return self, []
 
     @classmethod
     def from_json(cls, obj: object, path: Path = ()) -> tuple[RankScales | None, list[Problem]]:
         """The map for a parsed JSON value, or every problem that prevents it."""
-        if type(obj) is dict:
-            n = len(obj)
-            if list(obj) == key_strings(n):
-                layers = []
-                for layer_map in obj.values():
-                    built, _ = LayerScales.from_json(layer_map, ())
-                    if built is None:
-                        break
-                    layers.append(built)
-                else:
-                    self = object.__new__(cls)
-                    self._init(tuple(layers), None)
-                    return self, []
+        if type(obj) is dict and list(obj) == key_strings(len(obj)):
+            ranks = {}
+            for key, layer_json in obj.items():
+                layers = _dense_layers(layer_json)
+                if layers is None:
+                    break
+                ranks[key] = layers
+            else:
+                return cls._new(ranks, None), []
         return cls._build(obj, path, canonical_key, LayerScales.from_json)
+
+    def is_sound(self) -> bool:
+        """True when every rank's scales are finite and > 0. Cached."""
+        sound = self._sound
+        if sound is None:
+            sound = all(layers.is_sound() for layers in self._values())
+            _set_ranks_sound(self, sound)
+        return sound
+
+    def layer_count(self) -> int:
+        """The number of layers every rank has; -1 when ranks differ. Cached."""
+        count = self._layer_count
+        if count is None:
+            counts = set(map(len, self._values()))
+            count = counts.pop() if len(counts) == 1 else -1
+            _set_layer_count(self, count)
+        return count
+
+    def fits(self, tp_size: int, layer_count: int, tp_rank: int) -> bool:
+        """True when the ranks are exactly 0..tp_size-1, each has `layer_count`
+        layers, and those of `tp_rank` (which must be in range) are exactly
+        0..layer_count-1: what an engine needs, answered from cached facts."""
+        dense = self._dense
+        return (
+            dense is not None
+            and len(dense) == tp_size
+            and self.layer_count() == layer_count
+            and dense[_key_strings[tp_rank]]._dense is not None
+        )
 
     def json_form(self) -> dict[str, dict[str, float]]:
         """The map as a JSON object, string keys in numeric order at both levels.
@@ -355,8 +458,14 @@ class RankScales(_IntKeyMap[LayerScales]):
         """
         dense = self._dense
         if dense is not None:
-            return dict(zip(key_strings(len(dense)), [m.json_form() for m in dense]))
-        return {str(k): v.json_form() for k, v in sorted(self._iter_items())}
+            return {key: layers.json_form() for key, layers in dense.items()}
+        return {
+            str(k): v.json_form() for k, v in sorted(cast("dict[int, LayerScales]", self._sparse).items())
+        }
+
+
+_set_ranks_sound = _slot_setter(RankScales, "_sound")
+_set_layer_count = _slot_setter(RankScales, "_layer_count")
 
 
 def _python_layers(value: object, path: Path) -> tuple[LayerScales | None, list[Problem]]:

@@ -7,7 +7,13 @@ from typing import TypeVar
 
 import attrs
 
-from ._checks import context_problems, document_problems, kv_cache_problems
+from ._checks import (
+    context_problems,
+    document_problems,
+    is_sound_document,
+    is_sound_kv_cache,
+    kv_cache_problems,
+)
 from ._context import ValidationContext
 from ._errors import Problem, StructureError, ValidationError, describe
 from ._maps import RankScales
@@ -43,6 +49,8 @@ class KVCacheQuantSchema:
 
         Returns self; raises `ValidationError` listing every problem found.
         """
+        if is_sound_kv_cache(self.dtype, self._ranks, ctx):
+            return self
         context, problems = context_problems(ctx)
         problems += kv_cache_problems(self.dtype, self._ranks, context, ())
         return _raise_if_any(self, problems)
@@ -71,8 +79,10 @@ class QuantParamSchema:
 
         Returns self; raises `ValidationError` listing every problem found.
         """
-        context, problems = context_problems(ctx)
         kv = self.kv_cache
+        if is_sound_document(self.model_type, kv.dtype, kv._ranks, ctx):
+            return self
+        context, problems = context_problems(ctx)
         problems += document_problems(self.model_type, kv.dtype, kv._ranks, context)
         return _raise_if_any(self, problems)
 

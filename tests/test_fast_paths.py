@@ -1,0 +1,199 @@
+"""The fast paths never decide differently from the precise ones.
+
+Loading and validating take shortcuts for the common case (dense maps of
+floats, a context that fits). Each shortcut may only say "sound" when the
+precise path, which names every problem, finds none, and what it builds must
+equal what the precise path builds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quantparams import (
+    LayerScales,
+    QuantParamSchema,
+    RankScales,
+    StructureError,
+    ValidationContext,
+    ValidationError,
+    converter,
+    loads,
+)
+from quantparams._checks import (
+    context_problems,
+    document_problems,
+    is_sound_document,
+    is_sound_kv_cache,
+    kv_cache_problems,
+)
+from quantparams._maps import canonical_key, key_strings
+from strategies import FP8, schemas, sound_documents
+
+# Any value a JSON layer map may hold, weighted towards scales and near-misses.
+_LAYER_VALUES = st.one_of(
+    st.floats(min_value=1e-4, max_value=1e2),
+    st.floats(),
+    st.sampled_from([0.0, -0.0, -1.0, math.nan, math.inf, -math.inf, 1.7e308, 5e-324]),
+    st.integers(min_value=-5, max_value=10**30),
+    st.sampled_from([2**1100, True, False, None, "0.5", [], {}]),
+)
+
+
+@st.composite
+def _json_layer_maps(draw: st.DrawFn) -> dict[str, Any]:
+    """A parsed JSON layer map: usually keys "0".."n-1" in order, sometimes not."""
+    n = draw(st.integers(0, 40))
+    values = draw(
+        st.one_of(
+            st.lists(st.floats(min_value=1e-4, max_value=1e2), min_size=n, max_size=n),
+            st.lists(_LAYER_VALUES, min_size=n, max_size=n),
+        )
+    )
+    keys = key_strings(n)
+    shape = draw(st.sampled_from(["canonical", "shuffled", "renamed"]))
+    if shape == "shuffled":
+        keys = draw(st.permutations(keys))
+    elif shape == "renamed" and n:
+        keys = [*keys[:-1], draw(st.sampled_from(["01", "-1", str(n), " 0", "1.0", str(n + 5000)]))]
+    return dict(zip(keys, values))
+
+
+@given(_json_layer_maps())
+def test_layer_map_fast_path_builds_what_the_precise_path_builds(obj: dict[str, Any]) -> None:
+    fast, fast_problems = LayerScales.from_json(obj)
+    precise, precise_problems = LayerScales._build(obj, (), canonical_key)
+    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
+    if precise is None:
+        assert fast is None
+        return
+    assert fast is not None
+    assert list(fast.items()) == list(precise.items())
+    assert all(type(v) is float for v in fast.values())
+    assert fast.is_dense == precise.is_dense
+    assert fast.is_sound() == precise.is_sound() == all(0.0 < v < math.inf for v in precise.values())
+
+
+@given(st.lists(_json_layer_maps(), max_size=4))
+def test_rank_map_fast_path_builds_what_the_precise_path_builds(layer_maps: list[dict[str, Any]]) -> None:
+    obj = dict(zip(key_strings(len(layer_maps)), layer_maps))
+    fast, fast_problems = RankScales.from_json(obj)
+    precise, precise_problems = RankScales._build(obj, (), canonical_key, LayerScales.from_json)
+    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
+    if precise is None:
+        assert fast is None
+        return
+    assert fast == precise
+    assert fast.is_sound() == all(layers.is_sound() for layers in precise.values())
+
+
+# Contexts as callers pass them: good ones, and every kind of bad value.
+_CONTEXT_INTS = st.one_of(st.integers(-2, 10), st.sampled_from([True, False, 1.0, "2", None]))
+
+
+@st.composite
+def _contexts(draw: st.DrawFn) -> object:
+    fields = {
+        "tp_size": draw(_CONTEXT_INTS),
+        "tp_rank": draw(_CONTEXT_INTS),
+        "num_hidden_layers": draw(st.one_of(st.integers(-1, 70), _CONTEXT_INTS)),
+        "model_type": draw(st.one_of(st.none(), st.sampled_from(["llama", "mistral", "", 3]))),
+    }
+    form = draw(st.sampled_from(["dict", "dict-missing", "ValidationContext", "empty", "None"]))
+    if form == "dict":
+        return fields
+    if form == "dict-missing":
+        return {k: v for k, v in fields.items() if k != draw(st.sampled_from(sorted(fields)))}
+    if form == "ValidationContext":
+        return ValidationContext(**fields)
+    return {} if form == "empty" else None
+
+
+def _precise_problems(schema: QuantParamSchema, ctx: object) -> list[str]:
+    context, problems = context_problems(ctx)
+    kv = schema.kv_cache
+    problems += document_problems(schema.model_type, kv.dtype, kv._ranks, context)
+    return [str(p) for p in problems]
+
+
+@given(schemas(), _contexts())
+def test_fast_check_says_sound_only_when_the_precise_checks_find_nothing(
+    schema: QuantParamSchema, ctx: object
+) -> None:
+    precise = _precise_problems(schema, ctx)
+    kv = schema.kv_cache
+    if is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx):
+        assert precise == []
+    if is_sound_kv_cache(kv.dtype, kv._ranks, ctx):
+        context, problems = context_problems(ctx)
+        assert problems + kv_cache_problems(kv.dtype, kv._ranks, context, ()) == []
+    if precise:
+        with pytest.raises(ValidationError) as caught:
+            schema.validate(ctx)  # type: ignore[arg-type]
+        assert [str(p) for p in caught.value.problems] == precise
+    else:
+        schema.validate(ctx)  # type: ignore[arg-type]
+
+
+@given(sound_documents())
+def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: Any) -> None:
+    schema = loads(json.dumps(sound.document))
+    kv = schema.kv_cache
+    for ctx in (sound.context, sound.validation_context(), None, {}):
+        if kv._ranks.is_dense and kv._ranks[sound.context["tp_rank"]].is_dense:
+            assert is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx)
+        schema.validate(ctx)
+
+
+def test_fits_answers_from_the_shape_of_the_maps() -> None:
+    ranks = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5, 1: 0.5}})
+    assert ranks.layer_count() == 2
+    assert ranks.fits(2, 2, 0)
+    assert ranks.fits(2, 2, 1)
+    assert not ranks.fits(1, 2, 0)
+    assert not ranks.fits(2, 3, 0)
+    uneven = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5}})
+    assert uneven.layer_count() == -1
+    assert not uneven.fits(2, 2, 0)
+    # Rank 1's layers are 1 and 2, not 0 and 1: only rank 0 fits.
+    shifted = RankScales({0: {0: 0.5, 1: 0.5}, 1: {1: 0.5, 2: 0.5}})
+    assert shifted.fits(2, 2, 0)
+    assert not shifted.fits(2, 2, 1)
+    assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}}).fits(2, 1, 0)
+    assert RankScales({}).layer_count() == -1
+
+
+@pytest.mark.parametrize("layer_count", [1023, 1024, 1025, 5000])
+def test_layer_maps_past_the_key_table_take_the_fast_path(layer_count: int) -> None:
+    layers = {str(i): 0.5 + i for i in range(layer_count)}
+    doc = {"model_type": None, "kv_cache": {"dtype": FP8, "scaling_factor": {"0": layers}}}
+    schema = loads(orjson.dumps(doc), {"tp_size": 1, "tp_rank": 0, "num_hidden_layers": layer_count})
+    scales = schema.kv_cache.scaling_factor[0]
+    assert isinstance(scales, LayerScales)
+    assert scales.is_dense
+    assert scales[layer_count - 1] == layer_count - 0.5
+    assert layer_count not in scales
+
+
+def test_integer_scales_become_floats_on_the_fast_path() -> None:
+    doc = b'{"model_type":null,"kv_cache":{"dtype":"float8_e4m3fn","scaling_factor":{"0":{"0":1,"1":0.5}}}}'
+    layers = loads(doc).kv_cache.scaling_factor[0]
+    assert [(k, v, type(v)) for k, v in layers.items()] == [(0, 1.0, float), (1, 0.5, float)]
+    assert orjson.loads(orjson.dumps(layers.json_form())) == {"0": 1.0, "1": 0.5}
+
+
+def test_an_integer_scale_too_large_for_a_float_is_a_structure_problem() -> None:
+    # orjson refuses such a number itself; a caller's own dicts may hold one.
+    doc = {"model_type": None, "kv_cache": {"dtype": FP8, "scaling_factor": {"0": {"0": 10**400}}}}
+    with pytest.raises(StructureError) as caught:
+        converter.structure(doc, QuantParamSchema)
+    [only] = [str(p) for p in caught.value.problems]
+    assert only.startswith('$.kv_cache.scaling_factor["0"]["0"]: expected a number, got 10000')
+    assert len(only) < 120
