@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from ._context import ValidationContext
 from ._errors import QuantParamError
 from ._io import StrPath, load
 
 __all__ = ["kv_cache_scales_loader"]
-
-logger = logging.getLogger("quantparams")
 
 
 def kv_cache_scales_loader(
@@ -35,6 +31,11 @@ def kv_cache_scales_loader(
     except (OSError, QuantParamError) as error:
         if strict:
             raise
+        # Imported only when there is something to say: logging costs a few
+        # milliseconds of every engine's start-up otherwise.
+        import logging
+
+        logger = logging.getLogger("quantparams")
         logger.error("Could not load KV cache scaling factors from %s: %s", filename, _describe(error))
         logger.warning(
             "KV cache scaling factors default to 1.0 for all layers in TP rank %s: %s was not used",
