@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +111,119 @@ def test_folder_instead_of_file_exits_2(tmp_path: Path) -> None:
     result = _run("validate", str(tmp_path))
     assert result.returncode == 2
     assert "cannot read" in result.stderr
+
+
+def _json_out(capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
+    out, err = capsys.readouterr()
+    # One document on one line.
+    assert out.count("\n") == 1
+    document: dict[str, Any] = json.loads(out)
+    return document, err
+
+
+def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--json", str(EXAMPLE), "--tp-size", "2", "--num-layers", "32"]) == 0
+    document, err = _json_out(capsys)
+    assert err == ""
+    assert document == {
+        "ok": True,
+        "files": [
+            {
+                "path": str(EXAMPLE),
+                "ok": True,
+                "error": None,
+                "problems": [],
+                "summary": {
+                    "model_type": "llama",
+                    "dtype": "float8_e4m3fn",
+                    "rank_count": 2,
+                    "layers_per_rank": [32],
+                    "min_scale": 0.009121,
+                    "max_scale": 0.052584,
+                },
+            }
+        ],
+    }
+
+
+def test_validate_json_lists_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = INVALID / "wrong-field-types.json"
+    absent = tmp_path / "absent.json"
+    assert main(["validate", str(EXAMPLE), str(bad), str(absent)]) == 2
+    human_err = capsys.readouterr().err
+    assert main(["validate", str(EXAMPLE), str(bad), str(absent), "--json"]) == 2
+    document, err = _json_out(capsys)
+    # --json changes stdout only.
+    assert err == human_err
+    assert document["ok"] is False
+    assert [(f["path"], f["ok"], f["error"]) for f in document["files"]] == [
+        (str(EXAMPLE), True, None),
+        (str(bad), False, None),
+        (str(absent), False, "cannot read: No such file or directory"),
+    ]
+    assert document["files"][1]["problems"] == [
+        {"path": "$.model_type", "message": "expected a string or null, got 7"},
+        {"path": "$.kv_cache.dtype", "message": 'expected a string, got ["float8_e4m3fn"]'},
+        {
+            "path": "$.kv_cache.scaling_factor",
+            "message": "expected an object mapping TP rank to layer scales, got [0.5]",
+        },
+    ]
+    assert document["files"][1]["summary"] is None
+    assert document["files"][2]["problems"] == []
+
+
+# Not JSON, NaN and Infinity tokens, the wrong shape, scales <= 0.
+@pytest.mark.parametrize(
+    "name", ["truncated", "nan-token", "infinity-token", "not-an-object", "unsound-scales"]
+)
+def test_validate_json_of_bad_files(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = INVALID / f"{name}.json"
+    expected = path.with_suffix(".problems").read_text().splitlines()[1:]
+    assert main(["validate", "--json", str(path)]) == 1
+    document, err = _json_out(capsys)
+    assert err.splitlines() == [f"{path}: {line}" for line in expected]
+    (result,) = document["files"]
+    assert result["ok"] is False
+    assert [f"{p['path']}: {p['message']}" for p in result["problems"]] == expected
+
+
+def test_validate_json_with_every_rank_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    path = INVALID / "layer-missing.json"
+    assert main(["validate", str(path), "--tp-size", "2", "--num-layers", "3", "--json"]) == 1
+    document, _ = _json_out(capsys)
+    assert [p["path"] for p in document["files"][0]["problems"]] == [
+        '$.kv_cache.scaling_factor["1"]',
+        '$.kv_cache.scaling_factor["0"]["1"]',
+        '$.kv_cache.scaling_factor["1"]["2"]',
+    ]
+
+
+def test_validate_json_usage_error_prints_no_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--json", str(EXAMPLE), "--tp-size", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "quantparams validate: error: --tp-size and --num-layers go together\n"
+
+
+def test_validate_json_as_a_subprocess() -> None:
+    result = _run("validate", "--json", str(EXAMPLE))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["files"][0]["ok"] is True
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert "{validate,inspect,diff,schema}" in out
+
+
+def test_unknown_argument_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", str(EXAMPLE), "--frobnicate"])
+    assert caught.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == "quantparams validate: error: unrecognized arguments: --frobnicate"

@@ -6,13 +6,15 @@ Today that is the FP8-E4M3 KV-cache scaling-factor file that vLLM loads with
 
 from ._context import ValidationContext
 from ._convert import converter
-from ._errors import ParseError, Problem, QuantParamError, StructureError, ValidationError
-from ._io import dump, dumps, load, loads
+from ._errors import FileTooLargeError, ParseError, Problem, QuantParamError, StructureError, ValidationError
+from ._io import DEFAULT_MAX_BYTES, dump, dumps, load, loads
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._vllm import kv_cache_scales_loader
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FileTooLargeError",
     "KVCacheQuantSchema",
     "LayerScales",
     "ParseError",

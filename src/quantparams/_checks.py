@@ -6,10 +6,10 @@ that names every problem. The precise form runs only when the fast one says no.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ._context import ValidationContext
-from ._errors import MapKey, Path, Problem, describe, problem
+from ._errors import MapKey, Path, Problem, describe, problem, spell
 from ._maps import RankScales
 
 __all__ = [
@@ -123,7 +123,9 @@ def _bad_context_fields(ctx: ValidationContext) -> list[Problem]:
     if not _is_int(ctx.tp_rank):
         problems.append(f"tp_rank must be an integer, got {describe(ctx.tp_rank)}")
     elif _is_int(ctx.tp_size) and not 0 <= ctx.tp_rank < ctx.tp_size:
-        problems.append(f"tp_rank {ctx.tp_rank} is outside 0..{ctx.tp_size - 1} for TP size {ctx.tp_size}")
+        problems.append(
+            f"tp_rank {spell(ctx.tp_rank)} is outside 0..{spell(ctx.tp_size - 1)} for TP size {spell(ctx.tp_size)}"
+        )
     # Checked at run time whatever the annotations say: contexts come from config.
     model_type: object = ctx.model_type
     if not (model_type is None or isinstance(model_type, str)):
@@ -140,7 +142,7 @@ def kv_cache_problems(
         problems.append(
             problem(
                 (*path, "dtype"),
-                f"Loaded scaling factors intended for KV cache dtype = {dtype} rather than {FP8_DTYPE}!",
+                f"Loaded scaling factors intended for KV cache dtype = {spell(dtype)} rather than {FP8_DTYPE}!",
             )
         )
     map_path = (*path, "scaling_factor")
@@ -161,7 +163,7 @@ def kv_cache_problems(
             problem(
                 map_path,
                 f"Loaded dictionary has TP size {len(ranks)} "
-                f"but LLM engine is currently running with TP size {tp_size}.",
+                f"but LLM engine is currently running with TP size {spell(tp_size)}.",
             )
         )
     for rank, layers in ranks.items():
@@ -169,26 +171,61 @@ def kv_cache_problems(
             problems.append(
                 problem(
                     (*map_path, MapKey(rank)),
-                    f"KV cache scales map for TP rank {rank} is malformed. "
-                    f"Expected {layer_count} layers, got {len(layers)}.",
+                    f"KV cache scales map for TP rank {spell(rank)} is malformed. "
+                    f"Expected {spell(layer_count)} layers, got {len(layers)}.",
                 )
             )
-    for rank in range(tp_size):
-        if rank not in ranks:
+    for first, last in _missing_runs(ranks, tp_size):
+        if first == last:
             problems.append(
-                problem((*map_path, MapKey(rank)), f"KV cache scales map for TP rank {rank} not found.")
+                problem(
+                    (*map_path, MapKey(first)), f"KV cache scales map for TP rank {spell(first)} not found."
+                )
+            )
+        else:
+            problems.append(
+                problem(
+                    map_path,
+                    f"KV cache scales maps for TP ranks {spell(first)}..{spell(last)} not found "
+                    f"({spell(last - first + 1)} ranks).",
+                )
             )
     if tp_rank in ranks:
-        current = ranks[tp_rank]
-        for layer in range(layer_count):
-            if layer not in current:
+        rank_path = (*map_path, MapKey(tp_rank))
+        for first, last in _missing_runs(ranks[tp_rank], layer_count):
+            if first == last:
                 problems.append(
                     problem(
-                        (*map_path, MapKey(tp_rank), MapKey(layer)),
-                        f"Could not find KV cache scales for layer {layer} in TP rank {tp_rank}.",
+                        (*rank_path, MapKey(first)),
+                        f"Could not find KV cache scales for layer {spell(first)} in TP rank {spell(tp_rank)}.",
+                    )
+                )
+            else:
+                problems.append(
+                    problem(
+                        rank_path,
+                        f"Could not find KV cache scales for layers {spell(first)}..{spell(last)} "
+                        f"in TP rank {spell(tp_rank)} ({spell(last - first + 1)} layers).",
                     )
                 )
     return problems
+
+
+def _missing_runs(present: Iterable[int], size: int) -> list[tuple[int, int]]:
+    """The keys of 0..size-1 not in `present`, as runs (first, last).
+
+    One problem per run, not per key: an engine context may claim any size,
+    and a run of 2**63 missing ranks is one line, not 2**63.
+    """
+    runs = []
+    expected = 0
+    for key in sorted(key for key in present if 0 <= key < size):
+        if key > expected:
+            runs.append((expected, key - 1))
+        expected = key + 1
+    if expected < size:
+        runs.append((expected, size - 1))
+    return runs
 
 
 def document_problems(
@@ -202,8 +239,8 @@ def document_problems(
         problems.append(
             problem(
                 ("model_type",),
-                f"Model type is {ctx.model_type} but loaded scaling factors "
-                f"belonging to different model type {model_type}!",
+                f"Model type is {spell(ctx.model_type)} but loaded scaling factors "
+                f"belonging to different model type {spell(model_type)}!",
             )
         )
     return problems + kv_cache_problems(dtype, ranks, ctx, ("kv_cache",))

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
 from ._convert import document_from_json, document_to_json
-from ._errors import ParseError, Problem, QuantParamError
+from ._errors import FileTooLargeError, ParseError, Problem, QuantParamError
 from ._schema import ContextLike, QuantParamSchema
 
-__all__ = ["dump", "dumps", "load", "loads"]
+_flock: Callable[[int, int], object] | None
+try:
+    import fcntl
+except ImportError:  # Windows
+    _flock, _LOCK_EX, _LOCK_NB = None, 0, 0
+else:
+    _flock, _LOCK_EX, _LOCK_NB = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_NB
+
+__all__ = ["DEFAULT_MAX_BYTES", "dump", "dumps", "load", "loads"]
 
 StrPath = str | os.PathLike[str]
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""The largest file `load` reads unless told otherwise: 64 MiB, ten times a
+file of 256 TP ranks x 1024 layers (6.5 MiB)."""
+
+_READ_CHUNK = 1024 * 1024
 
 # A temporary file beside the target is named so that a person (or a later
 # dump) can tell what left it there.
@@ -52,15 +70,76 @@ def _parse_message(error: orjson.JSONDecodeError, data: object) -> str:
     return f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno} (char {error.pos})"
 
 
-def load(path: StrPath, context: ContextLike = None, *, validate: bool = True) -> QuantParamSchema:
-    """`loads` on a file's bytes. Problems name the file in `error.source`."""
+def load(
+    path: StrPath,
+    context: ContextLike = None,
+    *,
+    validate: bool = True,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> QuantParamSchema:
+    """`loads` on a file's bytes. Problems name the file in `error.source`.
+
+    A file larger than `max_bytes` (64 MiB unless told; None for no limit)
+    raises `FileTooLargeError` without being read into memory.
+    """
+    if max_bytes is not None:
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool):
+            raise TypeError(f"max_bytes must be an int or None, got {type(max_bytes).__name__}")
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+    source = os.fspath(path)
     with open(path, "rb") as file:
-        data = file.read()
+        data = _read_at_most(file, max_bytes, source)
     try:
         return loads(data, context, validate=validate)
     except QuantParamError as error:
-        error.source = os.fspath(path)
+        error.source = source
         raise
+
+
+def _read_at_most(file: BinaryIO, max_bytes: int | None, source: str) -> bytes:
+    if max_bytes is None:
+        return file.read()
+    info = os.fstat(file.fileno())
+    regular = stat.S_ISREG(info.st_mode)
+    if regular and info.st_size > max_bytes:
+        raise _too_large(source, max_bytes, info.st_size)
+    # The size is only a hint: a file still growing, a pipe or a device can
+    # hold more, so reading itself stops one byte past the limit.
+    want = min(info.st_size if regular else _READ_CHUNK, max_bytes) + 1
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := file.read(want):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large(source, max_bytes, None)
+        want = min(_READ_CHUNK, max_bytes + 1 - total)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(source: str, max_bytes: int, size: int | None) -> FileTooLargeError:
+    limit = f"the {_size_text(max_bytes)} limit (max_bytes={max_bytes})"
+    if size is None:
+        found = f"file holds more than {limit}"
+    else:
+        found = f"file is {_size_text(size)} ({size} bytes), larger than {limit}"
+    return FileTooLargeError([Problem("$", f"{found}; pass a larger max_bytes to read it")], source)
+
+
+def _size_text(size: int) -> str:
+    if size < 1024:
+        return "1 byte" if size == 1 else f"{size} bytes"
+    value = size / 1024
+    unit = 0
+    while value >= 1024 and unit < len(_SIZE_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    number = f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+    return f"{number} {_SIZE_UNITS[unit]}"
+
+
+_SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def dumps(schema: QuantParamSchema) -> bytes:
@@ -80,12 +159,11 @@ def dump(schema: QuantParamSchema, path: StrPath) -> None:
     disk and then renamed over `path`: a reader sees the old file or the new
     one, never part of either. On failure the old file is untouched and the
     temporary file removed. An existing file keeps its permission bits.
+    Temporary files that a killed writer left beside `path` are removed.
     """
     data = dumps(schema)
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-    # 0o666 less the umask, as for any new file; O_EXCL never reuses a name.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    fd, temp = _open_temp(target)
     try:
         try:
             _copy_mode(target, fd)
@@ -93,13 +171,135 @@ def dump(schema: QuantParamSchema, path: StrPath) -> None:
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+            if _flock is not None:
+                # Renamed while still locked: unlocked under its temporary
+                # name, it would look abandoned to another dump's cleanup.
+                os.replace(temp, target)
         finally:
             os.close(fd)
-        os.replace(temp, target)
+        if _flock is None:
+            # Where there are no locks (Windows), an open file cannot be renamed.
+            os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     _sync_folder(target.parent)
+    _remove_abandoned_temps(target)
+
+
+# How a writer's temporary file is told from one a killed writer left behind:
+# the writer holds an exclusive flock on it from creation until it has been
+# renamed, and the kernel drops the lock when the process dies, however it
+# dies. So a temporary file whose lock can be taken belongs to no live writer.
+# Going by age instead would either wait long before cleaning or, with a short
+# wait, delete the file of a writer that is merely slow (a big file, a busy
+# disk). Where flock is missing (no fcntl, or a file system without locks)
+# only files untouched for an hour are taken to be abandoned.
+_ABANDONED_AFTER_SECONDS = 3600.0
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_TOKEN_LENGTH = 8
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(_TOKEN_LENGTH // 2)}{TEMP_SUFFIX}")
+
+
+def _open_temp(target: Path) -> tuple[int, Path]:
+    """A new temporary file beside `target`, open for writing and locked."""
+    while True:
+        temp = _temp_name(target)
+        # 0o666 less the umask, as for any new file; O_EXCL never reuses a name.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            if _lock_as_writer(fd, temp):
+                return fd, temp
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+
+
+def _lock_as_writer(fd: int, temp: Path) -> bool:
+    """Lock a new temporary file; False if a cleaner removed it first."""
+    if _flock is None:
+        return True
+    try:
+        _flock(fd, _LOCK_EX)
+    except OSError:
+        # No locks on this file system: cleaners there go by age.
+        return True
+    # Between creating the file and locking it, a cleaner may have locked it
+    # and removed its name; writing on would then lose the document.
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(temp))
+    except FileNotFoundError:
+        return False
+
+
+def _is_temp_for(name: str, prefix: str) -> bool:
+    token = name[len(prefix) : -len(TEMP_SUFFIX)]
+    return (
+        name.startswith(prefix)
+        and name.endswith(TEMP_SUFFIX)
+        and len(name) == len(prefix) + _TOKEN_LENGTH + len(TEMP_SUFFIX)
+        and _HEX_DIGITS.issuperset(token)
+    )
+
+
+def _remove_abandoned_temps(target: Path) -> None:
+    """Remove what killed writers left beside `target`; never raises."""
+    prefix = f".{target.name}."
+    folder = target.parent
+    try:
+        with os.scandir(folder) as entries:
+            names = [
+                entry.name
+                for entry in entries
+                if _is_temp_for(entry.name, prefix) and entry.is_file(follow_symlinks=False)
+            ]
+    except OSError:
+        return
+    for name in names:
+        _remove_if_abandoned(folder / name)
+
+
+_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _remove_if_abandoned(temp: Path) -> None:
+    fd = -1
+    for access in (os.O_RDONLY, os.O_WRONLY):
+        try:
+            fd = os.open(temp, access | _OPEN_FLAGS)
+            break
+        except OSError:
+            continue
+    if fd < 0:
+        return
+    try:
+        info = os.fstat(fd)
+        # Removed by name, so the name must still be this file.
+        if stat.S_ISREG(info.st_mode) and _is_abandoned(fd, info) and os.path.samestat(info, os.lstat(temp)):
+            os.unlink(temp)
+    except OSError:
+        pass
+    finally:
+        # Closing drops the lock only after the name is gone.
+        os.close(fd)
+
+
+def _is_abandoned(fd: int, info: os.stat_result) -> bool:
+    if _flock is not None:
+        try:
+            _flock(fd, _LOCK_EX | _LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:
+            pass
+        else:
+            return True
+    return time.time() - info.st_mtime > _ABANDONED_AFTER_SECONDS
 
 
 def _copy_mode(target: Path, fd: int) -> None:

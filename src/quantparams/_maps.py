@@ -85,7 +85,10 @@ def canonical_key(key: object) -> int | None:
     # Past the table: ASCII digits with no leading zero. isdecimal() alone lets
     # through other scripts' digits, which int() would also accept.
     if key.isascii() and key.isdecimal() and (key == "0" or key[0] != "0"):
-        return int(key)
+        try:
+            return int(key)
+        except ValueError:  # longer than int() will convert: no rank or layer is
+            return None
     return None
 
 
@@ -238,12 +241,19 @@ def _collect(
         at = (*path, MapKey(key))
         parsed_key = parse_key(key)
         if parsed_key is None:
-            problems.append(problem(at, f"expected {expected_key}, got {describe(key)}"))
+            problems.append(problem(at, _bad_key(expected_key, key)))
         parsed_value, value_problems = parse_value(value, at)
         problems += value_problems
         if parsed_key is not None and parsed_value is not None:
             items.append((parsed_key, parsed_value))
     return items, problems
+
+
+def _bad_key(expected: str, key: object) -> str:
+    # A canonical JSON key is refused only when int() will not convert it.
+    if expected is _JSON_KEY and type(key) is str and key.isascii() and key.isdecimal() and key[0] != "0":
+        return f"expected {expected} of a plausible size, got one of {len(key)} digits"
+    return f"expected {expected}, got {describe(key)}"
 
 
 def _scale(value: object, path: Path) -> tuple[float | None, list[Problem]]:

@@ -1,0 +1,144 @@
+"""What `quantparams inspect` reports about a file, as plain data."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+
+import attrs
+
+from ._schema import QuantParamSchema
+
+__all__ = ["OUTLIER_FACTOR", "Inspection", "Outlier", "RankStats", "inspect_schema"]
+
+# A layer whose scale is this many times its rank's median, or that fraction
+# of it, is worth a look: calibration usually keeps a model's layers within
+# one order of magnitude.
+OUTLIER_FACTOR = 4.0
+
+
+@attrs.frozen
+class Outlier:
+    rank: int
+    layer: int
+    scale: float
+    median: float
+
+    @property
+    def ratio(self) -> float:
+        return self.scale / self.median
+
+
+@attrs.frozen
+class RankStats:
+    """One rank's layers and scales.
+
+    `missing_layers` and `extra_layers` compare its layer set with the
+    reference set (`Inspection.reference_layers`). The statistics leave out
+    non-finite scales; they are None for a rank without finite scales.
+    """
+
+    rank: int
+    layer_count: int
+    min: float | None
+    median: float | None
+    max: float | None
+    outlier_count: int
+    missing_layers: tuple[int, ...]
+    extra_layers: tuple[int, ...]
+
+
+@attrs.frozen
+class Inspection:
+    """A file's shape and scale statistics. Ranks and layers are in numeric order.
+
+    `reference_rank` is the first rank holding the layer set most ranks
+    share: the set that every rank is compared with. `rank_gaps` and
+    `layer_gaps` are the (first, last) ranges of numbers below the highest
+    rank / reference layer that are absent, which an engine would miss.
+    """
+
+    model_type: str | None
+    dtype: str
+    ranks: tuple[RankStats, ...]
+    rank_gaps: tuple[tuple[int, int], ...]
+    reference_rank: int | None
+    reference_layers: tuple[int, ...]
+    layer_gaps: tuple[tuple[int, int], ...]
+    outliers: tuple[Outlier, ...]
+
+    @property
+    def layer_sets_differ(self) -> bool:
+        return any(stats.missing_layers or stats.extra_layers for stats in self.ranks)
+
+
+def inspect_schema(schema: QuantParamSchema) -> Inspection:
+    """Statistics of any structured document, sound or not."""
+    scaling_factor = schema.kv_cache.scaling_factor
+    ranks = sorted(scaling_factor)
+    layer_sets = {rank: frozenset(scaling_factor[rank]) for rank in ranks}
+    reference_rank = _reference_rank(ranks, layer_sets)
+    reference: frozenset[int] = frozenset() if reference_rank is None else layer_sets[reference_rank]
+    all_stats = []
+    all_outliers: list[Outlier] = []
+    for rank in ranks:
+        layers = scaling_factor[rank]
+        finite = sorted(scale for scale in layers.values() if math.isfinite(scale))
+        median = statistics.median(finite) if finite else None
+        outliers = [] if median is None else _outliers(rank, sorted(layers.items()), median)
+        all_outliers += outliers
+        all_stats.append(
+            RankStats(
+                rank=rank,
+                layer_count=len(layers),
+                min=finite[0] if finite else None,
+                median=median,
+                max=finite[-1] if finite else None,
+                outlier_count=len(outliers),
+                missing_layers=tuple(sorted(reference - layer_sets[rank])),
+                extra_layers=tuple(sorted(layer_sets[rank] - reference)),
+            )
+        )
+    return Inspection(
+        model_type=schema.model_type,
+        dtype=schema.kv_cache.dtype,
+        ranks=tuple(all_stats),
+        rank_gaps=_gaps(ranks),
+        reference_rank=reference_rank,
+        reference_layers=tuple(sorted(reference)),
+        layer_gaps=_gaps(sorted(reference)),
+        outliers=tuple(all_outliers),
+    )
+
+
+def _reference_rank(ranks: list[int], layer_sets: dict[int, frozenset[int]]) -> int | None:
+    # The most common set rather than rank 0's or the union: with one odd rank
+    # out of eight, the odd one is named, not the seven others.
+    counts = Counter(layer_sets.values())
+    best = max(counts.values(), default=0)
+    return next((rank for rank in ranks if counts[layer_sets[rank]] == best), None)
+
+
+def _outliers(rank: int, items: Iterable[tuple[int, float]], median: float) -> list[Outlier]:
+    # A median <= 0 belongs to a broken file; ratios to it mean nothing.
+    if not median > 0:
+        return []
+    high, low = median * OUTLIER_FACTOR, median / OUTLIER_FACTOR
+    return [
+        Outlier(rank, layer, scale, median)
+        for layer, scale in items
+        if math.isfinite(scale) and not low <= scale <= high
+    ]
+
+
+def _gaps(ordered: list[int]) -> tuple[tuple[int, int], ...]:
+    # As (first, last) ranges: a key may be as large as 10**20.
+    gaps = []
+    expected = 0
+    for number in ordered:
+        if number > expected:
+            gaps.append((expected, number - 1))
+        expected = number + 1
+    return tuple(gaps)

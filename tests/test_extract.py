@@ -1,0 +1,554 @@
+"""extract_scales on real safetensors checkpoints, sound and broken."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import safetensors
+
+import quantparams
+from checkpoints import (
+    INDEX_NAME,
+    Dtype,
+    bf16,
+    config_for,
+    scale_name,
+    shard_names,
+    stored,
+    write_checkpoint,
+    write_legacy_checkpoint,
+    write_safetensors,
+    zeros,
+)
+from quantparams import QuantParamError, QuantParamSchema, ValidationContext
+from quantparams._extract import (
+    DEFAULT_OUTPUT_NAME,
+    ExtractError,
+    MissingExtraError,
+    extract_scales,
+)
+
+# Distinct k and v per layer, k the larger on even layers, v on odd ones.
+SCALES = {
+    0: (0.0152, 0.0113),
+    1: (0.0187, 0.0391),
+    2: (0.0149, 0.0101),
+    3: (0.0201, 0.0625),
+}
+SHARD1, SHARD2 = shard_names(2)
+ACCEPTED = (
+    "accepted names: model.layers.N.self_attn.k_scale / v_scale / kv_scale or "
+    "model.layers.N.self_attn.k_proj.k_scale / v_proj.v_scale, after any prefix"
+)
+
+
+def _reduced(reduce: str, dtype: Dtype = "F32") -> dict[int, float]:
+    """The expected layer map: the reduce of k and v, each as the file stores it."""
+    picks: dict[str, Callable[[float, float], float]] = {"max": max, "k": lambda k, v: k, "v": lambda k, v: v}
+    pick = picks[reduce]
+    return {layer: pick(stored(k, dtype), stored(v, dtype)) for layer, (k, v) in SCALES.items()}
+
+
+def _problems(folder: Path, **kwargs: Any) -> list[str]:
+    with pytest.raises(ExtractError) as caught:
+        extract_scales(folder, **kwargs)
+    assert caught.value.source == str(folder)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def _round_trips(schema: QuantParamSchema, tp_size: int, num_layers: int) -> None:
+    data = quantparams.dumps(schema)
+    for rank in range(tp_size):
+        context = ValidationContext(tp_size, rank, num_layers, schema.model_type)
+        assert quantparams.loads(data, context) == schema
+
+
+# ----------------------------------------------------------------- sound ones
+
+
+def test_sharded_with_index(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2)
+    assert (tmp_path / INDEX_NAME).is_file()
+    schema = extract_scales(tmp_path, tp_size=2)
+    assert schema.model_type == "llama"
+    assert schema.kv_cache.dtype == "float8_e4m3fn"
+    assert schema.kv_cache.scaling_factor == {0: _reduced("max"), 1: _reduced("max")}
+    _round_trips(schema, 2, 4)
+
+
+@pytest.mark.parametrize("reduce", ["max", "k", "v"])
+@pytest.mark.parametrize("style", ["k_v", "modelopt"])
+def test_reduce_takes_max_k_or_v(tmp_path: Path, reduce: Any, style: Any) -> None:
+    write_checkpoint(tmp_path, SCALES, style=style, shards=2)
+    schema = extract_scales(tmp_path, reduce=reduce)
+    assert schema.kv_cache.scaling_factor == {0: _reduced(reduce)}
+    # Both k and v are larger somewhere, so "max" really picks per layer.
+    if reduce == "max":
+        assert _reduced("max") not in (_reduced("k"), _reduced("v"))
+
+
+@pytest.mark.parametrize("reduce", ["max", "k", "v"])
+def test_single_kv_scale_is_used_as_is(tmp_path: Path, reduce: Any) -> None:
+    write_checkpoint(tmp_path, {0: 0.5, 1: 0.03125, 2: 0.75}, style="kv")
+    schema = extract_scales(tmp_path, reduce=reduce, tp_size=3)
+    assert schema.kv_cache.scaling_factor == {rank: {0: 0.5, 1: 0.03125, 2: 0.75} for rank in range(3)}
+    _round_trips(schema, 3, 3)
+
+
+def test_shards_without_index(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=3, index=False)
+    assert not (tmp_path / INDEX_NAME).exists()
+    assert extract_scales(tmp_path).kv_cache.scaling_factor == {0: _reduced("max")}
+
+
+def test_without_config_layers_come_from_the_scales(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, config=None)
+    schema = extract_scales(tmp_path)
+    assert schema.model_type is None
+    assert schema.kv_cache.scaling_factor == {0: _reduced("max")}
+    _round_trips(schema, 1, 4)
+
+
+def test_model_type_argument_overrides_config(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES)
+    assert extract_scales(tmp_path, model_type="mistral").model_type == "mistral"
+    write_checkpoint(tmp_path / "bare", SCALES, config=None)
+    assert extract_scales(tmp_path / "bare", model_type="qwen2").model_type == "qwen2"
+
+
+@pytest.mark.parametrize("dtype", ["F16", "BF16", "F32", "F64"])
+@pytest.mark.parametrize("shape", [(), (1,)])
+def test_scale_dtypes_and_shapes(tmp_path: Path, dtype: Dtype, shape: tuple[int, ...]) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2, dtype=dtype, shape=shape)
+    schema = extract_scales(tmp_path)
+    assert schema.kv_cache.scaling_factor == {0: _reduced("max", dtype)}
+    _round_trips(schema, 1, 4)
+
+
+def test_bf16_values_are_exact(tmp_path: Path) -> None:
+    # 0.0152 is not a bfloat16: the file keeps 0.01519775390625, and that is
+    # what comes out, not the float32 0.0152 nor a value off by rounding.
+    write_checkpoint(tmp_path, {0: 0.0152, 1: 2.0**-20, 2: 448.0}, style="kv", dtype="BF16")
+    layers = extract_scales(tmp_path).kv_cache.scaling_factor[0]
+    assert dict(layers) == {0: 0.01519775390625, 1: 2.0**-20, 2: 448.0}
+    with safetensors.safe_open(tmp_path / "model.safetensors", framework="numpy") as file:
+        assert file.get_slice(scale_name(0, "kv")).get_dtype() == "BF16"
+
+
+def test_multimodal_prefix_and_text_config(tmp_path: Path) -> None:
+    config = {
+        "model_type": "llava",
+        "text_config": {"model_type": "llama", "num_hidden_layers": 4},
+        "vision_config": {"model_type": "clip_vision_model", "num_hidden_layers": 24},
+    }
+    # A vision tower's attention has no KV cache; a scale-like name there is not read.
+    vision = {"vision_tower.vision_model.encoder.layers.0.self_attn.k_scale": np.array(9.0, np.float32)}
+    write_checkpoint(tmp_path, SCALES, prefix="language_model.", config=config, extra_tensors=vision)
+    schema = extract_scales(tmp_path)
+    assert schema.model_type == "llama"
+    assert schema.kv_cache.scaling_factor == {0: _reduced("max")}
+
+
+def test_text_config_without_layer_count_falls_back(tmp_path: Path) -> None:
+    config = {"model_type": "llava", "num_hidden_layers": 4, "text_config": {"model_type": "llama"}}
+    write_checkpoint(tmp_path, SCALES, prefix="model.language_model.", style="modelopt", config=config)
+    schema = extract_scales(tmp_path)
+    assert schema.model_type == "llama"
+    assert len(schema.kv_cache.scaling_factor[0]) == 4
+
+
+def test_legacy_per_rank_files(tmp_path: Path) -> None:
+    ranks = {0: {0: 0.25, 1: 0.5, 2: 0.125}, 1: {0: 0.75, 1: 1.5, 2: 0.0625}}
+    write_legacy_checkpoint(tmp_path, ranks, config=config_for(3))
+    schema = extract_scales(tmp_path)
+    assert schema.kv_cache.scaling_factor == ranks
+    assert extract_scales(tmp_path, tp_size=2) == schema
+    _round_trips(schema, 2, 3)
+
+
+def test_legacy_other_names_and_dtypes(tmp_path: Path) -> None:
+    name = "transformer.layers.{layer}.attention.kv_cache_scaling_factor"
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.0152, 1: 3.0}}, dtype="BF16", name=name)
+    schema = extract_scales(tmp_path, model_type="llama")
+    assert schema.kv_cache.scaling_factor == {0: {0: stored(0.0152, "BF16"), 1: 3.0}}
+
+
+def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1 GiB of weights, as holes in sparse files: real to every reader, free on disk.
+    weights = {
+        "model.embed_tokens.big": zeros("BF16", (1 << 14, 1 << 14)),
+        "lm_head.weight": zeros("F32", (1 << 13, 1 << 14)),
+    }
+    write_checkpoint(tmp_path, SCALES, shards=3, extra_tensors=weights)
+    # A shard the index names for weights only is never opened: this one is not even a safetensors file.
+    index = json.loads((tmp_path / INDEX_NAME).read_text())
+    index["weight_map"]["model.norm.weight"] = "weights-only.safetensors"
+    (tmp_path / INDEX_NAME).write_text(json.dumps(index))
+    (tmp_path / "weights-only.safetensors").write_bytes(b"not a safetensors file")
+
+    opened: list[str] = []
+    read: list[str] = []
+    real_open = safetensors.safe_open
+
+    class SpyOpen:
+        def __init__(self, path: Path, framework: str) -> None:
+            opened.append(Path(path).name)
+            self._handle: Any = real_open(path, framework=framework)
+
+        def __enter__(self) -> SpyOpen:
+            self._file = self._handle.__enter__()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._handle.__exit__(*exc)
+
+        def keys(self) -> list[str]:
+            return list(self._file.keys())
+
+        def get_slice(self, name: str) -> Any:
+            read.append(name)
+            return self._file.get_slice(name)
+
+        def get_tensor(self, name: str) -> Any:
+            read.append(name)
+            return self._file.get_tensor(name)
+
+    monkeypatch.setattr(safetensors, "safe_open", SpyOpen)
+    schema = extract_scales(tmp_path)
+    assert schema.kv_cache.scaling_factor == {0: _reduced("max")}
+    assert sorted(opened) == sorted(shard_names(3))
+    assert set(read) == {scale_name(layer, kind) for layer in SCALES for kind in ("k", "v")}
+
+
+def test_default_output_name() -> None:
+    assert DEFAULT_OUTPUT_NAME == "kv_cache_scales.json"
+
+
+# ---------------------------------------------------------------- broken ones
+
+
+def test_non_scalar_scale(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {0: 0.5, 1: 0.25}, style="kv", shape=(8,))
+    assert _problems(tmp_path) == [
+        f'model.safetensors["{scale_name(0, "kv")}"]: expected a per-tensor scale (shape [] or [1]), got shape [8]',
+        f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (shape [] or [1]), got shape [8]',
+    ]
+
+
+def test_scale_of_a_dtype_that_is_not_a_float(tmp_path: Path) -> None:
+    extra = {scale_name(1, "kv"): np.array([7, 7], dtype=np.int32)}
+    write_checkpoint(tmp_path, {0: 0.5}, style="kv", extra_tensors=extra, config=None)
+    assert _problems(tmp_path) == [
+        f'model.safetensors["{scale_name(1, "kv")}"]: expected a scale stored as F16, BF16, F32 or F64, got I32',
+        f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (shape [] or [1]), got shape [2]',
+    ]
+
+
+def test_gap_in_the_layers(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {0: 0.5, 1: 0.5, 4: 0.5, 6: 0.5}, style="kv", config=None)
+    assert _problems(tmp_path) == [
+        "*.safetensors: no KV-cache scale for layers 2..3, 5 "
+        "(layers 0..6 each need one: scales were found up to layer 6)"
+    ]
+
+
+def test_fewer_layers_than_config(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2, config=config_for(6))
+    assert _problems(tmp_path) == [
+        f"{INDEX_NAME}: no KV-cache scale for layers 4..5 "
+        "(layers 0..5 each need one: config.json num_hidden_layers is 6)"
+    ]
+
+
+def test_more_layers_than_config(tmp_path: Path) -> None:
+    config = {"model_type": "gemma3", "text_config": {"num_hidden_layers": 3}}
+    write_checkpoint(tmp_path, SCALES, config=config)
+    assert _problems(tmp_path) == [
+        f'model.safetensors["{scale_name(3, "k")}"]: layer 3 is beyond the model\'s layers 0..2 '
+        "(config.json text_config.num_hidden_layers is 3)"
+    ]
+
+
+def test_only_k_under_max(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (0.5, None), 2: (None, 0.125)})
+    assert _problems(tmp_path) == [
+        f'model.safetensors["{scale_name(1, "k")}"]: layer 1 has a k scale but no v scale; '
+        'reduce="max" needs both (reduce="k" takes the k scale alone)',
+        f'model.safetensors["{scale_name(2, "v")}"]: layer 2 has a v scale but no k scale; '
+        'reduce="max" needs both (reduce="v" takes the v scale alone)',
+    ]
+    assert _problems(tmp_path, reduce="k") == [
+        f'model.safetensors["{scale_name(2, "v")}"]: layer 2 has no k scale for reduce="k", only a v scale'
+    ]
+
+
+def test_only_k_with_reduce_k_is_fine(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {0: (0.5, None), 1: (0.25, None)})
+    assert extract_scales(tmp_path, reduce="k").kv_cache.scaling_factor == {0: {0: 0.5, 1: 0.25}}
+
+
+def test_duplicate_layer_across_shards(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2, index=False)
+    # The second shard holds layer 0's k scale again, under a prefix.
+    duplicate = f"language_model.{scale_name(0, 'k')}"
+    write_safetensors(tmp_path / "model-extra.safetensors", {duplicate: np.array(0.5, np.float32)})
+    assert _problems(tmp_path) == [
+        f'model-extra.safetensors["{duplicate}"]: duplicate KV-cache scale for layer 0: '
+        f'a k scale was already found in {SHARD1}["{scale_name(0, "k")}"]'
+    ]
+
+
+def test_kv_scale_beside_k_and_v(tmp_path: Path) -> None:
+    # The single kv scale lands in the first shard, layer 2's k and v in the second.
+    extra = {scale_name(2, "kv"): np.array(0.5, np.float32)}
+    write_checkpoint(tmp_path, SCALES, shards=2, extra_tensors=extra)
+    first = f'{SHARD1}["{scale_name(2, "kv")}"]'
+    assert _problems(tmp_path) == [
+        f'{SHARD2}["{scale_name(2, kind)}"]: duplicate KV-cache scale for layer 2: '
+        f"a kv scale was already found in {first}"
+        for kind in ("k", "v")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(math.nan, "NaN"), (0.0, "0.0"), (-0.25, "-0.25"), (math.inf, "Infinity")]
+)
+@pytest.mark.parametrize("dtype", ["F16", "BF16", "F32"])
+def test_unsound_scale_values(tmp_path: Path, value: float, shown: str, dtype: Dtype) -> None:
+    write_checkpoint(tmp_path, {0: (0.5, 0.5), 1: (0.5, value)}, dtype=dtype)
+    assert _problems(tmp_path) == [
+        f'model.safetensors["{scale_name(1, "v")}"]: scale must be a finite number > 0, got {shown}'
+    ]
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    extra = {scale_name(5, "k"): np.zeros((2, 2), np.float32)}
+    write_checkpoint(tmp_path, {0: (math.nan, 0.5), 1: (0.5, -1.0), 2: (0.5, None)}, extra_tensors=extra)
+    with pytest.raises(ExtractError) as caught:
+        extract_scales(tmp_path)
+    assert str(caught.value) == "\n".join(
+        [
+            f"{tmp_path}: 5 problems:",
+            f'  model.safetensors["{scale_name(0, "k")}"]: scale must be a finite number > 0, got NaN',
+            f'  model.safetensors["{scale_name(1, "v")}"]: scale must be a finite number > 0, got -1.0',
+            f'  model.safetensors["{scale_name(5, "k")}"]: expected a per-tensor scale (shape [] or [1]), got shape [2, 2]',
+            f'  model.safetensors["{scale_name(2, "k")}"]: layer 2 has a k scale but no v scale; '
+            'reduce="max" needs both (reduce="k" takes the k scale alone)',
+            f'  model.safetensors["{scale_name(5, "k")}"]: layer 5 is beyond the model\'s layers 0..2 '
+            "(config.json num_hidden_layers is 3)",
+        ]
+    )
+
+
+def test_no_scales_at_all(tmp_path: Path) -> None:
+    weight = {"model.layers.0.self_attn.k_proj.weight": np.ones((2, 2))}
+    write_checkpoint(tmp_path, {}, config=None, extra_tensors=weight)
+    assert _problems(tmp_path) == [
+        f"*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file ({ACCEPTED})"
+    ]
+
+
+def test_no_scales_names_the_lookalikes(tmp_path: Path) -> None:
+    extra = {"model.layers.0.self_attn.attn.k_scale": np.array(0.5, np.float32)}
+    write_checkpoint(tmp_path, {}, shards=2, config=None, extra_tensors=extra)
+    assert _problems(tmp_path) == [
+        f"{INDEX_NAME}: found no KV-cache scale tensors among the 2 tensors of its weight_map "
+        f"({ACCEPTED}); not accepted: model.layers.0.self_attn.attn.k_scale"
+    ]
+
+
+def test_no_safetensors_files(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config_for(2)))
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x02")
+    assert _problems(tmp_path) == ["*.safetensors: no safetensors files in the checkpoint folder"]
+
+
+def test_index_points_to_a_missing_shard(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2)
+    (tmp_path / SHARD2).unlink()
+    assert _problems(tmp_path) == [
+        f'{SHARD2}: no such file, but {INDEX_NAME} places "{scale_name(2, "k")}" and 3 more scale tensors in it'
+    ]
+
+
+def test_index_names_a_tensor_the_shard_lacks(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2)
+    index = json.loads((tmp_path / INDEX_NAME).read_text())
+    index["weight_map"][scale_name(4, "kv")] = SHARD1
+    (tmp_path / INDEX_NAME).write_text(json.dumps(index))
+    assert _problems(tmp_path) == [
+        f'{SHARD1}["{scale_name(4, "kv")}"]: no such tensor in the file, but {INDEX_NAME} places it there'
+    ]
+
+
+def test_corrupt_safetensors_header(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2)
+    data = bytearray((tmp_path / SHARD2).read_bytes())
+    data[8] = ord("[")
+    (tmp_path / SHARD2).write_bytes(bytes(data))
+    [message] = _problems(tmp_path)
+    assert message.startswith(
+        f"{SHARD2}: not a readable safetensors file: Error while deserializing header: "
+    )
+
+
+def test_truncated_safetensors_file(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2, index=False)
+    (tmp_path / SHARD1).write_bytes((tmp_path / SHARD1).read_bytes()[:-3])
+    problems = _problems(tmp_path)
+    assert problems[0].startswith(f"{SHARD1}: not a readable safetensors file: ")
+    # Its layers are then reported missing: nothing of the file can be trusted.
+    assert problems[1:] == [
+        "*.safetensors: no KV-cache scale for layers 0..1 (layers 0..3 each need one: config.json num_hidden_layers is 4)"
+    ]
+
+
+def test_corrupt_index_and_config(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, shards=2)
+    (tmp_path / INDEX_NAME).write_text('{"weight_map": ')
+    (tmp_path / "config.json").write_text("[1, 2]")
+    problems = _problems(tmp_path)
+    assert problems[0] == "config.json: expected a JSON object, got [1,2]"
+    assert problems[1].startswith(f"{INDEX_NAME}: not valid JSON: ")
+    assert len(problems) == 2
+    (tmp_path / INDEX_NAME).write_text('{"weight_map": [1]}')
+    (tmp_path / "config.json").write_text("{")
+    assert _problems(tmp_path)[0].startswith("config.json: not valid JSON: ")
+    assert _problems(tmp_path)[1] == (
+        f'{INDEX_NAME}: expected an object with a "weight_map" object mapping tensor names to file names'
+    )
+
+
+def test_config_with_a_bad_layer_count(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, config={"model_type": 7, "num_hidden_layers": "4"})
+    assert _problems(tmp_path) == [
+        'config.json: num_hidden_layers must be an integer >= 1, got "4"',
+        "config.json: model_type must be a string, got 7",
+    ]
+
+
+# --------------------------------------------------------- broken legacy ones
+
+
+def test_legacy_tp_size_disagrees(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5}, 1: {0: 0.5}})
+    assert _problems(tmp_path, tp_size=4) == [
+        "rank*.safetensors: tp_size is 4 but the checkpoint has per-rank files for TP size 2"
+    ]
+
+
+def test_legacy_missing_rank(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5}, 2: {0: 0.5}, 3: {0: 0.5}})
+    assert _problems(tmp_path) == [
+        "rank*.safetensors: no rank1.safetensors: per-rank files must be rank0..rank3 for TP size 4"
+    ]
+
+
+def test_legacy_layers_disagree_between_ranks(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5, 1: 0.5}, 1: {0: 0.5}})
+    assert _problems(tmp_path) == [
+        "rank1.safetensors: no KV-cache scale for layer 1 "
+        "(layers 0..1 each need one: scales were found up to layer 1 in some rank)"
+    ]
+
+
+def test_legacy_rank_without_scales_and_name_without_layer(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5}})
+    write_legacy_checkpoint(tmp_path, {1: {0: 0.5}}, name="kv_cache_scaling_factor")
+    write_safetensors(tmp_path / "rank2.safetensors", {"model.layers.0.mlp.weight": np.ones((2, 2))})
+    assert _problems(tmp_path) == [
+        'rank1.safetensors["kv_cache_scaling_factor"]: cannot tell the layer: the name has no "layers.N." part',
+        "rank2.safetensors: no tensor named like *.kv_cache_scaling_factor",
+    ]
+
+
+def test_legacy_duplicate_layer_and_bad_value(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5, 1: -2.0}}, config=config_for(2))
+    # A second name for layer 0 in the same file.
+    tensors = {
+        "model.layers.0.self_attn.kv_cache_scaling_factor": np.array([0.5], np.float32),
+        "model.layers.0.attn.kv_cache_scaling_factor": np.array([0.25], np.float32),
+        "model.layers.1.self_attn.kv_cache_scaling_factor": np.array([0.25], np.float32),
+    }
+    write_safetensors(tmp_path / "rank1.safetensors", tensors)
+    assert _problems(tmp_path) == [
+        'rank0.safetensors["model.layers.1.self_attn.kv_cache_scaling_factor"]: '
+        "scale must be a finite number > 0, got -2.0",
+        'rank1.safetensors["model.layers.0.self_attn.kv_cache_scaling_factor"]: duplicate KV-cache scale '
+        'for layer 0: a kv scale was already found in rank1.safetensors["model.layers.0.attn.kv_cache_scaling_factor"]',
+    ]
+
+
+def test_legacy_files_beside_other_safetensors(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5}})
+    write_checkpoint(tmp_path, SCALES)
+    assert _problems(tmp_path) == [
+        "*.safetensors: per-rank files (rank0.safetensors) sit beside other safetensors files "
+        "(model.safetensors): cannot tell which layout to read"
+    ]
+
+
+# ------------------------------------------------------ arguments and imports
+
+
+def test_missing_folder_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        extract_scales(tmp_path / "nowhere")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError):
+        extract_scales(tmp_path / "file")
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES)
+    with pytest.raises(ValueError, match=r"^tp_size must be an integer >= 1, got 0$"):
+        extract_scales(tmp_path, tp_size=0)
+    with pytest.raises(ValueError, match=r'^reduce must be "max", "k" or "v", got "min"$'):
+        extract_scales(tmp_path, reduce="min")  # type: ignore[arg-type]
+
+
+def test_extract_error_is_a_quantparam_error(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {0: 0.5, 2: 0.5}, style="kv", config=None)
+    with pytest.raises(QuantParamError) as caught:
+        extract_scales(str(tmp_path))
+    assert isinstance(caught.value, ExtractError)
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("module", ["safetensors", "numpy"])
+def test_missing_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    write_checkpoint(tmp_path, SCALES)
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(MissingExtraError) as caught:
+        extract_scales(tmp_path)
+    assert isinstance(caught.value, ImportError)
+    assert str(caught.value) == (
+        f"extracting scales from a checkpoint needs safetensors and numpy, and {module} "
+        "is not installed: pip install 'quantparams[extract]'"
+    )
+
+
+def test_importing_the_library_imports_neither_safetensors_nor_numpy() -> None:
+    code = "import sys, quantparams, quantparams._extract; print([m for m in ('safetensors', 'numpy') if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "[]\n"
+
+
+def test_bf16_helper_writes_what_safetensors_reads(tmp_path: Path) -> None:
+    # The hand-built writer is checked against safetensors itself.
+    path = write_safetensors(
+        tmp_path / "x.safetensors", {"a": bf16([1.5, -2.0]), "b": np.arange(3, dtype=np.float16)}
+    )
+    with safetensors.safe_open(path, framework="numpy") as file:
+        assert file.get_slice("a").get_dtype() == "BF16"
+        assert file.get_slice("a").get_shape() == [2]
+        assert file.get_tensor("b").tolist() == [0.0, 1.0, 2.0]
