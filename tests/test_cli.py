@@ -217,7 +217,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert caught.value.code == 0
     out = capsys.readouterr().out
-    assert "{validate,inspect,diff,schema}" in out
+    assert "{validate,inspect,diff,schema,extract}" in out
 
 
 def test_unknown_argument_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:

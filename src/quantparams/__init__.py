@@ -6,7 +6,15 @@ Today that is the FP8-E4M3 KV-cache scaling-factor file that vLLM loads with
 
 from ._context import ValidationContext
 from ._convert import converter
-from ._errors import FileTooLargeError, ParseError, Problem, QuantParamError, StructureError, ValidationError
+from ._errors import (
+    DuplicateKeyError,
+    FileTooLargeError,
+    ParseError,
+    Problem,
+    QuantParamError,
+    StructureError,
+    ValidationError,
+)
 from ._io import DEFAULT_MAX_BYTES, dump, dumps, load, loads
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
@@ -14,6 +22,7 @@ from ._vllm import kv_cache_scales_loader
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DuplicateKeyError",
     "FileTooLargeError",
     "KVCacheQuantSchema",
     "LayerScales",

@@ -10,7 +10,9 @@ import attrs
 import orjson
 
 __all__ = [
+    "DuplicateKeyError",
     "FileTooLargeError",
+    "Index",
     "MapKey",
     "ParseError",
     "Path",
@@ -35,9 +37,17 @@ class MapKey:
     key: object
 
 
-# A path is a tuple of field names (rendered `.name`) and map keys (rendered
-# `["key"]`), rendered only when a problem is reported.
-Path = tuple["str | MapKey", ...]
+@attrs.frozen
+class Index:
+    """A position in a JSON array."""
+
+    index: int
+
+
+# A path is a tuple of field names (rendered `.name`), map keys (rendered
+# `["key"]`) and array positions (rendered `[3]`), rendered only when a
+# problem is reported.
+Path = tuple["str | MapKey | Index", ...]
 
 
 def _render_path(path: Path) -> str:
@@ -45,6 +55,8 @@ def _render_path(path: Path) -> str:
     for element in path:
         if isinstance(element, MapKey):
             parts.append(f"[{_render_key(element.key)}]")
+        elif isinstance(element, Index):
+            parts.append(f"[{element.index}]")
         else:
             parts.append(f".{element}")
     return "".join(parts)
@@ -271,6 +283,10 @@ class FileTooLargeError(ParseError):
     A `ParseError`, so code that treats unreadable input as one case needs no
     change; catch this class to tell a size limit from broken JSON.
     """
+
+
+class DuplicateKeyError(ParseError):
+    """An object names the same key twice: readers disagree on which value counts."""
 
 
 class StructureError(QuantParamError):

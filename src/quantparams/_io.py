@@ -13,7 +13,15 @@ from typing import BinaryIO
 import orjson
 
 from ._convert import document_from_json, document_to_json
-from ._errors import FileTooLargeError, ParseError, Problem, QuantParamError
+from ._duplicates import duplicate_problems, has_no_duplicates
+from ._errors import (
+    DuplicateKeyError,
+    FileTooLargeError,
+    ParseError,
+    Problem,
+    QuantParamError,
+    StructureError,
+)
 from ._schema import ContextLike, QuantParamSchema
 
 _flock: Callable[[int, int], object] | None
@@ -50,10 +58,25 @@ def loads(
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise ParseError([Problem("$", _parse_message(error, data))]) from None
-    schema = document_from_json(obj)
+    if type(data) is memoryview:
+        data = data.tobytes()
+    try:
+        schema = document_from_json(obj)
+    except StructureError:
+        # A key named twice may be why the shape is wrong: that is the news.
+        _raise_duplicates(data)
+        raise
+    if not has_no_duplicates(data, obj, obj["kv_cache"]["scaling_factor"]):
+        _raise_duplicates(data)
     if validate:
         schema.validate(context)
     return schema
+
+
+def _raise_duplicates(data: bytes | bytearray | str) -> None:
+    problems = duplicate_problems(data)
+    if problems:
+        raise DuplicateKeyError(problems)
 
 
 def _parse_message(error: orjson.JSONDecodeError, data: object) -> str:

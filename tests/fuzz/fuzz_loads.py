@@ -31,6 +31,8 @@ from pathlib import Path
 from types import FrameType, MappingProxyType
 from typing import Any
 
+import orjson
+
 import quantparams
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
 
@@ -796,6 +798,7 @@ class InputTimeout(BaseException):
 class Result:
     outcome: str  # "ok" or the error class of loads
     revalidation: str | None  # validate(other_context) of a loaded document: "ok" or the error class
+    duplicate_keys: bool = False  # loads raised DuplicateKeyError (a ParseError)
 
 
 def check_error(error: QuantParamError, skip: frozenset[str] = frozenset()) -> str:
@@ -825,6 +828,34 @@ def _outcome(call: Callable[[], Any], skip: frozenset[str]) -> tuple[str, Any]:
         return check_error(error, skip), error
 
 
+class _KeyNamedTwice(Exception):
+    pass
+
+
+def _refuse_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise _KeyNamedTwice
+    return dict(pairs)
+
+
+def _names_a_key_twice(data: object) -> bool | None:
+    """Whether the input, if it is strict JSON, names a key twice in an object.
+
+    The oracle for `DuplicateKeyError`, by another method than the library's:
+    json's pairs hook. None when json cannot tell: not JSON orjson takes, or
+    nested past json's recursion limit.
+    """
+    try:
+        orjson.loads(data)  # type: ignore[arg-type]
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")  # type: ignore[arg-type]
+        json.loads(text, object_pairs_hook=_refuse_twice)
+    except _KeyNamedTwice:
+        return True
+    except (orjson.JSONDecodeError, RecursionError, UnicodeDecodeError, ValueError):
+        return None
+    return False
+
+
 def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
     """Run one case; raise on any broken promise (an unexpected exception, or `Broken`)."""
     outcome, value = _outcome(lambda: quantparams.loads(case.data, case.context), skip)
@@ -836,12 +867,18 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
                 raise Broken("deferred validate", f"other problems than loads: {later} vs {value}")
         if deferred != outcome:
             raise Broken("deferred validate", f"gives {deferred}, loads with the context {outcome}")
+    duplicated = _names_a_key_twice(case.data)
+    refused_duplicates = isinstance(value, quantparams.DuplicateKeyError)
+    if duplicated is not None and refused_duplicates != (duplicated and outcome == "ParseError"):
+        if duplicated:
+            raise Broken("duplicate keys", f"a key named twice gives {outcome}: {value}")
+        raise Broken("duplicate keys", f"DuplicateKeyError without a key named twice: {value}")
     if outcome != "ok":
         if case.check_pickle:
             again = pickle.loads(pickle.dumps(value))
             if type(again) is not type(value) or again.problems != value.problems:
                 raise Broken("pickle", f"{value!r} does not survive pickling")
-        return Result(outcome, None)
+        return Result(outcome, None, refused_duplicates)
     schema = value
     if not isinstance(schema, QuantParamSchema):
         raise Broken("loads result", f"loads returned {type(schema).__name__}")
@@ -896,6 +933,7 @@ class Report:
     failures: list[Failure] = field(default_factory=list)
     failure_counts: Counter[str] = field(default_factory=Counter)
     slowest: float = 0.0
+    duplicate_keys: int = 0
 
 
 def _signature(kind: str, error: BaseException) -> str:
@@ -1002,6 +1040,7 @@ def run(
                 failure = ("exception", detail, _signature("exception", error))
             else:
                 report.outcomes[result.outcome] += 1
+                report.duplicate_keys += result.duplicate_keys
                 if result.revalidation is not None:
                     report.revalidations[result.revalidation] += 1
             elapsed = time.perf_counter() - begin
@@ -1094,6 +1133,7 @@ def format_report(report: Report, seed: int) -> str:
         f"slowest input {report.slowest:.3f} s)",
         "loads:",
         *(f"  {name:<16} {report.outcomes[name]:>8}" for name in OUTCOMES),
+        f"  (ParseError includes {report.duplicate_keys} DuplicateKeyError: a key named twice)",
         "validate(another context) of each loaded document:",
         *(f"  {name:<16} {report.revalidations[name]:>8}" for name in ("ok", "ValidationError")),
         f"failures: {sum(report.failure_counts.values())}",
