@@ -177,3 +177,9 @@ def _with_a_duplicate(draw: st.DrawFn) -> tuple[bytes, str]:
 def test_every_duplicate_is_caught(case: tuple[bytes, str]) -> None:
     raw, path = case
     assert _refused(raw) == [f"{path}: {_TWICE}"]
+
+
+def test_long_key_is_quoted_short() -> None:
+    key = "x" * 10_000
+    problems = _refused(_doc(extra=f'"{key}":1,"{key}":2,'))
+    assert problems == [f'$["{"x" * 36}...]: {_TWICE}']

@@ -186,7 +186,7 @@ def test_integer_scales_become_floats_on_the_fast_path() -> None:
     doc = b'{"model_type":null,"kv_cache":{"dtype":"float8_e4m3fn","scaling_factor":{"0":{"0":1,"1":0.5}}}}'
     layers = loads(doc).kv_cache.scaling_factor[0]
     assert [(k, v, type(v)) for k, v in layers.items()] == [(0, 1.0, float), (1, 0.5, float)]
-    assert orjson.loads(orjson.dumps(layers.json_form())) == {"0": 1.0, "1": 0.5}
+    assert orjson.loads(orjson.dumps(layers._json_form())) == {"0": 1.0, "1": 0.5}
 
 
 def test_an_integer_scale_too_large_for_a_float_is_a_structure_problem() -> None:

@@ -16,7 +16,7 @@ from ._errors import Path, Problem, StructureError, describe, problem
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 
-__all__ = ["converter", "document_from_json", "document_to_json"]
+__all__ = ["converter", "document_from_json"]
 
 _MISSING = object()
 
@@ -28,7 +28,9 @@ def _required(obj: dict[str, Any], key: str, path: Path, problems: list[Problem]
     return value
 
 
-def _kv_cache_from_json(obj: object, path: Path) -> tuple[KVCacheQuantSchema | None, list[Problem]]:
+def _kv_cache_from_json(
+    obj: object, path: Path, owned: bool = False
+) -> tuple[KVCacheQuantSchema | None, list[Problem]]:
     if type(obj) is not dict:
         expected = 'expected an object with keys "dtype" and "scaling_factor"'
         return None, [problem(path, f"{expected}, got {describe(obj)}")]
@@ -39,15 +41,20 @@ def _kv_cache_from_json(obj: object, path: Path) -> tuple[KVCacheQuantSchema | N
     scaling_factor = _required(obj, "scaling_factor", path, problems)
     ranks = None
     if scaling_factor is not _MISSING:
-        ranks, map_problems = RankScales.from_json(scaling_factor, (*path, "scaling_factor"))
+        ranks, map_problems = RankScales.from_json(scaling_factor, (*path, "scaling_factor"), owned=owned)
         problems += map_problems
     if problems or ranks is None:
         return None, problems
     return KVCacheQuantSchema(dtype, ranks), []
 
 
-def document_from_json(obj: object) -> QuantParamSchema:
-    """A parsed JSON document as a `QuantParamSchema`, or `StructureError`."""
+def document_from_json(obj: object, *, owned: bool = False) -> QuantParamSchema:
+    """A parsed JSON document as a `QuantParamSchema`, or `StructureError`.
+
+    `owned=True` says no one else holds `obj`, so its dicts may become the
+    maps' storage: true of what `loads` has just parsed, never of a value
+    handed to the converter, which its owner may change later.
+    """
     if type(obj) is not dict:
         expected = 'expected an object with keys "model_type" and "kv_cache"'
         raise StructureError([problem((), f"{expected}, got {describe(obj)}")])
@@ -58,20 +65,11 @@ def document_from_json(obj: object) -> QuantParamSchema:
     kv_json = _required(obj, "kv_cache", (), problems)
     kv_cache = None
     if kv_json is not _MISSING:
-        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",))
+        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",), owned)
         problems += kv_problems
     if problems or kv_cache is None:
         raise StructureError(problems)
     return QuantParamSchema(model_type, kv_cache)
-
-
-def document_to_json(schema: QuantParamSchema) -> dict[str, Any]:
-    """The document as JSON-ready values, sharing the maps' cached JSON forms."""
-    kv = schema.kv_cache
-    return {
-        "model_type": schema.model_type,
-        "kv_cache": {"dtype": kv.dtype, "scaling_factor": kv._ranks.json_form()},
-    }
 
 
 def _structured(
@@ -114,8 +112,8 @@ def _make_converter() -> OrjsonConverter:
         KVCacheQuantSchema,
         lambda kv: {"dtype": kv.dtype, "scaling_factor": conv.unstructure(kv.scaling_factor, RankScales)},
     )
-    conv.register_unstructure_hook(RankScales, lambda ranks: _copy_maps(ranks.json_form()))
-    conv.register_unstructure_hook(LayerScales, lambda layers: dict(layers.json_form()))
+    conv.register_unstructure_hook(RankScales, lambda ranks: _copy_maps(ranks._json_form()))
+    conv.register_unstructure_hook(LayerScales, lambda layers: dict(layers._json_form()))
     return conv
 
 

@@ -76,7 +76,8 @@ def _colons_in(value: Any, rank_maps: dict[str, Any]) -> int:
 
 # The tokens of JSON already known to be valid: strings, punctuation, and
 # everything else (numbers, true, false, null) as runs of other characters.
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+# Compiled on first use (re keeps it), not at import: most programs never need it.
+_JSON_LEXEME = r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+'
 
 
 def duplicate_problems(data: Data) -> list[Problem]:
@@ -94,7 +95,7 @@ def duplicate_problems(data: Data) -> list[Problem]:
     indexes: list[int] = []
     expect_key = False
     key = ""
-    for match in _TOKEN.finditer(text):
+    for match in re.finditer(_JSON_LEXEME, text):
         token = match.group()
         first = token[0]
         if first == '"' and expect_key:

@@ -57,8 +57,10 @@ def _render_path(path: Path) -> str:
             parts.append(f"[{_render_key(element.key)}]")
         elif isinstance(element, Index):
             parts.append(f"[{element.index}]")
-        else:
+        elif len(element) <= _MAX_QUOTED:
             parts.append(f".{element}")
+        else:  # a long name from the file: quoted short
+            parts.append(f"[{describe(element)}]")
     return "".join(parts)
 
 

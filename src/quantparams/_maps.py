@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
 from typing import Any, Generic, TypeVar, cast
 
@@ -57,22 +58,33 @@ def key_strings(n: int) -> list[str]:
 
 
 def _new_key_list(n: int) -> list[str]:
-    global _key_strings, _key_values
-    if n > len(_key_strings):
-        size = max(n, 2 * len(_key_strings), 1024)
-        # The key objects orjson itself hands out: it keeps keys in a cache
-        # and returns the same objects again, so comparing a parsed map's keys
-        # with this table is mostly a pointer comparison. Where two keys share
-        # a cache slot the later one stays: parse the small, common ones last.
-        members = ",".join(f'"{i}":0' for i in reversed(range(size)))
-        strings = list(reversed(orjson.loads(f"{{{members}}}")))
-        # Replace, never mutate: a reader in another thread sees a whole table.
-        _key_values = dict(zip(strings, range(size)))
-        _key_strings = strings
+    with _growing:
+        if n > len(_key_strings):
+            _grow_key_table(n)
     keys = _key_strings[:n]
     if len(_key_lists) < _KEY_LISTS_KEPT:
         _key_lists[n] = keys
     return keys
+
+
+# Held while the table grows: two threads growing it at once could otherwise
+# publish a smaller table after a larger one, and dense maps index the table
+# by key without a bounds check.
+_growing = threading.Lock()
+
+
+def _grow_key_table(n: int) -> None:
+    global _key_strings, _key_values
+    size = max(n, 2 * len(_key_strings), 1024)
+    # The key objects orjson itself hands out: it keeps keys in a cache
+    # and returns the same objects again, so comparing a parsed map's keys
+    # with this table is mostly a pointer comparison. Where two keys share
+    # a cache slot the later one stays: parse the small, common ones last.
+    members = ",".join(f'"{i}":0' for i in reversed(range(size)))
+    strings = list(reversed(orjson.loads(f"{{{members}}}")))
+    # Replace, never mutate: a reader in another thread sees a whole table.
+    _key_values = dict(zip(strings, range(size)))
+    _key_strings = strings
 
 
 def canonical_key(key: object) -> int | None:
@@ -311,14 +323,20 @@ class LayerScales(_IntKeyMap[float]):
         return self, []
 
     @classmethod
-    def from_json(cls, obj: object, path: Path = ()) -> tuple[LayerScales | None, list[Problem]]:
-        """The map for a parsed JSON value, or every problem that prevents it."""
-        built = _dense_layers(obj)
+    def from_json(
+        cls, obj: object, path: Path = (), *, owned: bool = False
+    ) -> tuple[LayerScales | None, list[Problem]]:
+        """The map for a parsed JSON value, or every problem that prevents it.
+
+        `owned=True` says no one else holds `obj`: its dict may become the
+        map's storage as it is, rather than a copy.
+        """
+        built = _dense_layers(obj, owned)
         if built is not None:
             return built, []
         return cls._build(obj, path, canonical_key)
 
-    def json_form(self) -> dict[str, float]:
+    def _json_form(self) -> dict[str, float]:
         """The map as a JSON object, string keys in numeric order. Shared: never mutate it."""
         dense = self._dense
         if dense is not None:
@@ -347,7 +365,7 @@ class LayerScales(_IntKeyMap[float]):
 _set_layers_sound = _slot_setter(LayerScales, "_sound")
 
 
-def _dense_layers(obj: object) -> LayerScales | None:
+def _dense_layers(obj: object, owned: bool) -> LayerScales | None:
     """The map for the common case, a JSON object with keys "0".."n-1" in
     order and number values; None when the precise path must decide."""
     if type(obj) is not dict:
@@ -356,7 +374,7 @@ def _dense_layers(obj: object) -> LayerScales | None:
     if list(obj) != key_strings(len(values)):
         return None
     if not values:
-        return LayerScales._new(obj, None, True)
+        return LayerScales._new({}, None, True)
     try:
         # One pass checks that every value is a float and > 0 (a NaN may hide
         # from min(); the sum catches it, and infinities).
@@ -370,21 +388,25 @@ def _dense_layers(obj: object) -> LayerScales | None:
         except OverflowError:
             return None
         return LayerScales._new(obj, None, None)
-    # The parsed dict becomes the map's storage and JSON form; unsound scales
-    # are left for is_sound() to confirm one by one.
-    return LayerScales._new(obj, None, True if sound else None)
+    # The parsed dict becomes the map's storage and JSON form (a copy, unless
+    # no one else holds it: a map must not change when its source does).
+    # Unsound scales are left for is_sound() to confirm one by one.
+    return LayerScales._new(obj if owned else obj.copy(), None, True if sound else None)
 
 
 class RankScales(_IntKeyMap[LayerScales]):
     """Read-only map from TP rank to that rank's `LayerScales`."""
 
-    __slots__ = ("_layer_count", "_sound")
+    __slots__ = ("_document", "_json", "_layer_count", "_sound")
 
     # Facts about a map that never changes: whether every rank's scales are
-    # sound (None until known), and the number of layers every rank has (-1
-    # when ranks differ, None until known).
+    # sound (None until known), the number of layers every rank has (-1
+    # when ranks differ, None until known), its JSON form (None until asked),
+    # and the last whole document asked of `_document_form`.
     _sound: bool | None
     _layer_count: int | None
+    _json: dict[str, dict[str, float]] | None
+    _document: tuple[object, object, dict[str, Any]] | None
 
     def __init__(self, ranks: Mapping[int, Mapping[int, float]]) -> None:
         built, problems = RankScales._build(ranks, (), python_key, _python_layers)
@@ -393,6 +415,8 @@ class RankScales(_IntKeyMap[LayerScales]):
         self._init(built._dense, built._sparse)
         _set_ranks_sound(self, None)
         _set_layer_count(self, None)
+        _set_json(self, None)
+        _set_document(self, None)
 
     @classmethod
     def _new(cls, dense: dict[str, LayerScales] | None, sparse: dict[int, LayerScales] | None) -> RankScales:
@@ -401,6 +425,8 @@ class RankScales(_IntKeyMap[LayerScales]):
         _set_sparse(self, sparse)
         _set_ranks_sound(self, None)
         _set_layer_count(self, None)
+        _set_json(self, None)
+        _set_document(self, None)
         return self
 
     @classmethod
@@ -419,12 +445,18 @@ class RankScales(_IntKeyMap[LayerScales]):
         return self, []
 
     @classmethod
-    def from_json(cls, obj: object, path: Path = ()) -> tuple[RankScales | None, list[Problem]]:
-        """The map for a parsed JSON value, or every problem that prevents it."""
+    def from_json(
+        cls, obj: object, path: Path = (), *, owned: bool = False
+    ) -> tuple[RankScales | None, list[Problem]]:
+        """The map for a parsed JSON value, or every problem that prevents it.
+
+        `owned=True` says no one else holds `obj` or the objects in it: their
+        dicts may become the maps' storage as they are, rather than copies.
+        """
         if type(obj) is dict and list(obj) == key_strings(len(obj)):
             ranks = {}
             for key, layer_json in obj.items():
-                layers = _dense_layers(layer_json)
+                layers = _dense_layers(layer_json, owned)
                 if layers is None:
                     break
                 ranks[key] = layers
@@ -461,21 +493,43 @@ class RankScales(_IntKeyMap[LayerScales]):
             and dense[_key_strings[tp_rank]]._dense is not None
         )
 
-    def json_form(self) -> dict[str, dict[str, float]]:
+    def _json_form(self) -> dict[str, dict[str, float]]:
         """The map as a JSON object, string keys in numeric order at both levels.
 
-        The layer maps in it are shared: never mutate them.
+        Built once and shared, as are the layer maps in it: never mutate it.
         """
-        dense = self._dense
-        if dense is not None:
-            return {key: layers.json_form() for key, layers in dense.items()}
-        return {
-            str(k): v.json_form() for k, v in sorted(cast("dict[int, LayerScales]", self._sparse).items())
+        form = self._json
+        if form is None:
+            dense = self._dense
+            if dense is not None:
+                form = {key: layers._json_form() for key, layers in dense.items()}
+            else:
+                sparse = cast("dict[int, LayerScales]", self._sparse)
+                form = {str(k): v._json_form() for k, v in sorted(sparse.items())}
+            _set_json(self, form)
+        return form
+
+    def _document_form(self, model_type: object, dtype: object) -> dict[str, Any]:
+        """A whole document holding this map, as JSON-ready values. Shared: never mutate it.
+
+        The last one asked for is kept: writing the same file again (the usual
+        case) then costs orjson's time and nothing more.
+        """
+        kept = self._document
+        if kept is not None and kept[0] is model_type and kept[1] is dtype:
+            return kept[2]
+        document = {
+            "model_type": model_type,
+            "kv_cache": {"dtype": dtype, "scaling_factor": self._json_form()},
         }
+        _set_document(self, (model_type, dtype, document))
+        return document
 
 
 _set_ranks_sound = _slot_setter(RankScales, "_sound")
 _set_layer_count = _slot_setter(RankScales, "_layer_count")
+_set_json = _slot_setter(RankScales, "_json")
+_set_document = _slot_setter(RankScales, "_document")
 
 
 def _python_layers(value: object, path: Path) -> tuple[LayerScales | None, list[Problem]]:
