@@ -12,6 +12,7 @@ cache are warm for all alike.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -30,8 +31,16 @@ def _argv(doc: Document, path: Path) -> list[str]:
     return [str(path), str(doc.tp_size), "0", str(doc.num_hidden_layers), str(doc.model_type)]
 
 
+# Bytecode must be written for the warm-up run to warm anything: a setting
+# that forbids it would have every run compile the sources of a library
+# installed from a source tree, as no installed package does.
+_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _run(args: list[str]) -> str:
-    done = subprocess.run([sys.executable, *args], cwd=BENCHMARKS, check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=BENCHMARKS, check=True, capture_output=True, text=True, env=_ENV
+    )
     return done.stdout
 
 

@@ -25,16 +25,20 @@ FP8_DTYPE = "float8_e4m3fn"
 
 _CONTEXT_KEYS = ("tp_size", "tp_rank", "num_hidden_layers")
 
+# For `is_sound_kv_cache`: no file model type to compare with the context's.
+_ANY = object()
 
-def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object) -> bool:
+
+def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_type: object = _ANY) -> bool:
     """True when a KV-cache section has no problem for `ctx` (any context value).
 
     The fast form of `context_problems` + `kv_cache_problems`: it reads
     nothing but the cached facts of the maps, so re-checking a loaded file
     for another rank costs the same at any size. False means "run the
-    precise checks", which name every problem.
+    precise checks", which name every problem. With `file_model_type`, the
+    context's model type (when it names one) must also be that one.
     """
-    if dtype != FP8_DTYPE or not ranks.is_sound():
+    if dtype != FP8_DTYPE or not (ranks._sound or ranks.is_sound()):
         return False
     if ctx is None:
         return True
@@ -59,7 +63,10 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object) -> bool:
         type(tp_size) is int
         and type(tp_rank) is int
         and type(layer_count) is int
-        and (model_type is None or type(model_type) is str)
+        and (
+            model_type is None
+            or (type(model_type) is str and (file_model_type is _ANY or model_type == file_model_type))
+        )
         and 0 <= tp_rank < tp_size
         and layer_count >= 1
         and ranks.fits(tp_size, layer_count, tp_rank)
@@ -69,13 +76,9 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object) -> bool:
 def is_sound_document(model_type: object, dtype: object, ranks: RankScales, ctx: object) -> bool:
     """True when a whole document has no problem for `ctx`: `is_sound_kv_cache`
     plus the model type."""
-    if not (model_type is None or type(model_type) is str):
-        return False
-    if ctx:
-        expected = ctx.get("model_type") if type(ctx) is dict else getattr(ctx, "model_type", None)
-        if expected is not None and expected != model_type:
-            return False
-    return is_sound_kv_cache(dtype, ranks, ctx)
+    return (model_type is None or type(model_type) is str) and is_sound_kv_cache(
+        dtype, ranks, ctx, model_type
+    )
 
 
 def context_problems(ctx: object) -> tuple[ValidationContext | None, list[Problem]]:

@@ -147,7 +147,8 @@ def _too_large(source: str, max_bytes: int, size: int | None) -> FileTooLargeErr
     if size is None:
         found = f"file holds more than {limit}"
     else:
-        found = f"file is {_size_text(size)} ({size} bytes), larger than {limit}"
+        exact = f" ({size} bytes)" if size >= 1024 else ""
+        found = f"file is {_size_text(size)}{exact}, larger than {limit}"
     return FileTooLargeError([Problem("$", f"{found}; pass a larger max_bytes to read it")], source)
 
 

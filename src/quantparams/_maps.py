@@ -489,7 +489,7 @@ class RankScales(_IntKeyMap[LayerScales]):
         return (
             dense is not None
             and len(dense) == tp_size
-            and self.layer_count() == layer_count
+            and (self._layer_count or self.layer_count()) == layer_count
             and dense[_key_strings[tp_rank]]._dense is not None
         )
 
