@@ -1,0 +1,82 @@
+"""Where a quantparams load spends its time, stage by stage, per scale.
+
+    python benchmarks/breakdown.py [TP_SIZExLAYERS ...]   (default: 64x128 256x1024)
+
+Each stage is timed on its own, interleaved with the others round by round
+(the harness's timing), on the same generated documents as `run.py`. The
+stages are the library's own internals, called as `loads` calls them, so
+this is a diagnostic for the library's developers; its numbers are why the
+README says what it says about the cost of each check. The stages add up to
+about the whole load, not exactly: each runs on its own, with its own
+caches and garbage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+
+import orjson
+
+import quantparams
+from harness.documents import generate
+from harness.timing import Plan, interleaved
+from quantparams._convert import document_from_json
+from quantparams._duplicates import has_no_duplicates
+from quantparams._maps import key_strings
+
+_FLOAT_ONLY = float.conjugate
+_PLAN = Plan(batch_ns=20_000_000, budget_ns=10_000_000_000, min_rounds=5, max_rounds=15)
+
+
+def stages(data: bytes, context: dict[str, object]) -> dict[str, Callable[[], object]]:
+    parsed = orjson.loads(data)
+    layer_maps = list(parsed["kv_cache"]["scaling_factor"].values())
+    loaded = quantparams.loads(data, context)
+
+    def keys() -> object:
+        return [list(layers) == key_strings(len(layers)) for layers in layer_maps]
+
+    def float_above_zero() -> object:
+        return [min(map(_FLOAT_ONLY, layers.values())) > 0.0 for layers in layer_maps]
+
+    def finite() -> object:
+        return [sum(layers.values()) < math.inf for layers in layer_maps]
+
+    def fresh_structure() -> object:
+        # Structuring adopts the dicts it is given: give it fresh ones.
+        return document_from_json(orjson.loads(data), owned=True)
+
+    return {
+        "whole load: quantparams.loads(data, ctx)": lambda: quantparams.loads(data, context),
+        "orjson.loads": lambda: orjson.loads(data),
+        "orjson.loads + structure": fresh_structure,
+        "  keys are 0..n-1 in order": keys,
+        "  every scale a float > 0": float_above_zero,
+        "  every scale finite": finite,
+        "no key named twice (count of colons)": lambda: has_no_duplicates(
+            data, parsed, parsed["kv_cache"]["scaling_factor"]
+        ),
+        "validate(ctx) of the loaded object": lambda: loaded.validate(context),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", default=["64x128", "256x1024"], help="TP ranks x layers")
+    args = parser.parse_args(argv)
+    for size in args.sizes:
+        tp_size, layers = (int(part) for part in size.split("x"))
+        doc = generate(tp_size, layers)
+        results, rounds = interleaved(stages(doc.data, doc.context()), _PLAN)
+        print(f"\n{doc.label} ({doc.scale_count:,} scales, {len(doc.data):,} bytes), {rounds} rounds")
+        print(f"  {'stage':<44} {'ns/scale':>9}")
+        for name, stats in results.items():
+            print(f"  {name:<44} {stats.median_ns / doc.scale_count:>9.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
