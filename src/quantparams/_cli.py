@@ -586,7 +586,7 @@ def _run_extract(args: argparse.Namespace) -> int:
         schema = _extract.extract_scales(
             checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type
         )
-    except _extract.ExtractError as error:
+    except QuantParamError as error:  # an ExtractError, or a check the scales failed
         # Nothing is written: an existing output file stays as it was.
         if args.json:
             _print_json(_extract_json(args, output, error.problems, None))
