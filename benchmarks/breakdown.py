@@ -3,12 +3,15 @@
     python benchmarks/breakdown.py [TP_SIZExLAYERS ...]   (default: 64x128 256x1024)
 
 Each stage is timed on its own, interleaved with the others round by round
-(the harness's timing), on the same generated documents as `run.py`. The
-stages are the library's own internals, called as `loads` calls them, so
-this is a diagnostic for the library's developers; its numbers are why the
-README says what it says about the cost of each check. The stages add up to
-about the whole load, not exactly: each runs on its own, with its own
-caches and garbage.
+(the harness's timing), on the same generated documents as `run.py`. This
+is a diagnostic for the library's developers; its numbers are why the
+README says what it says about the cost of each check. Parsing, structuring
+and the duplicate-key check call the library's own internals; the three
+checks inside structuring, which the library fuses into one function per
+layer map, are the same expressions as in `quantparams._maps._dense_layers`,
+timed one by one, so keep them in step with it. The stages add up to about
+the whole load, not exactly: each runs on its own, with its own caches and
+garbage.
 """
 
 from __future__ import annotations

@@ -387,14 +387,19 @@ def _tolerance(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _integer_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _diff_arguments(parser: argparse.ArgumentParser) -> None:
@@ -410,7 +415,7 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=_count,
+        type=_integer_at_least(0),
         default=_SHOWN,
         metavar="N",
         help=f"list at most N differing scales (default {_SHOWN}; 0 lists all; --json always lists all)",
@@ -535,16 +540,6 @@ def _render_difference(path_a: str, path_b: str, difference: Difference, limit: 
 # extract
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def _extract_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT_DIR")
     parser.add_argument(
@@ -555,7 +550,7 @@ def _extract_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tp-size",
-        type=_positive,
+        type=_integer_at_least(1),
         default=1,
         metavar="N",
         help="write the scales for TP ranks 0..N-1 (default 1); per-rank rank0.safetensors, ... "

@@ -892,18 +892,26 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
     return Result(outcome, revalidation)
 
 
+def _check_with_alarm(case: Case, skip: frozenset[str], budget: float | None) -> Result:
+    """`check_case`, interrupted by `InputTimeout` after `budget` seconds unless None.
+
+    The caller holds `_alarm_handler()`, which turns the alarm into that exception.
+    """
+    if budget is None:
+        return check_case(case, skip)
+    signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        return check_case(case, skip)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def check_with_budget(case: Case, skip: frozenset[str] = frozenset(), budget: float = TIME_BUDGET) -> Result:
     """`check_case`, with running past `budget` seconds reported as `Broken`."""
     begin = time.perf_counter()
     with _alarm_handler() as alarm:
         try:
-            if alarm:
-                signal.setitimer(signal.ITIMER_REAL, budget)
-            try:
-                result = check_case(case, skip)
-            finally:
-                if alarm:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+            result = _check_with_alarm(case, skip, budget if alarm else None)
         except InputTimeout:
             raise Broken("hang", f"stopped after {budget} s") from None
     elapsed = time.perf_counter() - begin
@@ -1024,13 +1032,7 @@ def run(
                 watchdog.current = (case, time.monotonic())
             begin = time.perf_counter()
             try:
-                if alarm:
-                    signal.setitimer(signal.ITIMER_REAL, time_budget)
-                try:
-                    result = check_case(case, skip)
-                finally:
-                    if alarm:
-                        signal.setitimer(signal.ITIMER_REAL, 0)
+                result = _check_with_alarm(case, skip, time_budget if alarm else None)
             except InputTimeout as error:
                 failure = ("hang", f"stopped after {time_budget} s", _hang_signature(error))
             except Broken as error:
