@@ -94,6 +94,34 @@ def test_rank_map_fast_path_builds_what_the_precise_path_builds(layer_maps: list
     assert fast.is_sound() == all(layers.is_sound() for layers in precise.values())
 
 
+@given(_json_layer_maps())
+def test_a_map_fresh_from_orjson_builds_what_the_precise_path_builds(obj: dict[str, Any]) -> None:
+    # What orjson hands over: it cannot write NaN or infinities, nor read them.
+    finite = {k: v for k, v in obj.items() if not (type(v) is float and not math.isfinite(v))}
+    try:
+        parsed = orjson.loads(orjson.dumps(finite))
+    except orjson.JSONEncodeError:  # an int beyond 64 bits
+        return
+    fast, fast_problems = LayerScales.from_json(parsed, from_orjson=True)
+    precise, precise_problems = LayerScales._build(orjson.loads(orjson.dumps(finite)), (), canonical_key)
+    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
+    if precise is None:
+        assert fast is None
+        return
+    assert fast is not None
+    assert list(fast.items()) == list(precise.items())
+    assert fast.is_sound() == precise.is_sound()
+
+
+@pytest.mark.parametrize(
+    "text", [b"1e309", b"-1e400", b"9e999", b"NaN", b"-NaN", b"Infinity", b"-Infinity", b"nan"]
+)
+def test_orjson_never_hands_over_a_non_finite_float(text: bytes) -> None:
+    # Maps fresh from orjson skip the finiteness pass on the strength of this.
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(b'{"0": ' + text + b"}")
+
+
 # Contexts as callers pass them: good ones, and every kind of bad value.
 _CONTEXT_INTS = st.one_of(st.integers(-2, 10), st.sampled_from([True, False, 1.0, "2", None]))
 

@@ -29,7 +29,7 @@ def _required(obj: dict[str, Any], key: str, path: Path, problems: list[Problem]
 
 
 def _kv_cache_from_json(
-    obj: object, path: Path, owned: bool = False
+    obj: object, path: Path, from_orjson: bool = False
 ) -> tuple[KVCacheQuantSchema | None, list[Problem]]:
     if type(obj) is not dict:
         expected = 'expected an object with keys "dtype" and "scaling_factor"'
@@ -41,19 +41,22 @@ def _kv_cache_from_json(
     scaling_factor = _required(obj, "scaling_factor", path, problems)
     ranks = None
     if scaling_factor is not _MISSING:
-        ranks, map_problems = RankScales.from_json(scaling_factor, (*path, "scaling_factor"), owned=owned)
+        ranks, map_problems = RankScales.from_json(
+            scaling_factor, (*path, "scaling_factor"), from_orjson=from_orjson
+        )
         problems += map_problems
     if problems or ranks is None:
         return None, problems
     return KVCacheQuantSchema(dtype, ranks), []
 
 
-def document_from_json(obj: object, *, owned: bool = False) -> QuantParamSchema:
+def document_from_json(obj: object, *, from_orjson: bool = False) -> QuantParamSchema:
     """A parsed JSON document as a `QuantParamSchema`, or `StructureError`.
 
-    `owned=True` says no one else holds `obj`, so its dicts may become the
-    maps' storage: true of what `loads` has just parsed, never of a value
-    handed to the converter, which its owner may change later.
+    `from_orjson=True` says `obj` is what `orjson.loads` has just returned
+    and no one else holds it, so its floats are finite and its dicts may
+    become the maps' storage: true of what `loads` has just parsed, never of
+    a value handed to the converter, which its owner may change later.
     """
     if type(obj) is not dict:
         expected = 'expected an object with keys "model_type" and "kv_cache"'
@@ -65,7 +68,7 @@ def document_from_json(obj: object, *, owned: bool = False) -> QuantParamSchema:
     kv_json = _required(obj, "kv_cache", (), problems)
     kv_cache = None
     if kv_json is not _MISSING:
-        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",), owned)
+        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",), from_orjson)
         problems += kv_problems
     if problems or kv_cache is None:
         raise StructureError(problems)

@@ -62,7 +62,7 @@ def loads(
     if type(data) is memoryview:
         data = data.tobytes()
     try:
-        schema = document_from_json(obj, owned=True)
+        schema = document_from_json(obj, from_orjson=True)
     except StructureError:
         # A key named twice may be why the shape is wrong: that is the news.
         _raise_duplicates(data)

@@ -324,14 +324,15 @@ class LayerScales(_IntKeyMap[float]):
 
     @classmethod
     def from_json(
-        cls, obj: object, path: Path = (), *, owned: bool = False
+        cls, obj: object, path: Path = (), *, from_orjson: bool = False
     ) -> tuple[LayerScales | None, list[Problem]]:
         """The map for a parsed JSON value, or every problem that prevents it.
 
-        `owned=True` says no one else holds `obj`: its dict may become the
-        map's storage as it is, rather than a copy.
+        `from_orjson=True` says `obj` is what `orjson.loads` has just returned
+        and no one else holds it: its floats are finite, and its dict may
+        become the map's storage as it is, rather than a copy.
         """
-        built = _dense_layers(obj, owned)
+        built = _dense_layers(obj, from_orjson)
         if built is not None:
             return built, []
         return cls._build(obj, path, canonical_key)
@@ -365,7 +366,7 @@ class LayerScales(_IntKeyMap[float]):
 _set_layers_sound = _slot_setter(LayerScales, "_sound")
 
 
-def _dense_layers(obj: object, owned: bool) -> LayerScales | None:
+def _dense_layers(obj: object, from_orjson: bool) -> LayerScales | None:
     """The map for the common case, a JSON object with keys "0".."n-1" in
     order and number values; None when the precise path must decide."""
     if type(obj) is not dict:
@@ -376,9 +377,8 @@ def _dense_layers(obj: object, owned: bool) -> LayerScales | None:
     if not values:
         return LayerScales._new({}, None, True)
     try:
-        # One pass checks that every value is a float and > 0 (a NaN may hide
-        # from min(); the sum catches it, and infinities).
-        sound = min(map(_FLOAT_ONLY, values)) > 0.0 and sum(values) < _INF
+        # One pass checks that every value is a float and > 0.
+        sound = min(map(_FLOAT_ONLY, values)) > 0.0
     except TypeError:
         # JSON integers are scales too; anything else is for the precise path.
         if not set(map(type, values)) <= _NUMBER_TYPES:
@@ -388,10 +388,16 @@ def _dense_layers(obj: object, owned: bool) -> LayerScales | None:
         except OverflowError:
             return None
         return LayerScales._new(obj, None, None)
-    # The parsed dict becomes the map's storage and JSON form (a copy, unless
-    # no one else holds it: a map must not change when its source does).
+    if from_orjson:
+        # orjson refuses NaN, Infinity and numbers beyond a double's range, so
+        # its floats are finite; and no one else holds its dicts, so the parsed
+        # dict becomes the map's storage and JSON form as it is.
+        return LayerScales._new(obj, None, True if sound else None)
+    # A NaN may hide from min(); the sum catches it, and infinities. A map must
+    # not change when its source does: it keeps a copy.
+    sound = sound and sum(values) < _INF
     # Unsound scales are left for is_sound() to confirm one by one.
-    return LayerScales._new(obj if owned else obj.copy(), None, True if sound else None)
+    return LayerScales._new(obj.copy(), None, True if sound else None)
 
 
 class RankScales(_IntKeyMap[LayerScales]):
@@ -446,17 +452,17 @@ class RankScales(_IntKeyMap[LayerScales]):
 
     @classmethod
     def from_json(
-        cls, obj: object, path: Path = (), *, owned: bool = False
+        cls, obj: object, path: Path = (), *, from_orjson: bool = False
     ) -> tuple[RankScales | None, list[Problem]]:
         """The map for a parsed JSON value, or every problem that prevents it.
 
-        `owned=True` says no one else holds `obj` or the objects in it: their
-        dicts may become the maps' storage as they are, rather than copies.
+        `from_orjson=True` says `obj` is what `orjson.loads` has just returned
+        and no one else holds it or the objects in it: see `LayerScales.from_json`.
         """
         if type(obj) is dict and list(obj) == key_strings(len(obj)):
             ranks = {}
             for key, layer_json in obj.items():
-                layers = _dense_layers(layer_json, owned)
+                layers = _dense_layers(layer_json, from_orjson)
                 if layers is None:
                     break
                 ranks[key] = layers
