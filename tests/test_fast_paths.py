@@ -99,18 +99,47 @@ def test_a_map_fresh_from_orjson_builds_what_the_precise_path_builds(obj: dict[s
     # What orjson hands over: it cannot write NaN or infinities, nor read them.
     finite = {k: v for k, v in obj.items() if not (type(v) is float and not math.isfinite(v))}
     try:
-        parsed = orjson.loads(orjson.dumps(finite))
+        text = orjson.dumps(finite)
     except orjson.JSONEncodeError:  # an int beyond 64 bits
         return
-    fast, fast_problems = LayerScales.from_json(parsed, from_orjson=True)
-    precise, precise_problems = LayerScales._build(orjson.loads(orjson.dumps(finite)), (), canonical_key)
-    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
-    if precise is None:
-        assert fast is None
-        return
-    assert fast is not None
-    assert list(fast.items()) == list(precise.items())
-    assert fast.is_sound() == precise.is_sound()
+    precise, precise_problems = LayerScales._build(orjson.loads(text), (), canonical_key)
+    # `unsigned` may only be said of a text without a minus sign.
+    for unsigned in (False, b"-" not in text):
+        fast, fast_problems = LayerScales.from_json(orjson.loads(text), from_orjson=True, unsigned=unsigned)
+        assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
+        if precise is None:
+            assert fast is None
+            continue
+        assert fast is not None
+        assert list(fast.items()) == list(precise.items())
+        assert all(type(v) is float for v in fast.values())
+        assert fast.is_sound() == precise.is_sound()
+
+
+@pytest.mark.parametrize(
+    "scales",
+    [
+        b'{"0": 0.0, "1": "0.5"}',
+        b'{"0": 0, "1": true}',
+        b'{"0": 0.5, "1": 0.0, "2": null}',
+        b'{"0": 0.0, "1": [1]}',
+    ],
+)
+def test_a_zero_scale_does_not_hide_a_wrong_type_after_it(scales: bytes) -> None:
+    doc = (
+        b'{"model_type": null, "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": {"0": %s}}}' % scales
+    )
+    with pytest.raises(StructureError) as caught:
+        loads(doc)
+    assert "expected a number" in str(caught.value)
+
+
+@pytest.mark.parametrize("scale", [b"0.0", b"0", b"0e5", b"0.000", b"1e-400", b"-0.5", b"-0.0", b"-1e-5"])
+def test_a_zero_or_negative_scale_is_refused_with_or_without_a_minus_sign_in_the_file(scale: bytes) -> None:
+    doc = b'{"model_type": null, "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": {"0": {"0": 0.5, "1": %s}}}}'
+    with pytest.raises(ValidationError) as caught:
+        loads(doc % scale)
+    assert '$.kv_cache.scaling_factor["0"]["1"]' in str(caught.value)
 
 
 @pytest.mark.parametrize(

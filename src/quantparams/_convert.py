@@ -29,7 +29,7 @@ def _required(obj: dict[str, Any], key: str, path: Path, problems: list[Problem]
 
 
 def _kv_cache_from_json(
-    obj: object, path: Path, from_orjson: bool = False
+    obj: object, path: Path, from_orjson: bool = False, unsigned: bool = False
 ) -> tuple[KVCacheQuantSchema | None, list[Problem]]:
     if type(obj) is not dict:
         expected = 'expected an object with keys "dtype" and "scaling_factor"'
@@ -42,7 +42,7 @@ def _kv_cache_from_json(
     ranks = None
     if scaling_factor is not _MISSING:
         ranks, map_problems = RankScales.from_json(
-            scaling_factor, (*path, "scaling_factor"), from_orjson=from_orjson
+            scaling_factor, (*path, "scaling_factor"), from_orjson=from_orjson, unsigned=unsigned
         )
         problems += map_problems
     if problems or ranks is None:
@@ -50,13 +50,14 @@ def _kv_cache_from_json(
     return KVCacheQuantSchema(dtype, ranks), []
 
 
-def document_from_json(obj: object, *, from_orjson: bool = False) -> QuantParamSchema:
+def document_from_json(obj: object, *, from_orjson: bool = False, unsigned: bool = False) -> QuantParamSchema:
     """A parsed JSON document as a `QuantParamSchema`, or `StructureError`.
 
     `from_orjson=True` says `obj` is what `orjson.loads` has just returned
     and no one else holds it, so its floats are finite and its dicts may
     become the maps' storage: true of what `loads` has just parsed, never of
     a value handed to the converter, which its owner may change later.
+    `unsigned=True` adds that the text parsed held no `-`.
     """
     if type(obj) is not dict:
         expected = 'expected an object with keys "model_type" and "kv_cache"'
@@ -68,7 +69,7 @@ def document_from_json(obj: object, *, from_orjson: bool = False) -> QuantParamS
     kv_json = _required(obj, "kv_cache", (), problems)
     kv_cache = None
     if kv_json is not _MISSING:
-        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",), from_orjson)
+        kv_cache, kv_problems = _kv_cache_from_json(kv_json, ("kv_cache",), from_orjson, unsigned)
         problems += kv_problems
     if problems or kv_cache is None:
         raise StructureError(problems)

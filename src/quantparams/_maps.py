@@ -324,15 +324,17 @@ class LayerScales(_IntKeyMap[float]):
 
     @classmethod
     def from_json(
-        cls, obj: object, path: Path = (), *, from_orjson: bool = False
+        cls, obj: object, path: Path = (), *, from_orjson: bool = False, unsigned: bool = False
     ) -> tuple[LayerScales | None, list[Problem]]:
         """The map for a parsed JSON value, or every problem that prevents it.
 
         `from_orjson=True` says `obj` is what `orjson.loads` has just returned
         and no one else holds it: its floats are finite, and its dict may
-        become the map's storage as it is, rather than a copy.
+        become the map's storage as it is, rather than a copy. With it,
+        `unsigned=True` says the text parsed holds no `-`, so no number in
+        it is negative.
         """
-        built = _dense_layers(obj, from_orjson)
+        built = _dense_layers(obj, from_orjson, unsigned)
         if built is not None:
             return built, []
         return cls._build(obj, path, canonical_key)
@@ -366,7 +368,7 @@ class LayerScales(_IntKeyMap[float]):
 _set_layers_sound = _slot_setter(LayerScales, "_sound")
 
 
-def _dense_layers(obj: object, from_orjson: bool) -> LayerScales | None:
+def _dense_layers(obj: object, from_orjson: bool, unsigned: bool) -> LayerScales | None:
     """The map for the common case, a JSON object with keys "0".."n-1" in
     order and number values; None when the precise path must decide."""
     if type(obj) is not dict:
@@ -378,7 +380,14 @@ def _dense_layers(obj: object, from_orjson: bool) -> LayerScales | None:
         return LayerScales._new({}, None, True)
     try:
         # One pass checks that every value is a float and > 0.
-        sound = min(map(_FLOAT_ONLY, values)) > 0.0
+        if from_orjson and unsigned and all(map(_FLOAT_ONLY, values)):
+            # Without a sign in the text, a float that is not zero is > 0:
+            # all() asks that for less than min() does.
+            sound = True
+        else:
+            # all() stops at the first zero, before the type check has seen
+            # every value; min() sees them all.
+            sound = min(map(_FLOAT_ONLY, values)) > 0.0
     except TypeError:
         # JSON integers are scales too; anything else is for the precise path.
         if not set(map(type, values)) <= _NUMBER_TYPES:
@@ -452,17 +461,18 @@ class RankScales(_IntKeyMap[LayerScales]):
 
     @classmethod
     def from_json(
-        cls, obj: object, path: Path = (), *, from_orjson: bool = False
+        cls, obj: object, path: Path = (), *, from_orjson: bool = False, unsigned: bool = False
     ) -> tuple[RankScales | None, list[Problem]]:
         """The map for a parsed JSON value, or every problem that prevents it.
 
         `from_orjson=True` says `obj` is what `orjson.loads` has just returned
-        and no one else holds it or the objects in it: see `LayerScales.from_json`.
+        and no one else holds it or the objects in it; `unsigned=True`, that
+        the text held no `-`: see `LayerScales.from_json`.
         """
         if type(obj) is dict and list(obj) == key_strings(len(obj)):
             ranks = {}
             for key, layer_json in obj.items():
-                layers = _dense_layers(layer_json, from_orjson)
+                layers = _dense_layers(layer_json, from_orjson, unsigned)
                 if layers is None:
                     break
                 ranks[key] = layers
