@@ -23,6 +23,7 @@ from ._errors import (
     StructureError,
 )
 from ._maps import RankScales
+from ._parse import parse
 from ._schema import ContextLike, QuantParamSchema
 
 _flock: Callable[[int, int], object] | None
@@ -56,7 +57,7 @@ def loads(
 ) -> QuantParamSchema:
     """Parse, structure and (unless `validate=False`) check one document."""
     try:
-        obj = orjson.loads(data)
+        obj = parse(data)
     except orjson.JSONDecodeError as error:
         raise ParseError([Problem("$", _parse_message(error, data))]) from None
     if type(data) is memoryview:

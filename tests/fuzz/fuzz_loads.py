@@ -35,6 +35,7 @@ import orjson
 
 import quantparams
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
+from quantparams._parse import _in_pieces
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_FOLDERS = (ROOT / "tests" / "data" / "valid", ROOT / "tests" / "data" / "invalid", ROOT / "examples")
@@ -867,6 +868,7 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
                 raise Broken("deferred validate", f"other problems than loads: {later} vs {value}")
         if deferred != outcome:
             raise Broken("deferred validate", f"gives {deferred}, loads with the context {outcome}")
+    _check_pieces(case.data)
     duplicated = _names_a_key_twice(case.data)
     refused_duplicates = isinstance(value, quantparams.DuplicateKeyError)
     if duplicated is not None and refused_duplicates != (duplicated and outcome == "ParseError"):
@@ -890,6 +892,28 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
     if revalidation == "ok" and returned is not schema:
         raise Broken("validate result", "validate() returned another object")
     return Result(outcome, revalidation)
+
+
+def _check_pieces(data: object) -> None:
+    """Parsing in pieces (here of any size) gives what orjson gives, or gives up."""
+    if not isinstance(data, (bytes, bytearray)):
+        return
+    pieces = _in_pieces(data, min_piece=0)
+    if pieces is None:
+        return
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise Broken("pieces", f"parsed in pieces a text orjson refuses: {error}") from None
+    # Comparing recurses as deep as the documents nest: up to orjson's limit.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5000))
+    try:
+        same = pieces == whole and json.dumps(pieces) == json.dumps(whole)
+    finally:
+        sys.setrecursionlimit(limit)
+    if not same:
+        raise Broken("pieces", "parsed in pieces to another document than orjson's")
 
 
 def _check_with_alarm(case: Case, skip: frozenset[str], budget: float | None) -> Result:

@@ -1,0 +1,170 @@
+"""Parsing a large document in pieces gives what orjson gives parsing it whole.
+
+`_in_pieces` may give up (None) whenever it likes; when it does not, its
+result must equal `orjson.loads` of the same bytes, and it must give up on
+every text orjson refuses. These tests call it with no minimum piece size,
+so that small texts exercise it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import quantparams
+from quantparams import DuplicateKeyError, ParseError, ValidationError
+from quantparams._parse import MIN_PIECE, PIECES_FROM, _in_pieces, parse
+from strategies import sound_documents
+
+
+def _agrees_with_orjson(data: bytes) -> object:
+    """What `_in_pieces` gives, checked against orjson's whole parse."""
+    pieces = _in_pieces(data, min_piece=0)
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        assert pieces is None
+        return None
+    if pieces is not None:
+        assert pieces == whole
+        assert json.dumps(pieces) == json.dumps(whole)  # the same key order too
+    return pieces
+
+
+_SOUND = b'{"model_type": "llama", "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": %s}}'
+
+
+@pytest.mark.parametrize(
+    "scaling",
+    [
+        b'{"0": {"0": 0.5, "1": 0.25}, "1": {"0": 0.5, "1": 0.25}}',
+        b'{\n\t"0" :\r\n {"0":0.5} ,\n "1":{}  }',
+        b'{"0": {"0": 1, "1": true, "x": null, "2": false, "3": "text"}}',
+        b'{"01": {"0": 0.5}, "1": {"0": 0.5}}',
+        b'{"1": {"0": 0.5}, "0": {"0": 0.5}}',
+        b'{"0": {"0": 0.5}, "1": {"0": 0.5}, "0": {"0": 0.75}}',  # a rank named twice
+        b'{"0": {"0": 0.5, "0": 0.75}}',
+    ],
+)
+def test_the_usual_shapes_are_parsed_in_pieces(scaling: bytes) -> None:
+    assert _agrees_with_orjson(_SOUND % scaling) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # Not the usual shape: parsed whole.
+        _SOUND % b'{"0": {"0": {"1": 0.5}}}',  # a nested object in a rank
+        _SOUND % b'{"0": {"a}": 0.5}}',  # a brace inside a key
+        _SOUND % b'{"0": {"0": "}"}}',  # a brace inside a value
+        _SOUND % b'{"a": {"0": 0.5}}',  # a rank key that is not digits
+        _SOUND % b'{"0": 0.5}',  # a rank that is not an object
+        _SOUND % b"{}",
+        _SOUND % b'{"0": {"0": 0.5}, "1": [1]}',
+        _SOUND % (b'{"0": {"0": ' + b"[" * 1022 + b"]" * 1022 + b"}}"),  # too deep only in the whole
+        _SOUND % b'{"0": {"0": 0.5}, "1": {"0": 0.5}, "2"}',
+        _SOUND % b'{"\\u0030": {"0": 0.5}}',
+        b'{"model_type": "\\"scaling_factor\\": {", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
+        b'{"model_type": "scaling_factor", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
+        b'{"model_type": "\\u0022", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
+        # The key elsewhere: in an extra key, twice, escaped, as a value.
+        b'{"x": {"scaling_factor": {"0": {}}}, "kv_cache": {"dtype": "x"}}',
+        b'{"x": {"scaling_factor": {"0": {}}}, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
+        b'{"kv_cache": {"scaling_factor": {"0": {}}, "scaling_factor": {"1": {}}}}',
+        b'{"kv_cache": {"scaling_factor": {"0": {}}, "scaling\\u005ffactor": {"1": {}}}}',
+        b'{"kv_cache": {"scaling_factor": {"0": {}}}, "kv_cache": {"dtype": "x"}}',
+        b'{"scaling_factor": {"0": {}}}',
+        b'["scaling_factor", {"0": {}}]',
+        b'{"kv_cache": {"scaling_factor": {"0": {}}, "note": "\\n"}}',
+        # Broken: orjson's error, from the whole text.
+        _SOUND % b'{"0": {"0": 0.5},}',
+        _SOUND % b'{"0": {"0": 0.5}} x',
+        (_SOUND % b'{"0": {"0": 0.5}}') + b" x",
+        _SOUND % b'{"0": {"0": 0.5}\x0c}',  # a form feed is not JSON whitespace
+        _SOUND % b'{"0": {"0": NaN}}',
+        _SOUND % b'{"0": {"\xff": 0.5}}',
+        _SOUND % b'{"0": {"0": 0.5}',
+        (_SOUND % b'{"0": {"0": 0.5}}')[:-1],
+        b'{"kv_cache": {"scaling_factor": {"0": {"0": 0.5}}',
+    ],
+)
+def test_any_other_text_is_parsed_whole_or_refused(data: bytes) -> None:
+    assert _agrees_with_orjson(data) is None
+
+
+def test_a_kept_key_order_and_a_later_duplicate_rank_match_orjson() -> None:
+    data = _SOUND % b'{"1": {"0": 0.5}, "0": {"0": 0.25}, "1": {"0": 0.75}}'
+    parsed = _agrees_with_orjson(data)
+    assert parsed is not None
+    ranks = parsed["kv_cache"]["scaling_factor"]  # type: ignore[index]
+    assert list(ranks.items()) == [("1", {"0": 0.75}), ("0", {"0": 0.25})]
+
+
+# Bytes that could split a piece in the wrong place, and JSON's own.
+_NOISE = st.sampled_from(
+    [b"{", b"}", b'"', b"\\", b":", b",", b" ", b"\n", b"[", b"]", b"0", b"x", b"\\u0022"]
+)
+
+
+@settings(max_examples=300)
+@given(sound_documents(), st.randoms(use_true_random=False), st.lists(_NOISE, max_size=3))
+def test_pieces_agree_with_orjson_on_any_document_and_its_corruptions(
+    sound: Any, rng: random.Random, noise: list[bytes]
+) -> None:
+    text = json.dumps(sound.document, indent=rng.choice([None, 0, 1, 2])).encode()
+    _agrees_with_orjson(text)
+    for inserted in noise:
+        at = rng.randrange(len(text) + 1)
+        text = text[:at] + inserted + text[at:]
+        _agrees_with_orjson(text)
+
+
+def _large_document(tp_size: int, layers: int) -> bytes:
+    rng = random.Random(f"{tp_size}x{layers}")  # noqa: S311 - test data, not secrets
+    scaling = {str(r): {str(i): rng.uniform(0.004, 0.06) for i in range(layers)} for r in range(tp_size)}
+    document = {"model_type": "llama", "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": scaling}}
+    return json.dumps(document, indent=2).encode()
+
+
+def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> None:
+    data = _large_document(32, 1024)
+    assert len(data) > PIECES_FROM
+    assert _in_pieces(data) == orjson.loads(data)
+    path = tmp_path / "large.json"
+    path.write_bytes(data)
+    schema = quantparams.load(path, {"tp_size": 32, "tp_rank": 31, "num_hidden_layers": 1024})
+    assert (
+        schema.kv_cache.scaling_factor[31][1023]
+        == orjson.loads(data)["kv_cache"]["scaling_factor"]["31"]["1023"]
+    )
+    assert quantparams.dumps(schema) == orjson.dumps(orjson.loads(data))
+
+
+def test_small_ranks_are_parsed_whole() -> None:
+    data = _large_document(4096, 8)
+    assert len(data) > PIECES_FROM
+    assert _in_pieces(data) is None  # each rank well under MIN_PIECE
+    assert parse(data) == orjson.loads(data)
+    assert len(json.dumps({str(i): 0.01 for i in range(8)}, indent=2)) < MIN_PIECE
+
+
+def test_problems_in_a_large_file_are_found_as_in_a_small_one(tmp_path: Path) -> None:
+    data = _large_document(32, 1024)
+    broken = data.replace(b'"17": 0.', b'"17": -0.', 1)
+    with pytest.raises(ValidationError) as caught:
+        quantparams.loads(broken)
+    assert [p.path for p in caught.value.problems] == ['$.kv_cache.scaling_factor["0"]["17"]']
+    twice = data.replace(b'"1": {', b'"1": {\n    "5": 0.5,', 1)
+    with pytest.raises(DuplicateKeyError):
+        quantparams.loads(twice)
+    cut = data[: len(data) // 2]
+    with pytest.raises(ParseError) as refused:
+        quantparams.loads(cut)
+    assert "not valid JSON" in str(refused.value)
