@@ -8,8 +8,9 @@ is a diagnostic for the library's developers; its numbers are why the
 README says what it says about the cost of each check. Parsing, structuring
 and the duplicate-key check call the library's own internals; the two
 checks inside structuring, which the library fuses into one function per
-layer map, are the same expressions as in `quantparams._maps._dense_layers`,
-timed one by one, so keep them in step with it. The stages add up to about
+layer map, are the same expressions as in `quantparams._maps._dense_layers`
+(for a text without a minus sign), timed one by one, so keep them in step
+with it. The stages add up to about
 the whole load, not exactly: each runs on its own, with its own caches and
 garbage.
 """
@@ -28,6 +29,7 @@ from harness.timing import Plan, interleaved
 from quantparams._convert import document_from_json
 from quantparams._duplicates import has_no_duplicates
 from quantparams._maps import key_strings
+from quantparams._parse import parse
 
 _FLOAT_ONLY = float.conjugate
 _PLAN = Plan(batch_ns=20_000_000, budget_ns=10_000_000_000, min_rounds=5, max_rounds=15)
@@ -41,19 +43,23 @@ def stages(data: bytes, context: dict[str, object]) -> dict[str, Callable[[], ob
     def keys() -> object:
         return [list(layers) == key_strings(len(layers)) for layers in layer_maps]
 
-    def float_above_zero() -> object:
-        return [min(map(_FLOAT_ONLY, layers.values())) > 0.0 for layers in layer_maps]
+    def float_not_zero() -> object:
+        return [all(map(_FLOAT_ONLY, layers.values())) for layers in layer_maps]
+
+    unsigned = b"-" not in data
 
     def fresh_structure() -> object:
         # Structuring adopts the dicts it is given: give it fresh ones.
-        return document_from_json(orjson.loads(data), from_orjson=True)
+        return document_from_json(parse(data), from_orjson=True, unsigned=unsigned)
 
     return {
         "whole load: quantparams.loads(data, ctx)": lambda: quantparams.loads(data, context),
-        "orjson.loads": lambda: orjson.loads(data),
-        "orjson.loads + structure": fresh_structure,
+        "orjson.loads, the whole text at once": lambda: orjson.loads(data),
+        "parse: the same, in pieces if large": lambda: parse(data),
+        "parse + structure": fresh_structure,
         "  keys are 0..n-1 in order": keys,
-        "  every scale a float > 0": float_above_zero,
+        "  every scale a float, not zero": float_not_zero,
+        "  no minus sign in the text": lambda: b"-" not in data,
         "no key named twice (count of colons)": lambda: has_no_duplicates(
             data, parsed, parsed["kv_cache"]["scaling_factor"]
         ),
