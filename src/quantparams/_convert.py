@@ -19,6 +19,7 @@ from ._schema import KVCacheQuantSchema, QuantParamSchema
 __all__ = ["converter", "document_from_json"]
 
 _MISSING = object()
+_SCALING_FACTOR_PATH = ("kv_cache", "scaling_factor")
 
 
 def _required(obj: dict[str, Any], key: str, path: Path, problems: list[Problem]) -> Any:
@@ -62,6 +63,21 @@ def document_from_json(obj: object, *, from_orjson: bool = False, unsigned: bool
     if type(obj) is not dict:
         expected = 'expected an object with keys "model_type" and "kv_cache"'
         raise StructureError([problem((), f"{expected}, got {describe(obj)}")])
+    # The usual document, read without collecting problems; anything else is
+    # read again below, by the path that names every problem.
+    model_type = obj.get("model_type", _MISSING)
+    kv_json = obj.get("kv_cache")
+    if (model_type is None or type(model_type) is str) and type(kv_json) is dict:
+        dtype = kv_json.get("dtype")
+        if type(dtype) is str:
+            ranks, _ = RankScales.from_json(
+                kv_json.get("scaling_factor"),
+                _SCALING_FACTOR_PATH,
+                from_orjson=from_orjson,
+                unsigned=unsigned,
+            )
+            if ranks is not None:
+                return QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))
     problems: list[Problem] = []
     model_type = _required(obj, "model_type", (), problems)
     if model_type is not _MISSING and model_type is not None and type(model_type) is not str:

@@ -25,6 +25,8 @@ __all__ = ["duplicate_problems", "has_no_duplicates"]
 
 Data = bytes | bytearray | str
 
+_BACKSLASH = ord("\\")
+
 
 def has_no_duplicates(data: Data, document: dict[str, Any], rank_maps: dict[str, Any]) -> bool:
     """True when `data`, parsed as `document`, certainly names no key twice.
@@ -42,7 +44,7 @@ def has_no_duplicates(data: Data, document: dict[str, Any], rank_maps: dict[str,
             found += data.count("\\u003a") + data.count("\\u003A")
     else:
         found = len(data) - len(data.replace(b":", b""))
-        if b"\\" in data:
+        if _BACKSLASH in data:  # a byte's value: `in` goes straight to memchr()
             # An escaped colon is one in the parsed string but not in the bytes.
             # Counting `\\u003a` (an escaped backslash, then text) too only
             # errs towards the precise scan.

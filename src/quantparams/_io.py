@@ -44,6 +44,8 @@ file of 256 TP ranks x 1024 layers (6.5 MiB)."""
 
 _READ_CHUNK = 1024 * 1024
 
+_MINUS = ord("-")
+
 # A temporary file beside the target is named so that a person (or a later
 # dump) can tell what left it there.
 TEMP_SUFFIX = ".quantparams-tmp"
@@ -63,8 +65,9 @@ def loads(
     if type(data) is memoryview:
         data = data.tobytes()
     # Without a minus sign anywhere in the text, no scale can be negative,
-    # which makes the check of every scale cheaper. One memchr() finds out.
-    unsigned = ("-" not in data) if type(data) is str else (b"-" not in data)
+    # which makes the check of every scale cheaper. One memchr() finds out
+    # (asked for a byte's value, `in` goes straight to it).
+    unsigned = ("-" not in data) if type(data) is str else (_MINUS not in data)
     try:
         schema = document_from_json(obj, from_orjson=True, unsigned=unsigned)
     except StructureError:

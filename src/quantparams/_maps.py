@@ -366,6 +366,8 @@ class LayerScales(_IntKeyMap[float]):
 
 
 _set_layers_sound = _slot_setter(LayerScales, "_sound")
+# True, False or None (not known yet), without a call to is_sound().
+_known_sound: Callable[[LayerScales], bool | None] = vars(LayerScales)["_sound"].__get__
 
 
 def _dense_layers(obj: object, from_orjson: bool, unsigned: bool) -> LayerScales | None:
@@ -477,7 +479,11 @@ class RankScales(_IntKeyMap[LayerScales]):
                     break
                 ranks[key] = layers
             else:
-                return cls._new(ranks, None), []
+                built = cls._new(ranks, None)
+                # Every rank's scales already known sound: so are the ranks'.
+                if all(map(_known_sound, ranks.values())):
+                    _set_ranks_sound(built, True)
+                return built, []
         return cls._build(obj, path, canonical_key, LayerScales.from_json)
 
     def is_sound(self) -> bool:
