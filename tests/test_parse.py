@@ -145,6 +145,10 @@ def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> No
         == orjson.loads(data)["kv_cache"]["scaling_factor"]["31"]["1023"]
     )
     assert quantparams.dumps(schema) == orjson.dumps(orjson.loads(data))
+    # Every form of text loads to the same document, in pieces or whole.
+    for text in (bytearray(data), memoryview(data), data.decode()):
+        assert quantparams.loads(text) == schema
+    assert _in_pieces(bytearray(data)) == orjson.loads(data)
 
 
 def test_small_ranks_are_parsed_whole() -> None:
