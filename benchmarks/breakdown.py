@@ -10,9 +10,8 @@ and the duplicate-key check call the library's own internals; the two
 checks inside structuring, which the library fuses into one function per
 layer map, are the same expressions as in `quantparams._maps._dense_layers`
 (for a text without a minus sign), timed one by one, so keep them in step
-with it. The stages add up to about
-the whole load, not exactly: each runs on its own, with its own caches and
-garbage.
+with it. The stages add up to about the whole load, not exactly: each runs
+on its own, with its own caches and garbage.
 """
 
 from __future__ import annotations
