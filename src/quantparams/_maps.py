@@ -94,14 +94,18 @@ def canonical_key(key: object) -> int | None:
     value = _key_values.get(key)
     if value is not None:
         return value
-    # Past the table: ASCII digits with no leading zero. isdecimal() alone lets
-    # through other scripts' digits, which int() would also accept.
-    if key.isascii() and key.isdecimal() and (key == "0" or key[0] != "0"):
+    if _is_canonical_decimal(key):
         try:
             return int(key)
         except ValueError:  # longer than int() will convert: no rank or layer is
             return None
     return None
+
+
+def _is_canonical_decimal(key: str) -> bool:
+    # ASCII digits with no leading zero. isdecimal() alone lets through other
+    # scripts' digits, which int() would also accept.
+    return key.isascii() and key.isdecimal() and (key == "0" or key[0] != "0")
 
 
 def python_key(key: object) -> int | None:
@@ -263,7 +267,7 @@ def _collect(
 
 def _bad_key(expected: str, key: object) -> str:
     # A canonical JSON key is refused only when int() will not convert it.
-    if expected is _JSON_KEY and type(key) is str and key.isascii() and key.isdecimal() and key[0] != "0":
+    if expected is _JSON_KEY and type(key) is str and _is_canonical_decimal(key):
         return f"expected {expected} of a plausible size, got one of {len(key)} digits"
     return f"expected {expected}, got {describe(key)}"
 
