@@ -66,19 +66,27 @@ def _json_layer_maps(draw: st.DrawFn) -> dict[str, Any]:
     return dict(zip(keys, values))
 
 
+def _assert_built_alike(
+    fast: tuple[LayerScales | None, list[Any]], precise: tuple[LayerScales | None, list[Any]]
+) -> None:
+    """The fast path's (map, problems) for a layer map equal the precise path's."""
+    (fast_map, fast_problems), (precise_map, precise_problems) = fast, precise
+    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
+    if precise_map is None:
+        assert fast_map is None
+        return
+    assert fast_map is not None
+    assert list(fast_map.items()) == list(precise_map.items())
+    assert all(type(v) is float for v in fast_map.values())
+    assert fast_map.is_dense == precise_map.is_dense
+    assert (
+        fast_map.is_sound() == precise_map.is_sound() == all(0.0 < v < math.inf for v in precise_map.values())
+    )
+
+
 @given(_json_layer_maps())
 def test_layer_map_fast_path_builds_what_the_precise_path_builds(obj: dict[str, Any]) -> None:
-    fast, fast_problems = LayerScales.from_json(obj)
-    precise, precise_problems = LayerScales._build(obj, (), canonical_key)
-    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
-    if precise is None:
-        assert fast is None
-        return
-    assert fast is not None
-    assert list(fast.items()) == list(precise.items())
-    assert all(type(v) is float for v in fast.values())
-    assert fast.is_dense == precise.is_dense
-    assert fast.is_sound() == precise.is_sound() == all(0.0 < v < math.inf for v in precise.values())
+    _assert_built_alike(LayerScales.from_json(obj), LayerScales._build(obj, (), canonical_key))
 
 
 @given(st.lists(_json_layer_maps(), max_size=4))
@@ -102,18 +110,12 @@ def test_a_map_fresh_from_orjson_builds_what_the_precise_path_builds(obj: dict[s
         text = orjson.dumps(finite)
     except orjson.JSONEncodeError:  # an int beyond 64 bits
         return
-    precise, precise_problems = LayerScales._build(orjson.loads(text), (), canonical_key)
+    precise = LayerScales._build(orjson.loads(text), (), canonical_key)
     # `unsigned` may only be said of a text without a minus sign.
     for unsigned in (False, b"-" not in text):
-        fast, fast_problems = LayerScales.from_json(orjson.loads(text), from_orjson=True, unsigned=unsigned)
-        assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
-        if precise is None:
-            assert fast is None
-            continue
-        assert fast is not None
-        assert list(fast.items()) == list(precise.items())
-        assert all(type(v) is float for v in fast.values())
-        assert fast.is_sound() == precise.is_sound()
+        _assert_built_alike(
+            LayerScales.from_json(orjson.loads(text), from_orjson=True, unsigned=unsigned), precise
+        )
 
 
 @pytest.mark.parametrize(
