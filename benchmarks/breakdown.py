@@ -5,13 +5,14 @@
 Each stage is timed on its own, interleaved with the others round by round
 (the harness's timing), on the same generated documents as `run.py`. This
 is a diagnostic for the library's developers; its numbers are why the
-README says what it says about the cost of each check. Parsing, structuring
-and the duplicate-key check call the library's own internals; the two
-checks inside structuring, which the library fuses into one function per
-layer map, are the same expressions as in `quantparams._maps._dense_layers`
-(for a text without a minus sign), timed one by one, so keep them in step
-with it. The stages add up to about the whole load, not exactly: each runs
-on its own, with its own caches and garbage.
+README says what it says about the cost of each check. A document is loaded
+whole, or (over 2.7 MB) in pieces, one TP rank at a time; both are timed
+here whatever the size. The stages of the whole load call the library's own
+internals, except the two checks inside structuring, which the library fuses
+into one function per layer map: those are the same expressions as in
+`quantparams._maps.dense_layers` (for a text without a minus sign), timed one
+by one, so keep them in step with it. The stages add up to about the whole
+load, not exactly: each runs on its own, with its own caches and garbage.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from harness.timing import Plan, interleaved
 from quantparams._convert import document_from_json
 from quantparams._duplicates import has_no_duplicates
 from quantparams._maps import key_strings
-from quantparams._parse import parse
+from quantparams._pieces import PIECES_FROM, load_in_pieces
 
 _FLOAT_ONLY = float.conjugate
 _PLAN = Plan(batch_ns=20_000_000, budget_ns=10_000_000_000, min_rounds=5, max_rounds=15)
@@ -49,19 +50,20 @@ def stages(data: bytes, context: dict[str, object]) -> dict[str, Callable[[], ob
 
     def fresh_structure() -> object:
         # Structuring adopts the dicts it is given: give it fresh ones.
-        return document_from_json(parse(data), from_orjson=True, unsigned=unsigned)
+        return document_from_json(orjson.loads(data), from_orjson=True, unsigned=unsigned)
 
+    used = "used" if len(data) > PIECES_FROM else "not used"
     return {
         "whole load: quantparams.loads(data, ctx)": lambda: quantparams.loads(data, context),
         "orjson.loads, the whole text at once": lambda: orjson.loads(data),
-        "parse: the same, in pieces if large": lambda: parse(data),
-        "parse + structure": fresh_structure,
+        "load whole: parse + structure": fresh_structure,
         "  keys are 0..n-1 in order": keys,
         "  every scale a float, not zero": float_not_zero,
         "  no minus sign in the text": lambda: b"-" not in data,
-        "no key named twice (count of colons)": lambda: has_no_duplicates(
+        "  no key named twice (count of colons)": lambda: has_no_duplicates(
             data, parsed, parsed["kv_cache"]["scaling_factor"]
         ),
+        f"load in pieces, all checks ({used} here)": lambda: load_in_pieces(data, unsigned),
         "validate(ctx) of the loaded object": lambda: loaded.validate(context),
     }
 
@@ -75,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         doc = generate(tp_size, layers)
         results, rounds = interleaved(stages(doc.data, doc.context()), _PLAN)
         print(f"\n{doc.label} ({doc.scale_count:,} scales, {len(doc.data):,} bytes), {rounds} rounds")
-        print(f"  {'stage':<44} {'ns/scale':>9}")
+        print(f"  {'stage':<46} {'ns/scale':>9}")
         for name, stats in results.items():
-            print(f"  {name:<44} {stats.median_ns / doc.scale_count:>9.1f}")
+            print(f"  {name:<46} {stats.median_ns / doc.scale_count:>9.1f}")
     return 0
 
 

@@ -16,7 +16,7 @@ from ._errors import Path, Problem, StructureError, describe, problem
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 
-__all__ = ["converter", "document_from_json"]
+__all__ = ["converter", "document_around", "document_from_json"]
 
 _MISSING = object()
 _SCALING_FACTOR_PATH = ("kv_cache", "scaling_factor")
@@ -65,19 +65,14 @@ def document_from_json(obj: object, *, from_orjson: bool = False, unsigned: bool
         raise StructureError([problem((), f"{expected}, got {describe(obj)}")])
     # The usual document, read without collecting problems; anything else is
     # read again below, by the path that names every problem.
-    model_type = obj.get("model_type", _MISSING)
-    kv_json = obj.get("kv_cache")
-    if (model_type is None or type(model_type) is str) and type(kv_json) is dict:
-        dtype = kv_json.get("dtype")
-        if type(dtype) is str:
-            ranks, _ = RankScales.from_json(
-                kv_json.get("scaling_factor"),
-                _SCALING_FACTOR_PATH,
-                from_orjson=from_orjson,
-                unsigned=unsigned,
-            )
-            if ranks is not None:
-                return QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))
+    usual = _usual_fields(obj)
+    if usual is not None:
+        model_type, dtype, scaling_json = usual
+        ranks, _ = RankScales.from_json(
+            scaling_json, _SCALING_FACTOR_PATH, from_orjson=from_orjson, unsigned=unsigned
+        )
+        if ranks is not None:
+            return QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))
     problems: list[Problem] = []
     model_type = _required(obj, "model_type", (), problems)
     if model_type is not _MISSING and model_type is not None and type(model_type) is not str:
@@ -90,6 +85,27 @@ def document_from_json(obj: object, *, from_orjson: bool = False, unsigned: bool
     if problems or kv_cache is None:
         raise StructureError(problems)
     return QuantParamSchema(model_type, kv_cache)
+
+
+def _usual_fields(obj: dict[str, Any]) -> tuple[str | None, str, object] | None:
+    """The model type, dtype and scaling-factor value of a document whose first
+    two are of the right types, or None."""
+    model_type = obj.get("model_type", _MISSING)
+    kv_json = obj.get("kv_cache")
+    if (model_type is None or type(model_type) is str) and type(kv_json) is dict:
+        dtype = kv_json.get("dtype")
+        if type(dtype) is str:
+            return model_type, dtype, kv_json.get("scaling_factor", _MISSING)
+    return None
+
+
+def document_around(obj: object, ranks: RankScales) -> QuantParamSchema | None:
+    """The document `obj` (parsed JSON) with `ranks` as its scaling factors, or
+    None unless its other fields are of the right types."""
+    usual = _usual_fields(obj) if type(obj) is dict else None
+    if usual is None:
+        return None
+    return QuantParamSchema(usual[0], KVCacheQuantSchema(usual[1], ranks))
 
 
 def _structured(

@@ -32,9 +32,11 @@ _SLICE = 1 << 20  # a file up to 1 MiB is one slice: the bytes or str itself, no
 def has_no_duplicates(data: Data, document: dict[str, Any], rank_maps: dict[str, Any]) -> bool:
     """True when `data`, parsed as `document`, certainly names no key twice.
 
-    `rank_maps` is the document's scaling-factor object, already known to map
-    canonical integer keys to objects of numbers: its colons are counted
-    without visiting a scale. False means "ask `duplicate_problems`".
+    `document` has structured, so its required fields are there. `rank_maps`
+    is its scaling-factor object, already known to map canonical integer keys
+    to objects of numbers: its colons are counted without visiting a scale.
+    Where the document holds a number in that object's place, `rank_maps` is
+    `{}`. False means "ask `duplicate_problems`".
     """
     # What a deletion removes, not count(): deleting finds each colon with
     # memchr, which beats count()'s byte-by-byte loop by 15 to 20 % on these

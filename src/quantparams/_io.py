@@ -23,7 +23,7 @@ from ._errors import (
     StructureError,
 )
 from ._maps import RankScales
-from ._parse import parse
+from ._pieces import PIECES_FROM, load_in_pieces
 from ._schema import ContextLike, QuantParamSchema
 
 _flock: Callable[[int, int], object] | None
@@ -58,16 +58,33 @@ def loads(
     validate: bool = True,
 ) -> QuantParamSchema:
     """Parse, structure and (unless `validate=False`) check one document."""
-    try:
-        obj = parse(data)
-    except orjson.JSONDecodeError as error:
-        raise ParseError([Problem("$", _parse_message(error, data))]) from None
     if type(data) is memoryview:
         data = data.tobytes()
     # Without a minus sign anywhere in the text, no scale can be negative,
     # which makes the check of every scale cheaper. One memchr() finds out
     # (asked for a byte's value, `in` goes straight to it).
-    unsigned = ("-" not in data) if type(data) is str else (_MINUS not in data)
+    schema = None
+    if type(data) is bytes or type(data) is bytearray:
+        unsigned = _MINUS not in data
+        if len(data) > PIECES_FROM:
+            schema = load_in_pieces(data, unsigned)
+    elif type(data) is str:
+        unsigned = "-" not in data
+    else:
+        unsigned = False  # orjson refuses it, and the error says why
+    if schema is None:
+        schema = _load_whole(data, unsigned)
+    if validate:
+        schema.validate(context)
+    return schema
+
+
+def _load_whole(data: bytes | bytearray | str, unsigned: bool) -> QuantParamSchema:
+    """The document, or the error that names every problem with it."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise ParseError([Problem("$", _parse_message(error, data))]) from None
     try:
         schema = document_from_json(obj, from_orjson=True, unsigned=unsigned)
     except StructureError:
@@ -76,8 +93,6 @@ def loads(
         raise
     if not has_no_duplicates(data, obj, obj["kv_cache"]["scaling_factor"]):
         _raise_duplicates(data)
-    if validate:
-        schema.validate(context)
     return schema
 
 

@@ -26,7 +26,7 @@ import orjson
 
 from ._errors import MapKey, Path, Problem, StructureError, describe, problem
 
-__all__ = ["LayerScales", "RankScales", "canonical_key", "key_strings"]
+__all__ = ["LayerScales", "RankScales", "canonical_key", "dense_layers", "key_strings"]
 
 V = TypeVar("V")
 
@@ -338,7 +338,7 @@ class LayerScales(_IntKeyMap[float]):
         `unsigned=True` says the text parsed holds no `-`, so no number in
         it is negative.
         """
-        built = _dense_layers(obj, from_orjson, unsigned)
+        built = dense_layers(obj, from_orjson, unsigned)
         if built is not None:
             return built, []
         return cls._build(obj, path, canonical_key)
@@ -374,9 +374,12 @@ _set_layers_sound = _slot_setter(LayerScales, "_sound")
 _known_sound: Callable[[LayerScales], bool | None] = vars(LayerScales)["_sound"].__get__
 
 
-def _dense_layers(obj: object, from_orjson: bool, unsigned: bool) -> LayerScales | None:
+def dense_layers(obj: object, from_orjson: bool, unsigned: bool) -> LayerScales | None:
     """The map for the common case, a JSON object with keys "0".."n-1" in
-    order and number values; None when the precise path must decide."""
+    order and number values; None when the precise path must decide.
+
+    The flags say what `LayerScales.from_json` says they do.
+    """
     if type(obj) is not dict:
         return None
     values = obj.values()
@@ -478,17 +481,22 @@ class RankScales(_IntKeyMap[LayerScales]):
         if type(obj) is dict and list(obj) == key_strings(len(obj)):
             ranks = {}
             for key, layer_json in obj.items():
-                layers = _dense_layers(layer_json, from_orjson, unsigned)
+                layers = dense_layers(layer_json, from_orjson, unsigned)
                 if layers is None:
                     break
                 ranks[key] = layers
             else:
-                built = cls._new(ranks, None)
-                # Every rank's scales already known sound: so are the ranks'.
-                if all(map(_known_sound, ranks.values())):
-                    _set_ranks_sound(built, True)
-                return built, []
+                return cls._from_dense(ranks), []
         return cls._build(obj, path, canonical_key, LayerScales.from_json)
+
+    @classmethod
+    def _from_dense(cls, ranks: dict[str, LayerScales]) -> RankScales:
+        """The map whose dense storage is `ranks`, keyed "0".."n-1" in order: adopted, not copied."""
+        built = cls._new(ranks, None)
+        # Every rank's scales already known sound: so are the ranks'.
+        if all(map(_known_sound, ranks.values())):
+            _set_ranks_sound(built, True)
+        return built
 
     def is_sound(self) -> bool:
         """True when every rank's scales are finite and > 0. Cached."""

@@ -1,13 +1,15 @@
-"""Parsing a large document in pieces gives what orjson gives parsing it whole.
+"""Loading a large document in pieces builds what loading it whole builds.
 
-`_in_pieces` may give up (None) whenever it likes; when it does not, its
-result must equal `orjson.loads` of the same bytes, and it must give up on
-every text orjson refuses. These tests call it with no minimum piece size,
-so that small texts exercise it.
+`load_in_pieces` may give up (None) whenever it likes; when it does not, its
+result must be what `loads`' path for any document builds from the same
+bytes, with the same facts known, and it must give up on every text that path
+refuses. These tests call it with no minimum piece size, so that small texts
+exercise it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from pathlib import Path
@@ -19,23 +21,40 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quantparams
-from quantparams import DuplicateKeyError, ParseError, ValidationError
-from quantparams._parse import MIN_PIECE, PIECES_FROM, _in_pieces, parse
+from quantparams import DuplicateKeyError, ParseError, QuantParamError, QuantParamSchema, ValidationError
+from quantparams._io import _load_whole
+from quantparams._maps import RankScales
+from quantparams._pieces import MIN_PIECE, PIECES_FROM, load_in_pieces
 from strategies import sound_documents
 
 
-def _agrees_with_orjson(data: bytes) -> object:
-    """What `_in_pieces` gives, checked against orjson's whole parse."""
-    pieces = _in_pieces(data, min_piece=0)
+def _agrees_with_whole(data: bytes) -> QuantParamSchema | None:
+    """What `load_in_pieces` gives, checked against the whole path's load."""
+    unsigned = b"-" not in data
+    pieces = load_in_pieces(data, unsigned, min_piece=0)
     try:
-        whole = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        whole = _load_whole(data, unsigned)
+    except QuantParamError:
         assert pieces is None
         return None
     if pieces is not None:
         assert pieces == whole
-        assert json.dumps(pieces) == json.dumps(whole)  # the same key order too
+        _assert_same_facts(pieces.kv_cache.scaling_factor, whole.kv_cache.scaling_factor)
     return pieces
+
+
+def _assert_same_facts(pieces: object, whole: object) -> None:
+    assert type(pieces) is type(whole) is RankScales
+    assert pieces.is_dense == whole.is_dense
+    # Soundness already known on load, or not, alike.
+    assert pieces._sound == whole._sound
+    assert list(pieces) == list(whole)
+    for rank, layers in pieces.items():
+        other = whole[rank]
+        assert list(layers.items()) == list(other.items())
+        assert layers.is_dense == other.is_dense
+        assert layers._sound == other._sound
+        assert all(type(v) is float for v in layers.values())
 
 
 _SOUND = b'{"model_type": "llama", "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": %s}}'
@@ -46,21 +65,38 @@ _SOUND = b'{"model_type": "llama", "kv_cache": {"dtype": "float8_e4m3fn", "scali
     [
         b'{"0": {"0": 0.5, "1": 0.25}, "1": {"0": 0.5, "1": 0.25}}',
         b'{\n\t"0" :\r\n {"0":0.5} ,\n "1":{}  }',
-        b'{"0": {"0": 1, "1": true, "x": null, "2": false, "3": "text"}}',
-        b'{"01": {"0": 0.5}, "1": {"0": 0.5}}',
-        b'{"1": {"0": 0.5}, "0": {"0": 0.5}}',
-        b'{"0": {"0": 0.5}, "1": {"0": 0.5}, "0": {"0": 0.75}}',  # a rank named twice
-        b'{"0": {"0": 0.5, "0": 0.75}}',
+        b'{"0": {"0": 1, "1": 2}}',  # integers are scales too
+        b'{"0": {"0": 0.0, "1": 0.5}}',  # unsound, for validate() to say
+        b'{"0": {"0": -0.5, "1": 1e-3, "2": 2.5E+2}}',
     ],
 )
-def test_the_usual_shapes_are_parsed_in_pieces(scaling: bytes) -> None:
-    assert _agrees_with_orjson(_SOUND % scaling) is not None
+def test_the_usual_shapes_are_loaded_in_pieces(scaling: bytes) -> None:
+    assert _agrees_with_whole(_SOUND % scaling) is not None
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        # Not the usual shape: parsed whole.
+        b'{"model_type": null, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}}}',
+        b'{"kv_cache": {"scaling_factor": {"0": {"0": 0.5}}, "dtype": "x"}, "model_type": "m"}',
+        b'{"note": {"a:b": [1, {"c": 2}]}, "model_type": "m",'
+        b' "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}, "more": ":"}}',
+    ],
+)
+def test_the_other_fields_may_be_in_any_order_and_have_company(data: bytes) -> None:
+    assert _agrees_with_whole(data) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # Left to the whole path, which loads them or names what is wrong.
+        _SOUND % b'{"0": {"0": 1, "1": true, "x": null, "2": false, "3": "text"}}',
+        _SOUND % b'{"0": {"0": "0.5"}}',
+        _SOUND % b'{"0": {"1": 0.5}}',  # a layer map that is not 0..n-1
+        _SOUND % b'{"01": {"0": 0.5}, "1": {"0": 0.5}}',
+        _SOUND % b'{"1": {"0": 0.5}, "0": {"0": 0.5}}',
+        _SOUND % b'{"1": {"0": 0.5}}',
         _SOUND % b'{"0": {"0": {"1": 0.5}}}',  # a nested object in a rank
         _SOUND % b'{"0": {"a}": 0.5}}',  # a brace inside a key
         _SOUND % b'{"0": {"0": "}"}}',  # a brace inside a value
@@ -71,6 +107,9 @@ def test_the_usual_shapes_are_parsed_in_pieces(scaling: bytes) -> None:
         _SOUND % (b'{"0": {"0": ' + b"[" * 1022 + b"]" * 1022 + b"}}"),  # too deep only in the whole
         _SOUND % b'{"0": {"0": 0.5}, "1": {"0": 0.5}, "2"}',
         _SOUND % b'{"\\u0030": {"0": 0.5}}',
+        b'{"model_type": 1, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}}}',
+        b'{"kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}}}',
+        b'{"model_type": "m", "kv_cache": {"dtype": 8, "scaling_factor": {"0": {"0": 0.5}}}}',
         b'{"model_type": "\\"scaling_factor\\": {", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
         b'{"model_type": "scaling_factor", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
         b'{"model_type": "\\u0022", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
@@ -83,7 +122,14 @@ def test_the_usual_shapes_are_parsed_in_pieces(scaling: bytes) -> None:
         b'{"scaling_factor": {"0": {}}}',
         b'["scaling_factor", {"0": {}}]',
         b'{"kv_cache": {"scaling_factor": {"0": {}}, "note": "\\n"}}',
-        # Broken: orjson's error, from the whole text.
+        # A key named twice, anywhere.
+        _SOUND % b'{"0": {"0": 0.5}, "1": {"0": 0.5}, "0": {"0": 0.75}}',
+        _SOUND % b'{"0": {"0": 0.5}, "0": {"0": 0.5}, "1": {"0": 0.5}}',
+        _SOUND % b'{"0": {"0": 0.5, "0": 0.75}}',
+        _SOUND % b'{"0": {"0": "a:b", "0": 0.75}}',
+        _SOUND.replace(b'"model_type": "llama"', b'"model_type": "a", "model_type": "llama"') % b'{"0": {}}',
+        _SOUND.replace(b'"dtype"', b'"dtype": "x", "dtype"') % b'{"0": {}}',
+        # Broken: the whole path's error.
         _SOUND % b'{"0": {"0": 0.5},}',
         _SOUND % b'{"0": {"0": 0.5}} x',
         (_SOUND % b'{"0": {"0": 0.5}}') + b" x",
@@ -95,16 +141,9 @@ def test_the_usual_shapes_are_parsed_in_pieces(scaling: bytes) -> None:
         b'{"kv_cache": {"scaling_factor": {"0": {"0": 0.5}}',
     ],
 )
-def test_any_other_text_is_parsed_whole_or_refused(data: bytes) -> None:
-    assert _agrees_with_orjson(data) is None
-
-
-def test_a_kept_key_order_and_a_later_duplicate_rank_match_orjson() -> None:
-    data = _SOUND % b'{"1": {"0": 0.5}, "0": {"0": 0.25}, "1": {"0": 0.75}}'
-    parsed = _agrees_with_orjson(data)
-    assert parsed is not None
-    ranks = parsed["kv_cache"]["scaling_factor"]  # type: ignore[index]
-    assert list(ranks.items()) == [("1", {"0": 0.75}), ("0", {"0": 0.25})]
+def test_any_other_text_is_left_to_the_whole_path(data: bytes) -> None:
+    assert load_in_pieces(data, b"-" not in data, min_piece=0) is None
+    _agrees_with_whole(data)
 
 
 # Bytes that could split a piece in the wrong place, and JSON's own.
@@ -115,17 +154,18 @@ _NOISE = st.sampled_from(
 
 @settings(max_examples=300)
 @given(sound_documents(), st.randoms(use_true_random=False), st.lists(_NOISE, max_size=3))
-def test_pieces_agree_with_orjson_on_any_document_and_its_corruptions(
+def test_pieces_agree_with_the_whole_path_on_any_document_and_its_corruptions(
     sound: Any, rng: random.Random, noise: list[bytes]
 ) -> None:
     text = json.dumps(sound.document, indent=rng.choice([None, 0, 1, 2])).encode()
-    _agrees_with_orjson(text)
+    _agrees_with_whole(text)
     for inserted in noise:
         at = rng.randrange(len(text) + 1)
         text = text[:at] + inserted + text[at:]
-        _agrees_with_orjson(text)
+        _agrees_with_whole(text)
 
 
+@functools.cache
 def _large_document(tp_size: int, layers: int) -> bytes:
     rng = random.Random(f"{tp_size}x{layers}")  # noqa: S311 - test data, not secrets
     scaling = {str(r): {str(i): rng.uniform(0.004, 0.06) for i in range(layers)} for r in range(tp_size)}
@@ -134,38 +174,40 @@ def _large_document(tp_size: int, layers: int) -> bytes:
 
 
 def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> None:
-    data = _large_document(32, 1024)
+    data = _large_document(80, 1024)
     assert len(data) > PIECES_FROM
-    assert _in_pieces(data) == orjson.loads(data)
+    assert load_in_pieces(data, True) is not None
+    assert _agrees_with_whole(data) is not None
     path = tmp_path / "large.json"
     path.write_bytes(data)
-    schema = quantparams.load(path, {"tp_size": 32, "tp_rank": 31, "num_hidden_layers": 1024})
+    schema = quantparams.load(path, {"tp_size": 80, "tp_rank": 79, "num_hidden_layers": 1024})
     assert (
-        schema.kv_cache.scaling_factor[31][1023]
-        == orjson.loads(data)["kv_cache"]["scaling_factor"]["31"]["1023"]
+        schema.kv_cache.scaling_factor[79][1023]
+        == orjson.loads(data)["kv_cache"]["scaling_factor"]["79"]["1023"]
     )
     assert quantparams.dumps(schema) == orjson.dumps(orjson.loads(data))
     # Every form of text loads to the same document, in pieces or whole.
     for text in (bytearray(data), memoryview(data), data.decode()):
         assert quantparams.loads(text) == schema
-    assert _in_pieces(bytearray(data)) == orjson.loads(data)
+    assert load_in_pieces(bytearray(data), True) == schema
 
 
-def test_small_ranks_are_parsed_whole() -> None:
-    data = _large_document(4096, 8)
+def test_small_ranks_are_loaded_whole() -> None:
+    data = _large_document(12288, 8)
     assert len(data) > PIECES_FROM
-    assert _in_pieces(data) is None  # each rank well under MIN_PIECE
-    assert parse(data) == orjson.loads(data)
+    assert load_in_pieces(data, True) is None  # each rank well under MIN_PIECE
+    assert load_in_pieces(data, True, min_piece=0) == quantparams.loads(data)
     assert len(json.dumps({str(i): 0.01 for i in range(8)}, indent=2)) < MIN_PIECE
 
 
-def test_problems_in_a_large_file_are_found_as_in_a_small_one(tmp_path: Path) -> None:
-    data = _large_document(32, 1024)
+def test_problems_in_a_large_file_are_found_as_in_a_small_one() -> None:
+    data = _large_document(80, 1024)
     broken = data.replace(b'"17": 0.', b'"17": -0.', 1)
     with pytest.raises(ValidationError) as caught:
         quantparams.loads(broken)
     assert [p.path for p in caught.value.problems] == ['$.kv_cache.scaling_factor["0"]["17"]']
     twice = data.replace(b'"1": {', b'"1": {\n    "5": 0.5,', 1)
+    assert load_in_pieces(twice, True) is None
     # Colons are counted a MiB at a time, in bytes and in str alike.
     assert len(data) > 1 << 20
     for text in (twice, twice.decode()):
