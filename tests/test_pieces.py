@@ -192,6 +192,22 @@ def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> No
     assert load_in_pieces(bytearray(data), True) == schema
 
 
+def test_loads_reads_a_large_file_in_pieces_and_a_smaller_one_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_in_pieces: list[int] = []
+
+    def recording(data: bytes | bytearray, unsigned: bool) -> QuantParamSchema | None:
+        schema = load_in_pieces(data, unsigned)
+        read_in_pieces.append(schema is not None)
+        return schema
+
+    monkeypatch.setattr(quantparams._io, "load_in_pieces", recording)
+    large = _large_document(80, 1024)
+    quantparams.loads(large)
+    quantparams.loads(_large_document(8, 1024))
+    assert len(large) > PIECES_FROM > len(_large_document(8, 1024))
+    assert read_in_pieces == [True]
+
+
 def test_small_ranks_are_loaded_whole() -> None:
     data = _large_document(12288, 8)
     assert len(data) > PIECES_FROM

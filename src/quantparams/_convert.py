@@ -14,7 +14,7 @@ from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._errors import Path, Problem, StructureError, describe, problem
 from ._maps import LayerScales, RankScales
-from ._schema import KVCacheQuantSchema, QuantParamSchema
+from ._schema import KVCacheQuantSchema, QuantParamSchema, built_document
 
 __all__ = ["converter", "document_around", "document_from_json"]
 
@@ -72,7 +72,7 @@ def document_from_json(obj: object, *, from_orjson: bool = False, unsigned: bool
             scaling_json, _SCALING_FACTOR_PATH, from_orjson=from_orjson, unsigned=unsigned
         )
         if ranks is not None:
-            return QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))
+            return built_document(model_type, dtype, ranks)
     problems: list[Problem] = []
     model_type = _required(obj, "model_type", (), problems)
     if model_type is not _MISSING and model_type is not None and type(model_type) is not str:
@@ -105,7 +105,7 @@ def document_around(obj: object, ranks: RankScales) -> QuantParamSchema | None:
     usual = _usual_fields(obj) if type(obj) is dict else None
     if usual is None:
         return None
-    return QuantParamSchema(usual[0], KVCacheQuantSchema(usual[1], ranks))
+    return built_document(usual[0], usual[1], ranks)
 
 
 def _structured(
