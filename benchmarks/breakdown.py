@@ -6,7 +6,7 @@ Each stage is timed on its own, interleaved with the others round by round
 (the harness's timing), on the same generated documents as `run.py`. This
 is a diagnostic for the library's developers; its numbers are why the
 README says what it says about the cost of each check. A document is loaded
-whole, or (over 2.7 MB) in pieces, one TP rank at a time; both are timed
+whole, or (over 2.7 MiB) in pieces, one TP rank at a time; both are timed
 here whatever the size. The stages of the whole load call the library's own
 internals, except the two checks inside structuring, which the library fuses
 into one function per layer map: those are the same expressions as in

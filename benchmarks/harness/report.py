@@ -165,7 +165,7 @@ def _memory_section(results: Results) -> list[str]:
         "text over about 680 KiB orjson reserves a parse buffer of 12 bytes per byte of text "
         "through Python's allocator, mostly never touched, so the traced peak of a contender that "
         "has orjson parse a large text whole is far above what its resident memory grows by "
-        "(quantparams reads a text over 2.7 MB one TP rank at a time). "
+        "(quantparams reads a text over 2.7 MiB one TP rank at a time). "
         "RSS growth: rise of the process's peak resident size "
         "over the load, measured in a separate process; it sees every allocation.",
         "",

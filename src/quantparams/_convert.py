@@ -88,8 +88,8 @@ def document_from_json(obj: object, *, from_orjson: bool = False, unsigned: bool
 
 
 def _usual_fields(obj: dict[str, Any]) -> tuple[str | None, str, object] | None:
-    """The model type, dtype and scaling-factor value of a document whose first
-    two are of the right types, or None."""
+    """The model type, dtype and scaling-factor value of a document, or None
+    unless the model type and dtype are of the right types."""
     model_type = obj.get("model_type", _MISSING)
     kv_json = obj.get("kv_cache")
     if (model_type is None or type(model_type) is str) and type(kv_json) is dict:

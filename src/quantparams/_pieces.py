@@ -33,9 +33,10 @@ from ._schema import QuantParamSchema
 
 __all__ = ["PIECES_FROM", "load_in_pieces"]
 
-# Texts longer than this are read in pieces: those for which orjson's buffer
-# is over 32 MiB. Measured: 9.5 MB of 1024-layer ranks load at 113 ns per
-# scale in pieces, 148 whole; at 1.2 to 2.4 MB pieces gain nothing, or lose.
+# Texts longer than this (2.7 MiB) are read in pieces: those for which
+# orjson's buffer is over 32 MiB. Measured, in ns per scale, pieces against
+# whole: 2.3 and 2.4 MB texts, 96 against 96 and 100 against 100; 2.9 and
+# 3.0 MB texts, 112 against 148 and 100 against 136.
 PIECES_FROM = (32 << 20) // 12
 # Each rank costs a few calls more in pieces; ranks smaller than this are
 # cheaper to read whole. Measured on 9.5 MB texts: 4.5 KiB ranks load at 128
