@@ -100,10 +100,11 @@ def _usual_fields(obj: dict[str, Any]) -> tuple[str | None, str, object] | None:
 
 
 def document_around(obj: object, ranks: RankScales) -> QuantParamSchema | None:
-    """The document `obj` (parsed JSON) with `ranks` as its scaling factors, or
-    None unless its other fields are of the right types."""
+    """The document `obj` (parsed JSON with an integer where its scaling
+    factors go) with `ranks` in that place; None unless that integer is there
+    and the other fields are of the right types."""
     usual = _usual_fields(obj) if type(obj) is dict else None
-    if usual is None:
+    if usual is None or type(usual[2]) is not int:
         return None
     return built_document(usual[0], usual[1], ranks)
 

@@ -105,7 +105,7 @@ def _raise_duplicates(data: bytes | bytearray | str) -> None:
 def _parse_message(error: orjson.JSONDecodeError, data: object) -> str:
     # orjson reports bad UTF-8 at position 0; find the real place.
     try:
-        if isinstance(data, (bytes, bytearray, memoryview)):
+        if isinstance(data, (bytes, bytearray)):
             bytes(data).decode("utf-8")
         elif isinstance(data, str):
             data.encode("utf-8")

@@ -118,9 +118,6 @@ def load_in_pieces(
         document = orjson.loads(rest)
     except orjson.JSONDecodeError:
         return None
-    kv_cache = document.get("kv_cache") if type(document) is dict else None
-    if type(kv_cache) is not dict or type(kv_cache.get("scaling_factor")) is not int:
-        return None
     schema = document_around(document, RankScales._from_dense(ranks))
     # The rest names no key twice, nor does the map (its members are the
     # ranks, each named once) or any rank in it.
