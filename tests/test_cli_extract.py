@@ -161,6 +161,20 @@ def test_reduce(tmp_path: Path, capsys: pytest.CaptureFixture[str], reduce: str,
     assert _scales(output) == {0: REDUCED[reduce]}
 
 
+def test_reduce_on_single_kv_scales(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checkpoint = write_checkpoint(tmp_path / "ckpt", {0: 0.5, 1: 0.25}, style="kv")
+    output = tmp_path / "scales.json"
+    status, out, err = _extract(capsys, checkpoint, "-o", output, "--reduce", "k")
+    assert (status, err) == (0, "")
+    assert out == (
+        f"wrote {output}: model_type llama, dtype float8_e4m3fn, 1 TP rank x 2 layers, "
+        "scales 0.25 to 0.5, one kv scale per layer, as stored\n"
+    )
+    status, out, err = _extract(capsys, checkpoint, "-o", output, "--reduce", "k", "--json")
+    assert (status, err, _json(out)["reduce"]) == (0, "", None)
+    assert _scales(output) == {0: {0: 0.5, 1: 0.25}}
+
+
 def test_reduce_keeps_the_stored_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # 0.0152 is not exact in BF16: the file holds what the checkpoint holds.
     checkpoint = write_checkpoint(tmp_path / "ckpt", {0: (0.0152, 0.0113), 1: (0.0187, 0.0391)}, dtype="BF16")
@@ -197,7 +211,11 @@ def test_legacy_per_rank_layout(tmp_path: Path, capsys: pytest.CaptureFixture[st
     output = checkpoint / DEFAULT_OUTPUT_NAME
     status, out, err = _extract(capsys, checkpoint)
     assert (status, err) == (0, "")
-    assert "2 TP ranks x 3 layers, scales 0.0625 to 1.5" in out
+    # Each file holds one kv scale per layer: --reduce plays no part, and the summary says so.
+    assert out == (
+        f"wrote {output}: model_type llama, dtype float8_e4m3fn, 2 TP ranks x 3 layers, "
+        "scales 0.0625 to 1.5, one kv scale per layer, as stored\n"
+    )
     assert _scales(output) == ranks
     # --tp-size may name the checkpoint's own TP size.
     output.unlink()
@@ -407,7 +425,7 @@ def test_value_error_from_the_library_exits_2(
     def refuse(*args: object, **kwargs: object) -> None:
         raise ValueError("tp_size must be an integer >= 1, got 0")
 
-    monkeypatch.setattr(extract_module, "extract_scales", refuse)
+    monkeypatch.setattr(extract_module, "extract", refuse)
     checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES)
     status, out, err = _extract(capsys, checkpoint)
     assert (status, out) == (2, "")
@@ -511,6 +529,8 @@ def test_json_as_a_subprocess(tmp_path: Path) -> None:
     assert (document["ok"], document["output"]) == (True, str(checkpoint / DEFAULT_OUTPUT_NAME))
     assert document["summary"]["model_type"] == "mistral"
     assert document["summary"]["rank_count"] == 2
+    # Nothing was reduced: the files hold one kv scale per layer.
+    assert document["reduce"] is None
     assert _scales(checkpoint / DEFAULT_OUTPUT_NAME) == ranks
 
 

@@ -33,6 +33,7 @@ from quantparams._extract import (
     DEFAULT_OUTPUT_NAME,
     ExtractError,
     MissingExtraError,
+    extract,
     extract_scales,
 )
 
@@ -101,6 +102,29 @@ def test_single_kv_scale_is_used_as_is(tmp_path: Path, reduce: Any) -> None:
     schema = extract_scales(tmp_path, reduce=reduce, tp_size=3)
     assert schema.kv_cache.scaling_factor == {rank: {0: 0.5, 1: 0.03125, 2: 0.75} for rank in range(3)}
     _round_trips(schema, 3, 3)
+
+
+def test_extract_tells_whether_reduce_played_a_part(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path / "k_v", SCALES)
+    write_checkpoint(tmp_path / "kv", {0: 0.5, 1: 0.25}, style="kv")
+    write_legacy_checkpoint(tmp_path / "legacy", {0: {0: 0.5}, 1: {0: 0.25}})
+    # One layer with a single kv scale, the other with k and v: reduce makes the second.
+    write_checkpoint(
+        tmp_path / "mixed",
+        {1: (0.5, 0.75)},
+        config=config_for(2),
+        extra_tensors={scale_name(0, "kv"): np.array(0.25, np.float32)},
+    )
+    found = {name: extract(tmp_path / name, reduce="k") for name in ("k_v", "kv", "legacy", "mixed")}
+    assert {name: extraction.reduced for name, extraction in found.items()} == {
+        "k_v": True,
+        "kv": False,
+        "legacy": False,
+        "mixed": True,
+    }
+    assert found["mixed"].schema.kv_cache.scaling_factor == {0: {0: 0.25, 1: 0.5}}
+    # extract_scales is the same extraction's file.
+    assert all(extract_scales(tmp_path / name, reduce="k") == e.schema for name, e in found.items())
 
 
 def test_shards_without_index(tmp_path: Path) -> None:

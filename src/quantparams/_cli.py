@@ -578,13 +578,13 @@ def _run_extract(args: argparse.Namespace) -> int:
         print(f"{output}: cannot write: Is a directory (name a file with -o)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        schema = _extract.extract_scales(
+        extraction = _extract.extract(
             checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type
         )
     except QuantParamError as error:  # an ExtractError, or a check the scales failed
         # Nothing is written: an existing output file stays as it was.
         if args.json:
-            _print_json(_extract_json(args, output, error.problems, None))
+            _print_json(_extract_json(args, output, error.problems, None, args.reduce))
         _report(checkpoint, error.problems)
         return EXIT_INVALID
     except OSError as error:
@@ -592,25 +592,34 @@ def _run_extract(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except (_extract.MissingExtraError, ValueError) as error:
         return _usage_error("extract", error)
+    schema = extraction.schema
     try:
         dump(schema, output)
     except OSError as error:
         print(f"{output}: cannot write: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
+    # --reduce has a default, so say what made the scales only where it played a part.
+    reduced = args.reduce if extraction.reduced else None
     if args.json:
-        _print_json(_extract_json(args, output, [], schema))
+        _print_json(_extract_json(args, output, [], schema, reduced))
+    elif reduced is not None:
+        print(f"wrote {output}: {_summary(schema)}, reduce {reduced}")
     else:
-        print(f"wrote {output}: {_summary(schema)}, reduce {args.reduce}")
+        print(f"wrote {output}: {_summary(schema)}, one kv scale per layer, as stored")
     return EXIT_OK
 
 
 def _extract_json(
-    args: argparse.Namespace, output: str, problems: list[Problem], schema: QuantParamSchema | None
+    args: argparse.Namespace,
+    output: str,
+    problems: list[Problem],
+    schema: QuantParamSchema | None,
+    reduce: str | None,
 ) -> dict[str, Any]:
     return {
         "path": args.checkpoint,
         "output": output,
-        "reduce": args.reduce,
+        "reduce": reduce,
         "ok": schema is not None,
         "problems": _problems_json(problems),
         "summary": None if schema is None else _summary_json(schema),

@@ -64,7 +64,14 @@ from ._schema import KVCacheQuantSchema, QuantParamSchema
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_OUTPUT_NAME", "ExtractError", "MissingExtraError", "extract_scales"]
+__all__ = [
+    "DEFAULT_OUTPUT_NAME",
+    "ExtractError",
+    "Extraction",
+    "MissingExtraError",
+    "extract",
+    "extract_scales",
+]
 
 DEFAULT_OUTPUT_NAME = "kv_cache_scales.json"
 INDEX_NAME = "model.safetensors.index.json"
@@ -115,6 +122,17 @@ class MissingExtraError(ImportError):
     """safetensors or numpy, which extraction needs, is not installed."""
 
 
+@attrs.frozen
+class Extraction:
+    """What `extract` made of a checkpoint."""
+
+    schema: QuantParamSchema
+    # True when some layer's scale was made from separate k and v scales, as
+    # `reduce` says; False when every layer had one kv scale, used as stored,
+    # so that `reduce` played no part.
+    reduced: bool
+
+
 def extract_scales(
     checkpoint: str | os.PathLike[str],
     *,
@@ -135,6 +153,17 @@ def extract_scales(
     read, `ExtractError` when its contents are not a sound set of scales, and
     `MissingExtraError` without safetensors and numpy.
     """
+    return extract(checkpoint, tp_size=tp_size, reduce=reduce, model_type=model_type).schema
+
+
+def extract(
+    checkpoint: str | os.PathLike[str],
+    *,
+    tp_size: int = 1,
+    reduce: Reduce = "max",
+    model_type: str | None = None,
+) -> Extraction:
+    """`extract_scales`, also telling whether `reduce` played a part."""
     _check_arguments(tp_size, reduce, model_type)
     safetensors = _require_extras()
     folder = Path(checkpoint)
@@ -166,7 +195,7 @@ def extract_scales(
     layer_count = len(ranks[0])
     for rank in ranks:
         schema.validate(ValidationContext(len(ranks), rank, layer_count, final_type))
-    return schema
+    return Extraction(schema, reader.reduced)
 
 
 def _check_arguments(tp_size: object, reduce: object, model_type: object) -> None:
@@ -292,6 +321,8 @@ class _Reader:
     def __init__(self, folder: Path, safetensors: ModuleType) -> None:
         self.folder = folder
         self.problems: list[Problem] = []
+        # Whether some layer had no single kv scale, so `reduce` chose its scale.
+        self.reduced = False
         self._safetensors = safetensors
 
     def read(self, file: str, pick: Callable[[list[str]], list[_Wanted]]) -> list[_Scale] | None:
@@ -434,7 +465,7 @@ def _from_index(reader: _Reader, reduce: Reduce, config: _Config) -> dict[int, L
 
         read = reader.read(file, pick)
         scales += unread if read is None else read
-    layers = _layer_map(reader.problems, scales, reduce, config.expected_layers(), INDEX_NAME)
+    layers = _layer_map(reader, scales, reduce, config.expected_layers(), INDEX_NAME)
     return {0: layers} if layers is not None else {}
 
 
@@ -464,7 +495,7 @@ def _from_files(reader: _Reader, names: list[str], reduce: Reduce, config: _Conf
             what = "the file" if len(names) == 1 else f"the {len(names)} files"
             reader.problems.append(Problem("*.safetensors", _none_found(seen, what)))
         return {}
-    layers = _layer_map(reader.problems, scales, reduce, config.expected_layers(), "*.safetensors")
+    layers = _layer_map(reader, scales, reduce, config.expected_layers(), "*.safetensors")
     return {0: layers} if layers is not None else {}
 
 
@@ -529,7 +560,7 @@ def _from_rank_files(
         expected = (highest + 1, f"scales were found up to layer {highest} in some rank")
     ranks = {}
     for rank, scales in read_by_rank.items():
-        layers = _layer_map(reader.problems, scales, "max", expected, by_rank[rank])
+        layers = _layer_map(reader, scales, "max", expected, by_rank[rank])
         if layers is not None:
             ranks[rank] = layers
     return ranks
@@ -543,17 +574,18 @@ def _layer_order(wanted: _Wanted) -> tuple[int, str]:
 
 
 def _layer_map(
-    problems: list[Problem],
+    reader: _Reader,
     scales: list[_Scale],
     reduce: Reduce,
     expected: tuple[int, str] | None,
     where: str,
 ) -> LayerScales | None:
-    """One scale per layer 0..L-1, or None with every problem added to `problems`.
+    """One scale per layer 0..L-1, or None with every problem added to the reader's.
 
     `expected` is the layer count L and why; without it, L is one past the
     highest layer found.
     """
+    problems = reader.problems
     count_before = len(problems)
     by_layer: dict[int, dict[str, _Scale]] = {}
     for scale in scales:
@@ -571,6 +603,8 @@ def _layer_map(
 
     values: dict[int, float] = {}
     for layer, kinds in sorted(by_layer.items()):
+        if "kv" not in kinds:
+            reader.reduced = True
         value = _reduce(problems, layer, kinds, reduce)
         if value is not None:
             values[layer] = value
