@@ -437,21 +437,20 @@ class RankScales(_IntKeyMap[LayerScales]):
         if built is None:
             raise StructureError(problems)
         self._init(built._dense, built._sparse)
-        _set_ranks_sound(self, None)
-        _set_layer_count(self, None)
-        _set_json(self, None)
-        _set_document(self, None)
+        self._no_facts_yet()
 
     @classmethod
     def _new(cls, dense: dict[str, LayerScales] | None, sparse: dict[int, LayerScales] | None) -> RankScales:
         self = _new_object(cls)
-        _set_dense(self, dense)
-        _set_sparse(self, sparse)
+        self._init(dense, sparse)
+        self._no_facts_yet()
+        return self
+
+    def _no_facts_yet(self) -> None:
         _set_ranks_sound(self, None)
         _set_layer_count(self, None)
         _set_json(self, None)
         _set_document(self, None)
-        return self
 
     @classmethod
     def _build(
