@@ -16,7 +16,7 @@ from ._checks import (
 )
 from ._context import ValidationContext
 from ._errors import Problem, StructureError, ValidationError, describe
-from ._maps import RankScales
+from ._maps import RankScales, _new_object, _slot_setter
 
 __all__ = ["ContextLike", "KVCacheQuantSchema", "QuantParamSchema"]
 
@@ -88,11 +88,10 @@ class QuantParamSchema:
 
 
 # Slot writers of the frozen classes, for `built_document`.
-_new_object = object.__new__
-_set_dtype = vars(KVCacheQuantSchema)["dtype"].__set__
-_set_scaling_factor = vars(KVCacheQuantSchema)["scaling_factor"].__set__
-_set_model_type = vars(QuantParamSchema)["model_type"].__set__
-_set_kv_cache = vars(QuantParamSchema)["kv_cache"].__set__
+_set_dtype = _slot_setter(KVCacheQuantSchema, "dtype")
+_set_scaling_factor = _slot_setter(KVCacheQuantSchema, "scaling_factor")
+_set_model_type = _slot_setter(QuantParamSchema, "model_type")
+_set_kv_cache = _slot_setter(QuantParamSchema, "kv_cache")
 
 
 def built_document(model_type: str | None, dtype: str, ranks: RankScales) -> QuantParamSchema:
