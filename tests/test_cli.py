@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli_process import run_cli
 from quantparams._cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
@@ -17,14 +16,8 @@ INVALID = Path(__file__).parent / "data" / "invalid"
 SUMMARY = "model_type llama, dtype float8_e4m3fn, 2 TP ranks x 32 layers, scales 0.009121 to 0.052584"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "quantparams", *args], capture_output=True, text=True, check=False
-    )
-
-
 def test_validate_example_as_a_subprocess() -> None:
-    result = _run("validate", str(EXAMPLE))
+    result = run_cli("validate", str(EXAMPLE))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"ok  {EXAMPLE}: {SUMMARY}\n"
 
@@ -93,7 +86,7 @@ def test_parse_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
-    result = _run(*[str(EXAMPLE) if a == "EXAMPLE" else a for a in args])
+    result = run_cli(*[str(EXAMPLE) if a == "EXAMPLE" else a for a in args])
     assert result.returncode == 2
     assert result.stdout == ""
     assert "error:" in result.stderr
@@ -101,14 +94,14 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 
 def test_missing_file_exits_2(tmp_path: Path) -> None:
-    result = _run("validate", str(tmp_path / "absent.json"), str(EXAMPLE))
+    result = run_cli("validate", str(tmp_path / "absent.json"), str(EXAMPLE))
     assert result.returncode == 2
     assert result.stderr == f"{tmp_path / 'absent.json'}: cannot read: No such file or directory\n"
     assert result.stdout.startswith("ok  ")
 
 
 def test_folder_instead_of_file_exits_2(tmp_path: Path) -> None:
-    result = _run("validate", str(tmp_path))
+    result = run_cli("validate", str(tmp_path))
     assert result.returncode == 2
     assert "cannot read" in result.stderr
 
@@ -207,7 +200,7 @@ def test_validate_json_usage_error_prints_no_json(capsys: pytest.CaptureFixture[
 
 
 def test_validate_json_as_a_subprocess() -> None:
-    result = _run("validate", "--json", str(EXAMPLE))
+    result = run_cli("validate", "--json", str(EXAMPLE))
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout)["files"][0]["ok"] is True
 

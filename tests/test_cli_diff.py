@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from cli_process import run_cli
 from quantparams import KVCacheQuantSchema, QuantParamSchema
 from quantparams._cli import main
 from quantparams._diff import DEFAULT_RTOL, diff_schemas, relative_difference
@@ -57,12 +58,7 @@ def modified(tmp_path: Path) -> Path:
 
 
 def test_same_file_as_a_subprocess() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "quantparams", "diff", str(EXAMPLE), str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("diff", str(EXAMPLE), str(EXAMPLE))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (
         f"A: {EXAMPLE}\nB: {EXAMPLE}\nsame within rtol 1e-06: 64 shared scales, largest relative difference 0\n"

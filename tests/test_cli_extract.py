@@ -24,6 +24,7 @@ from checkpoints import (
     write_legacy_checkpoint,
     write_safetensors,
 )
+from cli_process import run_cli
 from quantparams import ValidationContext
 from quantparams import _extract as extract_module
 from quantparams._cli import main
@@ -44,12 +45,6 @@ MISSING_EXTRA = (
     "quantparams extract: error: extracting scales from a checkpoint needs safetensors and numpy, "
     "and safetensors is not installed: pip install 'quantparams[extract]'\n"
 )
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "quantparams", *args], capture_output=True, text=True, check=False
-    )
 
 
 def _extract(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -80,7 +75,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_sharded_checkpoint_as_a_subprocess(tmp_path: Path) -> None:
     checkpoint = write_checkpoint(tmp_path / "llama-fp8", SCALES, shards=2)
     assert (checkpoint / INDEX_NAME).is_file()
-    result = _run("extract", str(checkpoint))
+    result = run_cli("extract", str(checkpoint))
     output = checkpoint / DEFAULT_OUTPUT_NAME
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (
@@ -331,7 +326,7 @@ def test_broken_checkpoint_leaves_an_existing_output_untouched(
 def test_broken_checkpoint_as_a_subprocess(tmp_path: Path) -> None:
     checkpoint = tmp_path / "ckpt"
     expected = _layer_missing(checkpoint)
-    result = _run("extract", str(checkpoint), "--json")
+    result = run_cli("extract", str(checkpoint), "--json")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"{checkpoint}: {line}" for line in expected]
     document = json.loads(result.stdout)
@@ -352,7 +347,7 @@ def test_missing_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_missing_folder_as_a_subprocess(tmp_path: Path) -> None:
     folder = tmp_path / "nowhere"
-    result = _run("extract", str(folder), "--json")
+    result = run_cli("extract", str(folder), "--json")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"{folder}: cannot read: No such file or directory\n"
 
@@ -455,7 +450,7 @@ def test_usage_errors_exit_2(
 
 
 def test_no_checkpoint_argument_as_a_subprocess() -> None:
-    result = _run("extract")
+    result = run_cli("extract")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines()[-1] == (
         "quantparams extract: error: the following arguments are required: CHECKPOINT_DIR"
@@ -522,7 +517,7 @@ def test_json_of_a_broken_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_json_as_a_subprocess(tmp_path: Path) -> None:
     ranks = {0: {0: 0.25, 1: 0.5}, 1: {0: 0.75, 1: 1.5}}
     checkpoint = write_legacy_checkpoint(tmp_path / "ckpt", ranks, config=config_for(2, "mistral"))
-    result = _run("extract", "--json", str(checkpoint))
+    result = run_cli("extract", "--json", str(checkpoint))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.count("\n") == 1
     document = json.loads(result.stdout)

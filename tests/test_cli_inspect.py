@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import quantparams
+from cli_process import run_cli
 from quantparams import KVCacheQuantSchema, QuantParamSchema
 from quantparams._cli import main
 from quantparams._inspect import Outlier, inspect_schema
@@ -55,12 +56,7 @@ def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 
 
 def test_example_as_a_subprocess() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "quantparams", "inspect", str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("inspect", str(EXAMPLE))
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == EXAMPLE_TABLE
 
@@ -304,12 +300,7 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_folder_instead_of_file(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "quantparams", "inspect", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("inspect", str(tmp_path))
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith(f"{tmp_path}: cannot read: ")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import quantparams
+from cli_process import run_cli
 from quantparams._cli import main
 from quantparams._jsonschema import DRAFT, KEY_PATTERN, json_schema
 from strategies import FP8, json_values, model_types, sound_documents
@@ -231,9 +230,7 @@ def test_schema_command_prints_it_indented(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_schema_command_as_a_subprocess() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "quantparams", "schema"], capture_output=True, text=True, check=False
-    )
+    result = run_cli("schema")
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout) == SCHEMA
 
