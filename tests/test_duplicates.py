@@ -141,7 +141,7 @@ def _spellings(document: dict[str, Any]) -> st.SearchStrategy[bytes]:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.data())
 def test_sound_documents_have_no_duplicates(data: st.DataObject) -> None:
     sound = data.draw(sound_documents(tp_sizes=st.integers(1, 3), layer_counts=st.integers(1, 8)))
@@ -172,7 +172,7 @@ def _with_a_duplicate(draw: st.DrawFn) -> tuple[bytes, str]:
     return raw, f'$.kv_cache.scaling_factor["{rank}"]["{layer}"]'
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(_with_a_duplicate())
 def test_every_duplicate_is_caught(case: tuple[bytes, str]) -> None:
     raw, path = case

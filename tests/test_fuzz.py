@@ -137,7 +137,7 @@ def _contexts(sound: SoundDocument) -> st.SearchStrategy[Any]:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_sound_documents(data: st.DataObject) -> None:
     sound, document = data.draw(mutated_documents(), label="document")

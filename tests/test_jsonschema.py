@@ -213,7 +213,7 @@ _documents_near_the_format = _object(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(document=st.one_of(_documents_near_the_format, sound_documents().map(lambda sound: sound.document)))
 def test_schema_agrees_with_loads_on_generated_documents(document: Any) -> None:
     # Python's json writes integers of any size, as a calibration script may.

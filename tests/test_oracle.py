@@ -128,7 +128,7 @@ def _loaders(path: Path, context: dict[str, Any]) -> tuple[list[tuple[int, float
 # Sound documents: the same values ----------------------------------------------
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(sound=sound_documents(), ensure_ascii=st.booleans(), typed_context=st.booleans())
 def test_sound_documents_read_alike(sound: SoundDocument, ensure_ascii: bool, typed_context: bool) -> None:
     data = _json_bytes(sound.document, ensure_ascii=ensure_ascii)
@@ -148,7 +148,6 @@ def test_sound_documents_read_alike(sound: SoundDocument, ensure_ascii: bool, ty
 
 @settings(
     max_examples=30,
-    deadline=None,
     # Every example overwrites the one file in tmp_path.
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -514,7 +513,7 @@ def _damaged(draw: st.DrawFn) -> tuple[SoundDocument, str]:
     return SoundDocument(doc, sound.context), how
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(damaged=_damaged())
 def test_damaged_documents_rejected_with_the_same_message(damaged: tuple[SoundDocument, str]) -> None:
     sound, how = damaged
@@ -635,7 +634,7 @@ def _perturbed(draw: st.DrawFn) -> tuple[Doc, Doc | None, bool]:
     return doc, context, lax
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(perturbed=_perturbed())
 def test_quantparams_accepts_only_what_vllm_accepts(perturbed: tuple[Doc, Doc | None, bool]) -> None:
     doc, context, lax = perturbed
@@ -872,7 +871,7 @@ def test_context_without_model_type_is_not_missing_a_key() -> None:
 # What quantparams writes, vLLM reads ---------------------------------------------
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(schema=schemas())
 def test_vllm_reads_dumps_output(schema: QuantParamSchema) -> None:
     data = quantparams.dumps(schema)
@@ -884,7 +883,6 @@ def test_vllm_reads_dumps_output(schema: QuantParamSchema) -> None:
 
 @settings(
     max_examples=25,
-    deadline=None,
     # Every example overwrites the one file in tmp_path.
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -900,7 +898,7 @@ def test_vllm_loader_reads_dump_output(schema: QuantParamSchema, tmp_path: Path)
         assert kv_cache_scales_loader(*args) == list(layers.items())
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(schema=schemas())
 def test_dumps_loads_round_trip(schema: QuantParamSchema) -> None:
     data = quantparams.dumps(schema)
