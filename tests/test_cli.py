@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cli_process import run_cli
-from quantparams._cli import main
+from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 INVALID = Path(__file__).parent / "data" / "invalid"
@@ -220,3 +220,11 @@ def test_unknown_argument_names_the_command(capsys: pytest.CaptureFixture[str]) 
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines()[-1] == "quantparams validate: error: unrecognized arguments: --frobnicate"
+
+
+def test_console_script_runs_the_cli_package() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [point for point in entry_points(group="console_scripts") if point.name == "quantparams"]
+    assert script.value == "quantparams.cli:main"
+    assert script.load() is main

@@ -14,8 +14,8 @@ import pytest
 
 from cli_process import run_cli
 from quantparams import KVCacheQuantSchema, QuantParamSchema
-from quantparams._cli import main
 from quantparams._diff import DEFAULT_RTOL, diff_schemas, relative_difference
+from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 INVALID = Path(__file__).parent / "data" / "invalid"

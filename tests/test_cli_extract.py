@@ -27,8 +27,8 @@ from checkpoints import (
 from cli_process import run_cli
 from quantparams import ValidationContext
 from quantparams import _extract as extract_module
-from quantparams._cli import main
 from quantparams._extract import DEFAULT_OUTPUT_NAME
+from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 
@@ -402,7 +402,7 @@ def test_missing_extra_as_a_subprocess(tmp_path: Path) -> None:
     checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES)
     code = (
         "import sys; sys.modules['safetensors'] = None; "
-        "from quantparams._cli import main; sys.exit(main(sys.argv[1:]))"
+        "from quantparams.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "extract", str(checkpoint)], capture_output=True, text=True, check=False
@@ -548,7 +548,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_other_commands_do_not_import_extract() -> None:
     code = (
-        "import sys; from quantparams._cli import main; status = main(sys.argv[1:]); "
+        "import sys; from quantparams.cli import main; status = main(sys.argv[1:]); "
         "print([m for m in ('quantparams._extract', 'safetensors', 'numpy') if m in sys.modules])"
     )
     result = subprocess.run(

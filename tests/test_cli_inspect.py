@@ -15,8 +15,8 @@ import pytest
 import quantparams
 from cli_process import run_cli
 from quantparams import KVCacheQuantSchema, QuantParamSchema
-from quantparams._cli import main
 from quantparams._inspect import Outlier, inspect_schema
+from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 INVALID = Path(__file__).parent / "data" / "invalid"

@@ -16,8 +16,8 @@ from jsonschema import Draft202012Validator
 
 import quantparams
 from cli_process import run_cli
-from quantparams._cli import main
 from quantparams._jsonschema import DRAFT, KEY_PATTERN, json_schema
+from quantparams.cli import main
 from strategies import FP8, json_values, model_types, sound_documents
 
 ROOT = Path(__file__).parent.parent

@@ -1,0 +1,162 @@
+"""`quantparams diff A B`: two files compared layer by layer."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from typing import Any
+
+from .._diff import DEFAULT_RTOL, Difference, ScaleDifference, diff_schemas
+from .arguments import Command, integer_at_least, json_flag, tolerance
+from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .files import Loaded, load_file
+from .output import cannot_read, print_json, problems_json, report
+from .text import SHOWN, ranges, shown, table, text
+
+__all__ = ["COMMAND"]
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("a", metavar="A")
+    parser.add_argument("b", metavar="B")
+    parser.add_argument(
+        "--rtol",
+        type=tolerance,
+        default=DEFAULT_RTOL,
+        metavar="X",
+        help="largest relative difference |a-b|/max(|a|,|b|) of two scales still taken as the same "
+        f"(default {DEFAULT_RTOL:g})",
+    )
+    parser.add_argument(
+        "--limit",
+        type=integer_at_least(0),
+        default=SHOWN,
+        metavar="N",
+        help=f"list at most N differing scales (default {SHOWN}; 0 lists all; --json always lists all)",
+    )
+    json_flag(parser)
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded: dict[str, Loaded] = {}
+    for side, path in (("a", args.a), ("b", args.b)):
+        try:
+            loaded[side] = load_file(path, [None])
+        except OSError as error:
+            cannot_read(path, error)
+    if len(loaded) < 2:
+        for side, (_, problems) in loaded.items():
+            report(args.a if side == "a" else args.b, problems)
+        return EXIT_USAGE
+    (schema_a, problems_a), (schema_b, problems_b) = loaded["a"], loaded["b"]
+    # Files that structure are compared even when they fail their checks: the
+    # differences may be what explains the problems.
+    difference = None
+    if schema_a is not None and schema_b is not None:
+        difference = diff_schemas(schema_a, schema_b, args.rtol)
+    if args.json:
+        print_json(
+            {
+                "a": {"path": args.a, "ok": not problems_a, "problems": problems_json(problems_a)},
+                "b": {"path": args.b, "ok": not problems_b, "problems": problems_json(problems_b)},
+                "rtol": args.rtol,
+                "same": None if difference is None else difference.same,
+                "differences": None if difference is None else _difference_json(difference),
+            }
+        )
+    elif difference is not None:
+        lines = _render(args.a, args.b, difference, args.limit)
+        invalid = [side for side, problems in (("A", problems_a), ("B", problems_b)) if problems]
+        if invalid:
+            lines.append(f"invalid: {' and '.join(invalid)} (problems on stderr)")
+        print("\n".join(lines))
+    report(args.a, problems_a)
+    report(args.b, problems_b)
+    if difference is None or problems_a or problems_b or not difference.same:
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _scale_json(item: ScaleDifference) -> dict[str, Any]:
+    return {
+        "rank": item.rank,
+        "layer": item.layer,
+        "a": item.a,
+        "b": item.b,
+        "relative_difference": item.relative,
+    }
+
+
+def _difference_json(difference: Difference) -> dict[str, Any]:
+    def pair(values: tuple[object, object] | None) -> dict[str, object] | None:
+        return None if values is None else {"a": values[0], "b": values[1]}
+
+    def layers(items: Iterable[tuple[int, int]]) -> list[dict[str, int]]:
+        return [{"rank": rank, "layer": layer} for rank, layer in items]
+
+    largest = difference.largest
+    return {
+        "model_type": pair(difference.model_type),
+        "dtype": pair(difference.dtype),
+        "ranks_only_in_a": difference.ranks_only_in_a,
+        "ranks_only_in_b": difference.ranks_only_in_b,
+        "layers_only_in_a": layers(difference.layers_only_in_a),
+        "layers_only_in_b": layers(difference.layers_only_in_b),
+        "scales_compared": difference.scales_compared,
+        "largest": None if largest is None else _scale_json(largest),
+        "scales": [_scale_json(item) for item in difference.scales],
+    }
+
+
+def _render(path_a: str, path_b: str, difference: Difference, limit: int) -> list[str]:
+    lines = [f"A: {path_a}", f"B: {path_b}"]
+    for name, values in (("model_type", difference.model_type), ("dtype", difference.dtype)):
+        if values is not None:
+            lines.append(f"{name}: {text(values[0])} in A, {text(values[1])} in B")
+    for side, ranks in (("A", difference.ranks_only_in_a), ("B", difference.ranks_only_in_b)):
+        if ranks:
+            lines.append(f"ranks only in {side}: {ranges(ranks)}")
+    for side, items in (("A", difference.layers_only_in_a), ("B", difference.layers_only_in_b)):
+        if items:
+            lines.append(f"layers only in {side}:")
+            by_rank: dict[int, list[int]] = {}
+            for rank, layer in items:
+                by_rank.setdefault(rank, []).append(layer)
+            lines += shown([f"  rank {rank}: {ranges(layers)}" for rank, layers in by_rank.items()])
+    rtol = f"rtol {difference.rtol:g}"
+    scales = difference.scales
+    if scales:
+        lines.append(
+            f"{len(scales)} of {difference.scales_compared} shared scales differ by more than {rtol}, "
+            "largest first:"
+        )
+        rows = [
+            [str(d.rank), str(d.layer), repr(d.a), repr(d.b), f"{d.relative:.3g}"]
+            for d in scales[: limit or None]
+        ]
+        lines += [f"  {line}" for line in table(["rank", "layer", "A", "B", "relative"], rows)]
+        if len(rows) < len(scales):
+            lines.append(f"  ... and {len(scales) - len(rows)} more (--limit 0 lists all)")
+    largest = difference.largest
+    if largest is None:
+        compared = "no shared scales"
+    else:
+        count = difference.scales_compared
+        compared = f"{count} shared scale{'s' if count != 1 else ''}, largest relative difference {largest.relative:.3g}"
+        if largest.relative:
+            compared += f" (rank {largest.rank} layer {largest.layer})"
+    verdict = "differ" if not difference.same else f"same within {rtol}"
+    lines.append(f"{verdict}: {compared}")
+    return lines
+
+
+COMMAND = Command(
+    name="diff",
+    help="compare two files layer by layer",
+    description="Compare B with A: model type, dtype, ranks and layers present in one only, and "
+    "the scales whose relative difference |a-b|/max(|a|,|b|) exceeds --rtol, largest first. "
+    "Exit status 0 when both are valid and the same within the tolerance, 1 when they differ "
+    "or either is invalid, 2 on a usage error or an unreadable file.",
+    add_arguments=_add_arguments,
+    run=_run,
+)

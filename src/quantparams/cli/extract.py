@@ -1,0 +1,118 @@
+"""`quantparams extract CHECKPOINT_DIR`: the file built from a checkpoint's scale tensors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .. import Problem, QuantParamError, QuantParamSchema, dump
+from .arguments import Command, integer_at_least, json_flag
+from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .files import summary, summary_json
+from .output import cannot_read, print_json, problems_json, report, usage_error
+
+__all__ = ["COMMAND"]
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", metavar="CHECKPOINT_DIR")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the file (default: kv_cache_scales.json in CHECKPOINT_DIR)",
+    )
+    parser.add_argument(
+        "--tp-size",
+        type=integer_at_least(1),
+        default=1,
+        metavar="N",
+        help="write the scales for TP ranks 0..N-1 (default 1); per-rank rank0.safetensors, ... "
+        "checkpoints give their own ranks, and N must then match them or be 1",
+    )
+    parser.add_argument(
+        "--reduce",
+        choices=("max", "k", "v"),
+        default="max",
+        help="one scale per layer from the k and v scales: the larger (default), k's or v's",
+    )
+    parser.add_argument("--model-type", metavar="T", help="the file's model_type (default: config.json's)")
+    json_flag(parser)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here: the other commands need neither it nor safetensors and numpy.
+    from .. import _extract
+
+    checkpoint = args.checkpoint
+    output = args.output
+    if output is None:
+        output = os.path.join(checkpoint, _extract.DEFAULT_OUTPUT_NAME)
+    if os.path.isdir(output):
+        print(f"{output}: cannot write: Is a directory (name a file with -o)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        extraction = _extract.extract(
+            checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type
+        )
+    except QuantParamError as error:  # an ExtractError, or a check the scales failed
+        # Nothing is written: an existing output file stays as it was.
+        if args.json:
+            print_json(_extract_json(args, output, error.problems, None, args.reduce))
+        report(checkpoint, error.problems)
+        return EXIT_INVALID
+    except OSError as error:
+        cannot_read(checkpoint if error.filename is None else str(error.filename), error)
+        return EXIT_USAGE
+    except (_extract.MissingExtraError, ValueError) as error:
+        return usage_error("extract", error)
+    schema = extraction.schema
+    try:
+        dump(schema, output)
+    except OSError as error:
+        print(f"{output}: cannot write: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    # --reduce has a default, so say what made the scales only where it played a part.
+    reduced = args.reduce if extraction.reduced else None
+    if args.json:
+        print_json(_extract_json(args, output, [], schema, reduced))
+    elif reduced is not None:
+        print(f"wrote {output}: {summary(schema)}, reduce {reduced}")
+    else:
+        print(f"wrote {output}: {summary(schema)}, one kv scale per layer, as stored")
+    return EXIT_OK
+
+
+def _extract_json(
+    args: argparse.Namespace,
+    output: str,
+    problems: list[Problem],
+    schema: QuantParamSchema | None,
+    reduce: str | None,
+) -> dict[str, Any]:
+    return {
+        "path": args.checkpoint,
+        "output": output,
+        "reduce": reduce,
+        "ok": schema is not None,
+        "problems": problems_json(problems),
+        "summary": None if schema is None else summary_json(schema),
+    }
+
+
+COMMAND = Command(
+    name="extract",
+    help="build the file from an FP8 checkpoint's KV-cache scale tensors",
+    description="Read the per-layer KV-cache scales of the FP8 safetensors checkpoint in "
+    "CHECKPOINT_DIR (the files model.safetensors.index.json names when present, else every "
+    "*.safetensors file, or the older per-rank rank0.safetensors, rank1.safetensors, ...) and "
+    "its config.json (model type, num_hidden_layers); reduce k and v to one scale per layer; "
+    "write the same scales for every TP rank; check the result and write it atomically. A layer without a scale, a duplicate or unsound scale, or no scales at all is "
+    "an error naming the tensor, and nothing is written. Needs safetensors and numpy: "
+    "pip install 'quantparams[extract]'. Exit status 0 when written, 1 when the checkpoint's "
+    "scales are not sound, 2 on a usage error, an unreadable checkpoint or an unwritable output.",
+    add_arguments=_add_arguments,
+    run=_run,
+)

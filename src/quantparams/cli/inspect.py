@@ -1,0 +1,147 @@
+"""`quantparams inspect FILE`: a file's ranks, layers and scale statistics."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .._inspect import OUTLIER_FACTOR, Inspection, inspect_schema
+from .arguments import Command, json_flag
+from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .files import load_file
+from .output import cannot_read, print_json, problems_json, report
+from .text import g, pairs_text, ranges, shown, table, text
+
+__all__ = ["COMMAND"]
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE")
+    json_flag(parser)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _inspect_file(args.file, args.json)
+
+
+def _inspect_file(path: str, as_json: bool) -> int:
+    try:
+        schema, problems = load_file(path, [None])
+    except OSError as error:
+        cannot_read(path, error)
+        return EXIT_USAGE
+    # The table of a file that fails its checks is what one needs to fix it:
+    # it is printed, and the problems follow on stderr.
+    inspection = None if schema is None else inspect_schema(schema)
+    if as_json:
+        document = None if inspection is None else _inspection_json(inspection)
+        print_json(
+            {"path": path, "ok": not problems, "problems": problems_json(problems), "report": document}
+        )
+    elif inspection is not None:
+        print("\n".join(_render(path, inspection)))
+    report(path, problems)
+    return EXIT_INVALID if problems else EXIT_OK
+
+
+def _inspection_json(inspection: Inspection) -> dict[str, Any]:
+    return {
+        "model_type": inspection.model_type,
+        "dtype": inspection.dtype,
+        "rank_count": len(inspection.ranks),
+        "rank_gaps": inspection.rank_gaps,
+        "reference_rank": inspection.reference_rank,
+        "reference_layers": inspection.reference_layers,
+        "layer_gaps": inspection.layer_gaps,
+        "layer_sets_differ": inspection.layer_sets_differ,
+        "outlier_factor": OUTLIER_FACTOR,
+        "ranks": [
+            {
+                "rank": stats.rank,
+                "layer_count": stats.layer_count,
+                "min": stats.min,
+                "median": stats.median,
+                "max": stats.max,
+                "outlier_count": stats.outlier_count,
+                "missing_layers": stats.missing_layers,
+                "extra_layers": stats.extra_layers,
+            }
+            for stats in inspection.ranks
+        ],
+        "outliers": [
+            {
+                "rank": outlier.rank,
+                "layer": outlier.layer,
+                "scale": outlier.scale,
+                "median": outlier.median,
+                "ratio": outlier.ratio,
+            }
+            for outlier in inspection.outliers
+        ],
+    }
+
+
+def _render(path: str, inspection: Inspection) -> list[str]:
+    stats = inspection.ranks
+    lines = [
+        f"file        {path}",
+        f"model_type  {text(inspection.model_type)}",
+        f"dtype       {text(inspection.dtype)}",
+    ]
+    if not stats:
+        return [*lines, "ranks       none"]
+    lines.append(f"ranks       {len(stats)}: {ranges(s.rank for s in stats)}")
+    if inspection.rank_gaps:
+        lines.append(f"            missing {pairs_text(inspection.rank_gaps)}")
+    reference = ranges(inspection.reference_layers) or "none"
+    count = len(inspection.reference_layers)
+    if inspection.layer_sets_differ:
+        sharing = sum(1 for s in stats if not (s.missing_layers or s.extra_layers))
+        lines.append(f"layers      {count} in {sharing} of {len(stats)} ranks: {reference}")
+    else:
+        lines.append(f"layers      {count} in every rank: {reference}")
+    if inspection.layer_gaps:
+        lines.append(f"            missing {pairs_text(inspection.layer_gaps)}")
+    lines.append("")
+    lines += table(
+        ["rank", "layers", "min", "median", "max", "outliers"],
+        [
+            [str(s.rank), str(s.layer_count), g(s.min), g(s.median), g(s.max), str(s.outlier_count)]
+            for s in stats
+        ],
+    )
+    if inspection.layer_sets_differ:
+        lines += ["", f"layer sets that differ from rank {inspection.reference_rank}'s:"]
+        lines += shown(
+            [
+                f"  rank {s.rank}: "
+                + "; ".join(
+                    f"{what} {ranges(layers)}"
+                    for what, layers in (("missing", s.missing_layers), ("extra", s.extra_layers))
+                    if layers
+                )
+                for s in stats
+                if s.missing_layers or s.extra_layers
+            ]
+        )
+    factor = f"{OUTLIER_FACTOR:g}"
+    heading = f"outliers (scale > {factor}x or < 1/{factor} of its rank's median)"
+    if not inspection.outliers:
+        return [*lines, "", f"{heading}: none"]
+    rows = [
+        [str(o.rank), str(o.layer), g(o.scale), g(o.median), f"{o.ratio:.3g}"] for o in inspection.outliers
+    ]
+    outliers = table(["rank", "layer", "scale", "median", "x median"], rows)
+    return [*lines, "", f"{heading}:", *shown(outliers[1:], head=outliers[:1], indent="  ")]
+
+
+COMMAND = Command(
+    name="inspect",
+    help="show a file's ranks, layers and scale statistics",
+    description="Show the model type, dtype, ranks and layers of a file, each rank's smallest, "
+    f"median and largest scale, the layers whose scale is more than {OUTLIER_FACTOR:g}x or less "
+    f"than 1/{OUTLIER_FACTOR:g} of their rank's median, and the ranks whose layers differ. "
+    "A file that structures but fails its checks is still shown; its problems follow on stderr.",
+    add_arguments=_add_arguments,
+    run=_run,
+)
