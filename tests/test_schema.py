@@ -69,12 +69,17 @@ def test_validate_returns_the_instance() -> None:
     ],
 )
 def test_context_forms_accepted(context: Any) -> None:
-    _doc(SOUND).validate(context)
+    doc = _doc(SOUND)
+    assert doc.validate(context) is doc
+    assert doc == _doc(SOUND)
 
 
 def test_empty_mapping_context_asks_for_no_engine_checks() -> None:
     # As vLLM reads its context: an empty dict is no context at all.
-    _doc({0: {5: 0.5}}).validate({})
+    doc = _doc({0: {5: 0.5}})
+    assert doc.validate({}) is doc
+    with pytest.raises(ValidationError, match="Could not find KV cache scales for layer 0 in TP rank 0"):
+        doc.validate({"tp_size": 1, "tp_rank": 0, "num_hidden_layers": 1})
 
 
 def test_validation_lists_every_problem_relative_to_the_section() -> None:
@@ -92,7 +97,10 @@ def test_validation_lists_every_problem_relative_to_the_section() -> None:
 
 def test_kv_section_ignores_the_model_type_of_the_context() -> None:
     kv = KVCacheQuantSchema("float8_e4m3fn", {0: {0: 0.5}})
-    kv.validate(ValidationContext(1, 0, 1, model_type="anything"))
+    context = ValidationContext(1, 0, 1, model_type="anything")
+    assert kv.validate(context) is kv
+    with pytest.raises(ValidationError, match="Model type is anything but loaded scaling factors"):
+        QuantParamSchema("llama", kv).validate(context)
 
 
 def test_constructed_wrong_types_are_reported_by_validate() -> None:
@@ -119,8 +127,7 @@ def test_context_of_the_wrong_kind() -> None:
 
 def test_every_rank_of_a_sparse_file_checked_against_a_context() -> None:
     doc = _doc({1: {0: 0.5, 1: 0.5}, 0: {1: 0.5, 0: 0.5}})
-    for rank in (0, 1):
-        doc.validate(ValidationContext(2, rank, 2))
+    assert [doc.validate(ValidationContext(2, rank, 2)) for rank in (0, 1)] == [doc, doc]
     with pytest.raises(ValidationError):
         doc.validate(ValidationContext(2, 0, 3))
 
