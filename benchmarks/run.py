@@ -4,9 +4,10 @@
 
 Checks first that every contender gives the same scales for every document
 (and refuses a context that does not fit), then times load, re-validation and
-dump in process, cold start and memory of one load in fresh processes, and
-writes a Markdown report (`results.md`) and a load-throughput chart
-(`throughput.png`). `--quick` runs the whole pipeline on tiny documents in
+dump in process, cold start, engine start (a fresh process per TP rank) and
+memory of one load in fresh processes, and writes a Markdown report
+(`results.md`, quantparams' ratios beside their targets first) and a
+load-throughput chart (`throughput.png`). `--quick` runs the whole pipeline on tiny documents in
 seconds, so that CI keeps the harness working; its numbers mean little, and
 unless `--out` says otherwise it writes to a new temporary folder rather than
 over the full run's report. See benchmarks/README.md for how to read it.
@@ -31,7 +32,8 @@ from harness.chart import draw
 from harness.contenders import MissingLibrary, import_all
 from harness.documents import Document, examples, generate
 from harness.jobs import JOBS
-from harness.report import Results, markdown
+from harness.report import markdown
+from harness.results import Results
 from harness.timing import Plan
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -49,6 +51,8 @@ class Settings:
     sizes: tuple[tuple[int, int], ...]
     plan: Plan
     cold_runs: int
+    engine_size: tuple[int, int]
+    engine_runs: int
     memory_size: tuple[int, int]
 
 
@@ -57,6 +61,8 @@ FULL = Settings(
     sizes=((1, 32), (8, 80), (64, 128), (256, 1024)),
     plan=Plan(batch_ns=20 * MS, budget_ns=15 * S, min_rounds=5, max_rounds=25),
     cold_runs=9,
+    engine_size=(8, 80),
+    engine_runs=7,
     memory_size=(256, 1024),
 )
 QUICK = Settings(
@@ -64,6 +70,8 @@ QUICK = Settings(
     sizes=((1, 32), (4, 16)),
     plan=Plan(batch_ns=2 * MS, budget_ns=S // 4, min_rounds=3, max_rounds=5),
     cold_runs=1,
+    engine_size=(2, 16),
+    engine_runs=1,
     memory_size=(4, 16),
 )
 
@@ -98,13 +106,19 @@ def _measure(settings: Settings, results: Results, out: Path) -> None:
             results.rounds[(job.name, doc.label)] = rounds
             _progress(f"{job.name} {doc.label}: {rounds} rounds, {(perf_counter_ns() - started) / S:.1f} s")
     cold_doc, memory_doc = generate(*COLD_START_SIZE), generate(*settings.memory_size)
+    engine_doc = generate(*settings.engine_size)
     with tempfile.TemporaryDirectory() as folder:
         cold_path, memory_path = Path(folder, "cold.json"), Path(folder, "memory.json")
+        engine_path = Path(folder, "engine.json")
         cold_path.write_bytes(cold_doc.data)
         memory_path.write_bytes(memory_doc.data)
+        engine_path.write_bytes(engine_doc.data)
         _progress(f"cold start: {settings.cold_runs} runs of {len(contenders) + 1} processes")
         results.cold = isolated.cold_starts(contenders, cold_doc, cold_path, settings.cold_runs)
         results.cold_doc = cold_doc.label
+        _progress(f"engine start: {settings.engine_runs} runs of {engine_doc.tp_size} processes, both ways")
+        results.engine = isolated.engine_starts(contenders, engine_doc, engine_path, settings.engine_runs)
+        results.engine_doc, results.engine_ranks = engine_doc.label, engine_doc.tp_size
         _progress("memory: 2 processes per contender")
         results.memory = isolated.memory(contenders, memory_doc, memory_path)
         results.memory_doc = memory_doc.label
@@ -131,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     documents = [generate(*size) for size in settings.sizes] + examples(EXAMPLES)
-    checked = _unique([*documents, generate(*COLD_START_SIZE), generate(*settings.memory_size)])
+    extra_sizes = (COLD_START_SIZE, settings.engine_size, settings.memory_size)
+    checked = _unique([*documents, *(generate(*size) for size in extra_sizes)])
     _progress(f"checking that {len(contenders)} contenders agree on {len(checked)} documents")
     problems = disagreements(contenders, checked)
     if problems:

@@ -6,36 +6,12 @@ floor's or by pydantic_lax's on the same document and job: below 1 is faster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
-from .contenders import Contender
-from .documents import Document
-from .isolated import BARE
+from .isolated import BARE, ENGINE_STARTS
 from .jobs import JOBS
-from .timing import Stats
-
-FLOOR = "orjson_floor"
-BASELINE = "pydantic_lax"
-
-
-@dataclass
-class Results:
-    """Everything one run measured, ready to print."""
-
-    mode: str
-    environment: Mapping[str, str]
-    contenders: Sequence[Contender]
-    documents: Sequence[Document]
-    # job name -> document label -> contender name -> per-operation stats
-    timings: dict[str, dict[str, dict[str, Stats]]] = field(default_factory=dict)
-    rounds: dict[tuple[str, str], int] = field(default_factory=dict)
-    cold_doc: str = ""
-    cold: Mapping[str, Stats] = field(default_factory=dict)
-    memory_doc: str = ""
-    memory: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    run_seconds: float = 0.0
-    chart: str | None = None
+from .results import Results
+from .targets import BASELINE, FLOOR, TARGETS, verdict
 
 
 def duration(ns: float) -> str:
@@ -152,6 +128,57 @@ def _cold_section(results: Results) -> list[str]:
     return lines + _table(["contender", "median total", "extra", f"x {BASELINE}", "IQR"], rows)
 
 
+def _engine_section(results: Results) -> list[str]:
+    if not results.engine:
+        return []
+    ranks = results.engine_ranks
+    sample = results.engine[ENGINE_STARTS[0]][BARE]
+    lines = [
+        "",
+        f"## Engine start: {ranks} fresh processes, one per TP rank, each importing, loading and checking "
+        f"{results.engine_doc} for its own rank",
+        "",
+        f"Total wall time from the first process's start to the last one's exit, median of "
+        f"{_runs(len(sample.samples_ns))}. Sequential: one process after another. Concurrent: all "
+        f"{ranks} started at once, sharing the CPUs listed above. "
+        f"Every process runs its contender's cold-start code with its own rank's context; "
+        f"{BARE} runs `python -c pass` {ranks} times. The floors take no part: they check nothing.",
+        "",
+    ]
+    rows = []
+    names = [BARE, *(c.NAME for c in results.contenders if c.NAME in results.engine[ENGINE_STARTS[0]])]
+    for name in names:
+        row = [name]
+        for how in ENGINE_STARTS:
+            s, base = results.engine[how][name], results.engine[how][BASELINE]
+            row += [duration(s.median_ns), _ratio(s.median_ns, base.median_ns), f"{s.spread:.0%}"]
+        rows.append(row)
+    header = ["contender"]
+    for how in ENGINE_STARTS:
+        header += [how, f"x {BASELINE}", "IQR"]
+    return lines + _table(header, rows)
+
+
+def _targets_section(results: Results) -> list[str]:
+    lines = [
+        "",
+        "## Targets",
+        "",
+        "quantparams' median over another contender's, both from this run; the sections below give "
+        "the times.",
+        "",
+    ]
+    rows = []
+    for target in TARGETS:
+        measured = target.measure(results)
+        ratio = "n/a" if measured is None else f"{_figure(measured.ratio)}x"
+        if measured is not None and measured.where:
+            ratio += f" ({measured.where})"
+        limit = "none" if target.limit is None else f"<= {_figure(target.limit)}x"
+        rows.append([target.job, target.document, target.ratio, ratio, limit, verdict(target, measured)])
+    return lines + _table(["job", "document", "ratio", "measured", "target", "verdict"], rows, text_columns=3)
+
+
 def _memory_section(results: Results) -> list[str]:
     if not results.memory:
         return []
@@ -191,9 +218,11 @@ def _memory_section(results: Results) -> list[str]:
 def markdown(results: Results) -> str:
     """The whole report."""
     lines = _header(results)
+    lines += _targets_section(results)
     for job in JOBS:
         lines += _job_section(results, job.name, job.title)
     lines += _cold_section(results)
+    lines += _engine_section(results)
     lines += _memory_section(results)
     if results.chart:
         lines += ["", "## Load throughput", "", f"![load throughput by map size]({results.chart})"]
