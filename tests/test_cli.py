@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+import quantparams
 from cli_process import run_cli
 from quantparams.cli import main
+from quantparams.cli.files import Engine
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 INVALID = Path(__file__).parent / "data" / "invalid"
@@ -192,10 +194,10 @@ def test_validate_json_with_every_rank_checked(capsys: pytest.CaptureFixture[str
     ]
 
 
-def test_validate_json_usage_error_prints_no_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_json_usage_error_prints_one_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--json", str(EXAMPLE), "--tp-size", "2"]) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
+    document, err = _json_out(capsys)
+    assert document == {"ok": False, "error": "--tp-size and --num-layers go together"}
     assert err == "quantparams validate: error: --tp-size and --num-layers go together\n"
 
 
@@ -228,3 +230,87 @@ def test_console_script_runs_the_cli_package() -> None:
     (script,) = [point for point in entry_points(group="console_scripts") if point.name == "quantparams"]
     assert script.value == "quantparams.cli:main"
     assert script.load() is main
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tp-size", "0", "--num-layers", "32"], "argument --tp-size: expected an integer >= 1, got '0'"),
+        (["--tp-size", "-1", "--num-layers", "32"], "argument --tp-size: expected an integer >= 1, got '-1'"),
+        (["--tp-size", "2", "--num-layers", "0"], "argument --num-layers: expected an integer >= 1, got '0'"),
+        (
+            ["--tp-size", "2", "--num-layers", "32", "--tp-rank", "-1"],
+            "argument --tp-rank: expected an integer >= 0, got '-1'",
+        ),
+    ],
+)
+def test_engine_numbers_below_their_range_are_usage_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", str(EXAMPLE), *args])
+    assert caught.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == f"quantparams validate: error: {message}"
+
+
+def test_tp_rank_outside_the_tp_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLE), "--tp-size", "2", "--num-layers", "32", "--tp-rank", "2"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "quantparams validate: error: --tp-rank 2 is outside 0..1 for --tp-size 2\n",
+    )
+
+
+@pytest.mark.parametrize("tp_size", [10_000_000, 2**63])
+def test_a_huge_tp_size_gets_one_line_for_the_missing_ranks(
+    tp_size: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(EXAMPLE), "--tp-size", str(tp_size), "--num-layers", "32"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{EXAMPLE}: $.kv_cache.scaling_factor: Loaded dictionary has TP size 2 but LLM engine is "
+        f"currently running with TP size {tp_size}.",
+        f"{EXAMPLE}: $.kv_cache.scaling_factor: KV cache scales maps for TP ranks 2..{tp_size - 1} not found "
+        f"({tp_size - 2} ranks).",
+    ]
+
+
+def test_every_rank_visits_only_the_ranks_the_file_has() -> None:
+    schema = quantparams.load(EXAMPLE)
+    engine = Engine(tp_size=2**63, tp_rank=None, num_hidden_layers=32, model_type=None)
+    assert [context.tp_rank for context in engine.contexts(schema)] == [0, 1]
+    # A file without any of the engine's ranks still gets the checks that concern them all.
+    no_ranks = quantparams.load(Path(__file__).parent / "data" / "valid" / "no-ranks.json")
+    assert [context.tp_rank for context in engine.contexts(no_ranks)] == [0]
+
+
+def _all_problems(path: Path, contexts: list[quantparams.ValidationContext]) -> list[quantparams.Problem]:
+    found: dict[quantparams.Problem, None] = {}
+    for context in contexts:
+        try:
+            quantparams.load(path, context)
+        except quantparams.QuantParamError as error:
+            found.update(dict.fromkeys(error.problems))
+    return list(found)
+
+
+@pytest.mark.parametrize("tp_size", [1, 2, 3, 5])
+@pytest.mark.parametrize("num_layers", [1, 3, 32])
+@pytest.mark.parametrize(
+    "path",
+    [EXAMPLE, *(INVALID / f"{name}.json" for name in ("layer-missing", "rank-gap", "tp-size-mismatch"))],
+    ids=lambda path: path.stem,
+)
+def test_every_rank_finds_what_checking_each_rank_in_turn_finds(
+    path: Path, tp_size: int, num_layers: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The oracle: one check per rank of the engine, 0..tp_size-1.
+    contexts = [quantparams.ValidationContext(tp_size, rank, num_layers) for rank in range(tp_size)]
+    expected = [f"{path}: {problem}" for problem in _all_problems(path, contexts)]
+    status = main(["validate", str(path), "--tp-size", str(tp_size), "--num-layers", str(num_layers)])
+    out, err = capsys.readouterr()
+    assert err.splitlines() == expected
+    assert (status, out.startswith("ok  ")) == ((1, False) if expected else (0, True))

@@ -269,10 +269,25 @@ def test_file_that_does_not_structure(name: str, capsys: pytest.CaptureFixture[s
 
 def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     absent = tmp_path / "absent.json"
-    for args in ([EXAMPLE, absent], [absent, EXAMPLE, "--json"], [absent, tmp_path]):
+    for args in ([EXAMPLE, absent], [absent, EXAMPLE], [absent, tmp_path]):
         status, out, err = _diff(capsys, *args)
         assert (status, out) == (2, "")
         assert f"{absent}: cannot read: No such file or directory\n" in err
+    # --json prints its one document on exit 2 too.
+    status, out, err = _diff(capsys, absent, EXAMPLE, "--json")
+    assert (status, err) == (2, f"{absent}: cannot read: No such file or directory\n")
+    assert out.count("\n") == 1
+    assert json.loads(out) == {
+        "a": {
+            "path": str(absent),
+            "ok": False,
+            "problems": [{"path": "$", "message": "cannot read: No such file or directory"}],
+        },
+        "b": {"path": str(EXAMPLE), "ok": True, "problems": []},
+        "rtol": DEFAULT_RTOL,
+        "same": None,
+        "differences": None,
+    }
     # The other file's problems are still reported.
     truncated = INVALID / "truncated.json"
     for args in ([truncated, absent], [absent, truncated]):

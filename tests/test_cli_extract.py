@@ -348,8 +348,14 @@ def test_missing_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_missing_folder_as_a_subprocess(tmp_path: Path) -> None:
     folder = tmp_path / "nowhere"
     result = run_cli("extract", str(folder), "--json")
-    assert (result.returncode, result.stdout) == (2, "")
+    assert result.returncode == 2
     assert result.stderr == f"{folder}: cannot read: No such file or directory\n"
+    # --json prints its one document on exit 2 too.
+    document = _json(result.stdout)
+    assert (document["ok"], document["summary"]) == (False, None)
+    assert document["problems"] == [
+        {"path": str(folder), "message": "cannot read: No such file or directory"}
+    ]
 
 
 def test_file_instead_of_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -371,8 +377,14 @@ def test_output_that_is_a_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureF
     # The default output, when a folder of that name is in the way, too.
     (checkpoint / DEFAULT_OUTPUT_NAME).mkdir()
     status, out, err = _extract(capsys, checkpoint, "--json")
-    assert (status, out) == (2, "")
+    assert status == 2
     assert err == f"{checkpoint / DEFAULT_OUTPUT_NAME}: cannot write: Is a directory (name a file with -o)\n"
+    assert _json(out)["problems"] == [
+        {
+            "path": str(checkpoint / DEFAULT_OUTPUT_NAME),
+            "message": "cannot write: Is a directory (name a file with -o)",
+        }
+    ]
 
 
 def test_output_in_a_missing_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,8 +404,9 @@ def test_missing_extra_exits_2_and_says_what_to_install(
     # Importing a module that sys.modules maps to None raises ImportError.
     monkeypatch.setitem(sys.modules, module, None)
     status, out, err = _extract(capsys, checkpoint, "--json")
-    assert (status, out) == (2, "")
+    assert status == 2
     assert err == MISSING_EXTRA.replace("and safetensors is", f"and {module} is")
+    assert _json(out) == {"ok": False, "error": err.removeprefix("quantparams extract: error: ").rstrip("\n")}
     assert "pip install 'quantparams[extract]'" in err
     assert not (checkpoint / DEFAULT_OUTPUT_NAME).exists()
 

@@ -213,6 +213,21 @@ def test_long_lists_are_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert len(report["outliers"]) == 30
 
 
+def test_a_long_rank_table_is_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, {str(rank): {"0": 0.5, "1": 0.5} for rank in range(1400)})
+    status, out, err = _inspect(capsys, str(path))
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    header = lines.index("rank  layers  min  median  max  outliers")
+    assert lines[header + 1 : header + 22] == [
+        *(f"{rank:4}       2  0.5     0.5  0.5         0" for rank in range(20)),
+        "... and 1380 more (--json lists all)",
+    ]
+    assert len(lines) < 40
+    report = json.loads(_inspect(capsys, str(path), "--json")[1])["report"]
+    assert [stats["rank"] for stats in report["ranks"]] == list(range(1400))
+
+
 def test_no_ranks(capsys: pytest.CaptureFixture[str]) -> None:
     path = Path(__file__).parent / "data" / "valid" / "no-ranks.json"
     status, out, err = _inspect(capsys, str(path))
@@ -260,22 +275,10 @@ def test_wrong_dtype_is_shown_and_reported(capsys: pytest.CaptureFixture[str]) -
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "first_problem"),
-    [
-        ("truncated", "$: not valid JSON: unexpected end of data at line 1, column 37 (char 36)"),
-        (
-            "nan-token",
-            "$: not valid JSON: unexpected character, expected a JSON value at line 1, column 94 (char 93)",
-        ),
-        ("not-utf8", "$: not valid UTF-8: invalid start byte at byte 18"),
-        ("not-an-object", '$: expected an object with keys "model_type" and "kv_cache", got [1,2,3]'),
-        ("wrong-field-types", "$.model_type: expected a string or null, got 7"),
-    ],
-)
-def test_file_that_does_not_structure(
-    name: str, first_problem: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+# The messages are the library's, as its data files pin them.
+@pytest.mark.parametrize("name", ["truncated", "nan-token", "not-utf8", "not-an-object", "wrong-field-types"])
+def test_file_that_does_not_structure(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    first_problem = (INVALID / f"{name}.problems").read_text().splitlines()[1]
     path = INVALID / f"{name}.json"
     status, out, err = _inspect(capsys, str(path))
     assert (status, out) == (1, "")
@@ -294,9 +297,17 @@ def test_file_that_does_not_structure(
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "absent.json"
-    for args in ([str(path)], [str(path), "--json"]):
-        status, out, err = _inspect(capsys, *args)
-        assert (status, out, err) == (2, "", f"{path}: cannot read: No such file or directory\n")
+    status, out, err = _inspect(capsys, str(path))
+    assert (status, out, err) == (2, "", f"{path}: cannot read: No such file or directory\n")
+    status, out, err = _inspect(capsys, str(path), "--json")
+    assert (status, err) == (2, f"{path}: cannot read: No such file or directory\n")
+    assert out.count("\n") == 1
+    assert json.loads(out) == {
+        "path": str(path),
+        "ok": False,
+        "problems": [{"path": "$", "message": "cannot read: No such file or directory"}],
+        "report": None,
+    }
 
 
 def test_folder_instead_of_file(tmp_path: Path) -> None:

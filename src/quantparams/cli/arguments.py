@@ -6,17 +6,49 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from .. import DEFAULT_MAX_BYTES
 from .exit_codes import EXIT_USAGE
+from .output import print_json, usage_document
 
-__all__ = ["Command", "Parser", "UsageError", "integer_at_least", "json_flag", "tolerance"]
+__all__ = [
+    "Command",
+    "HelpFormatter",
+    "Parser",
+    "UsageError",
+    "integer_at_least",
+    "json_flag",
+    "max_bytes_flag",
+    "tolerance",
+]
 
 
 class Parser(argparse.ArgumentParser):
+    """A parser whose errors exit 2 and, when `--json` was asked for, print one JSON document."""
+
+    def __init__(self, *args: Any, json_errors: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_errors = json_errors
+
     def error(self, message: str) -> None:  # type: ignore[override]
+        if self.json_errors:
+            print_json(usage_document(message))
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Fills paragraphs to the terminal's width, but keeps indented lines (examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for block in text.split("\n\n"):
+            if block.startswith("  "):
+                blocks.append("\n".join(indent + line for line in block.splitlines()))
+            else:
+                blocks.append(super()._fill_text(block, width, indent))
+        return "\n\n".join(blocks)
 
 
 class Command(NamedTuple):
@@ -25,8 +57,19 @@ class Command(NamedTuple):
     name: str
     help: str
     description: str
+    # What each exit status means for this command, and one command line to try.
+    exit_status: str
+    example: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+    @property
+    def epilog(self) -> str:
+        return epilog(self.exit_status, self.example)
+
+
+def epilog(exit_status: str, example: str) -> str:
+    return f"exit status: {exit_status}\n\nexample:\n\n  {example}"
 
 
 class UsageError(Exception):
@@ -34,7 +77,19 @@ class UsageError(Exception):
 
 
 def json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document for programs")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document for programs, whatever the exit status"
+    )
+
+
+def max_bytes_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-bytes",
+        type=integer_at_least(0),
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help=f"refuse a file larger than N bytes without reading it (default {DEFAULT_MAX_BYTES}, 64 MiB)",
+    )
 
 
 def tolerance(text: str) -> float:

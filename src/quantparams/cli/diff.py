@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
+from .. import Problem, QuantParamSchema
 from .._diff import DEFAULT_RTOL, Difference, ScaleDifference, diff_schemas
-from .arguments import Command, integer_at_least, json_flag, tolerance
+from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import Loaded, load_file
-from .output import cannot_read, print_json, problems_json, report
-from .text import SHOWN, ranges, shown, table, text
+from .files import STDIN, display_name, load_file
+from .output import cannot_read, print_json, problems_json, report, usage_error
+from .text import SHOWN, ranges, shown, shown_table, text
 
 __all__ = ["COMMAND"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("a", metavar="A")
-    parser.add_argument("b", metavar="B")
+    parser.add_argument("a", metavar="A", help="a scale file; - reads standard input")
+    parser.add_argument("b", metavar="B", help="another scale file; - reads standard input")
     parser.add_argument(
         "--rtol",
         type=tolerance,
@@ -34,45 +35,63 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"list at most N differing scales (default {SHOWN}; 0 lists all; --json always lists all)",
     )
+    max_bytes_flag(parser)
     json_flag(parser)
 
 
+class _Side(NamedTuple):
+    """One of the two files: its name in messages, its document if it structures, its problems."""
+
+    path: str
+    schema: QuantParamSchema | None
+    problems: list[Problem]
+    readable: bool
+
+    def json(self) -> dict[str, Any]:
+        return {"path": self.path, "ok": not self.problems, "problems": problems_json(self.problems)}
+
+
+def _read(source: str, max_bytes: int) -> _Side:
+    path = display_name(source)
+    try:
+        schema, problems = load_file(source, max_bytes)
+    except OSError as error:
+        return _Side(path, None, [Problem("$", cannot_read(path, error))], readable=False)
+    return _Side(path, schema, problems, readable=True)
+
+
 def _run(args: argparse.Namespace) -> int:
-    loaded: dict[str, Loaded] = {}
-    for side, path in (("a", args.a), ("b", args.b)):
-        try:
-            loaded[side] = load_file(path, [None])
-        except OSError as error:
-            cannot_read(path, error)
-    if len(loaded) < 2:
-        for side, (_, problems) in loaded.items():
-            report(args.a if side == "a" else args.b, problems)
-        return EXIT_USAGE
-    (schema_a, problems_a), (schema_b, problems_b) = loaded["a"], loaded["b"]
+    if args.a == args.b == STDIN:
+        return usage_error("diff", UsageError("standard input (-) can be read only once"), as_json=args.json)
+    a, b = _read(args.a, args.max_bytes), _read(args.b, args.max_bytes)
     # Files that structure are compared even when they fail their checks: the
     # differences may be what explains the problems.
     difference = None
-    if schema_a is not None and schema_b is not None:
-        difference = diff_schemas(schema_a, schema_b, args.rtol)
+    if a.schema is not None and b.schema is not None:
+        difference = diff_schemas(a.schema, b.schema, args.rtol)
     if args.json:
         print_json(
             {
-                "a": {"path": args.a, "ok": not problems_a, "problems": problems_json(problems_a)},
-                "b": {"path": args.b, "ok": not problems_b, "problems": problems_json(problems_b)},
+                "a": a.json(),
+                "b": b.json(),
                 "rtol": args.rtol,
                 "same": None if difference is None else difference.same,
                 "differences": None if difference is None else _difference_json(difference),
             }
         )
     elif difference is not None:
-        lines = _render(args.a, args.b, difference, args.limit)
-        invalid = [side for side, problems in (("A", problems_a), ("B", problems_b)) if problems]
+        lines = _render(a.path, b.path, difference, args.limit)
+        invalid = [name for name, side in (("A", a), ("B", b)) if side.problems]
         if invalid:
             lines.append(f"invalid: {' and '.join(invalid)} (problems on stderr)")
         print("\n".join(lines))
-    report(args.a, problems_a)
-    report(args.b, problems_b)
-    if difference is None or problems_a or problems_b or not difference.same:
+    # An unreadable file's message went out as it was found.
+    for side in (a, b):
+        if side.readable:
+            report(side.path, side.problems)
+    if not (a.readable and b.readable):
+        return EXIT_USAGE
+    if difference is None or a.problems or b.problems or not difference.same:
         return EXIT_INVALID
     return EXIT_OK
 
@@ -130,13 +149,14 @@ def _render(path_a: str, path_b: str, difference: Difference, limit: int) -> lis
             f"{len(scales)} of {difference.scales_compared} shared scales differ by more than {rtol}, "
             "largest first:"
         )
-        rows = [
-            [str(d.rank), str(d.layer), repr(d.a), repr(d.b), f"{d.relative:.3g}"]
-            for d in scales[: limit or None]
-        ]
-        lines += [f"  {line}" for line in table(["rank", "layer", "A", "B", "relative"], rows)]
-        if len(rows) < len(scales):
-            lines.append(f"  ... and {len(scales) - len(rows)} more (--limit 0 lists all)")
+        lines += shown_table(
+            ["rank", "layer", "A", "B", "relative"],
+            scales,
+            lambda d: [str(d.rank), str(d.layer), repr(d.a), repr(d.b), f"{d.relative:.3g}"],
+            indent="  ",
+            limit=limit,
+            hint="--limit 0 lists all",
+        )
     largest = difference.largest
     if largest is None:
         compared = "no shared scales"
@@ -155,8 +175,10 @@ COMMAND = Command(
     help="compare two files layer by layer",
     description="Compare B with A: model type, dtype, ranks and layers present in one only, and "
     "the scales whose relative difference |a-b|/max(|a|,|b|) exceeds --rtol, largest first. "
-    "Exit status 0 when both are valid and the same within the tolerance, 1 when they differ "
-    "or either is invalid, 2 on a usage error or an unreadable file.",
+    "Files that structure are compared even when they fail their checks; their problems follow on stderr.",
+    exit_status="0 both files are valid and the same within --rtol, 1 they differ or either is invalid, "
+    "2 a usage error or a file that cannot be read.",
+    example="quantparams diff examples/llama-tp2-32layers.json examples/rerun/llama-tp2-32layers.json",
     add_arguments=_add_arguments,
     run=_run,
 )

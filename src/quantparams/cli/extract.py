@@ -11,7 +11,7 @@ from .. import Problem, QuantParamError, QuantParamSchema, dump
 from .arguments import Command, integer_at_least, json_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import summary, summary_json
-from .output import cannot_read, print_json, problems_json, report, usage_error
+from .output import print_json, problems_json, report, usage_error
 
 __all__ = ["COMMAND"]
 
@@ -51,8 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     if output is None:
         output = os.path.join(checkpoint, _extract.DEFAULT_OUTPUT_NAME)
     if os.path.isdir(output):
-        print(f"{output}: cannot write: Is a directory (name a file with -o)", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(args, output, output, "cannot write: Is a directory (name a file with -o)")
     try:
         extraction = _extract.extract(
             checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type
@@ -64,16 +63,15 @@ def _run(args: argparse.Namespace) -> int:
         report(checkpoint, error.problems)
         return EXIT_INVALID
     except OSError as error:
-        cannot_read(checkpoint if error.filename is None else str(error.filename), error)
-        return EXIT_USAGE
+        where = checkpoint if error.filename is None else str(error.filename)
+        return _failed(args, output, where, f"cannot read: {error.strerror or error}")
     except (_extract.MissingExtraError, ValueError) as error:
-        return usage_error("extract", error)
+        return usage_error("extract", error, as_json=args.json)
     schema = extraction.schema
     try:
         dump(schema, output)
     except OSError as error:
-        print(f"{output}: cannot write: {error.strerror or error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(args, output, output, f"cannot write: {error.strerror or error}")
     # --reduce has a default, so say what made the scales only where it played a part.
     reduced = args.reduce if extraction.reduced else None
     if args.json:
@@ -83,6 +81,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {output}: {summary(schema)}, one kv scale per layer, as stored")
     return EXIT_OK
+
+
+def _failed(args: argparse.Namespace, output: str, where: str, message: str) -> int:
+    """Exit 2 for a file that cannot be read or written, said on stderr and in the --json document."""
+    if args.json:
+        print_json(_extract_json(args, output, [Problem(where, message)], None, args.reduce))
+    print(f"{where}: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _extract_json(
@@ -111,8 +117,10 @@ COMMAND = Command(
     "its config.json (model type, num_hidden_layers); reduce k and v to one scale per layer; "
     "write the same scales for every TP rank; check the result and write it atomically. A layer without a scale, a duplicate or unsound scale, or no scales at all is "
     "an error naming the tensor, and nothing is written. Needs safetensors and numpy: "
-    "pip install 'quantparams[extract]'. Exit status 0 when written, 1 when the checkpoint's "
-    "scales are not sound, 2 on a usage error, an unreadable checkpoint or an unwritable output.",
+    "pip install 'quantparams[extract]'.",
+    exit_status="0 written, 1 the checkpoint's scales are not sound (nothing is written), 2 a usage "
+    "error, a checkpoint that cannot be read, an output that cannot be written or a missing extra.",
+    example="quantparams extract ./llama-fp8 --tp-size 2 -o scales.json",
     add_arguments=_add_arguments,
     run=_run,
 )

@@ -2,11 +2,55 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from .. import Problem, QuantParamError, QuantParamSchema, ValidationContext, load
+from .. import (
+    FileTooLargeError,
+    Problem,
+    QuantParamError,
+    QuantParamSchema,
+    ValidationContext,
+    load,
+    loads,
+)
 
-__all__ = ["Loaded", "load_file", "summary", "summary_json"]
+__all__ = ["STDIN", "Engine", "Loaded", "display_name", "load_file", "summary", "summary_json"]
+
+# The file argument that reads standard input, and its name in messages.
+STDIN = "-"
+_STDIN_NAME = "<stdin>"
+
+_READ_CHUNK = 1024 * 1024
+
+
+def display_name(source: str) -> str:
+    return _STDIN_NAME if source == STDIN else source
+
+
+class Engine(NamedTuple):
+    """What `validate --tp-size ... --num-layers ...` says of the engine; no `tp_rank`: every rank."""
+
+    tp_size: int
+    tp_rank: int | None
+    num_hidden_layers: int
+    model_type: str | None
+
+    def contexts(self, schema: QuantParamSchema) -> list[ValidationContext]:
+        """The contexts that together find every problem for every rank of the engine.
+
+        A rank the file lacks adds nothing to the problems every context
+        finds (the missing ranks, as runs), so only the ranks the file has are
+        visited: a claimed TP size of 2**63 costs what the file's ranks cost.
+        """
+        if self.tp_rank is not None:
+            ranks: Iterable[int] = [self.tp_rank]
+        else:
+            ranks = sorted(rank for rank in schema.kv_cache.scaling_factor if 0 <= rank < self.tp_size) or [0]
+        return [
+            ValidationContext(self.tp_size, rank, self.num_hidden_layers, self.model_type) for rank in ranks
+        ]
 
 
 class Loaded(NamedTuple):
@@ -16,13 +60,43 @@ class Loaded(NamedTuple):
     problems: list[Problem]
 
 
-def load_file(path: str, contexts: list[ValidationContext | None]) -> Loaded:
-    """The file and every problem with it; raises `OSError` when it cannot be read."""
+def load_file(source: str, max_bytes: int, engine: Engine | None = None) -> Loaded:
+    """The file (or standard input for "-") and every problem with it.
+
+    Raises `OSError` when it cannot be read.
+    """
     try:
-        schema = load(path, validate=False)
+        if source == STDIN:
+            schema = loads(_read_stdin(max_bytes), validate=False)
+        else:
+            schema = load(source, validate=False, max_bytes=max_bytes)
     except QuantParamError as error:
         return Loaded(None, error.problems)
+    contexts: list[ValidationContext | None] = [None] if engine is None else [*engine.contexts(schema)]
     return Loaded(schema, _problems(schema, contexts))
+
+
+def _read_stdin(max_bytes: int) -> bytes:
+    if sys.stdin is None:
+        raise OSError("standard input is closed")
+    chunks = []
+    total = 0
+    # One byte past the limit tells a stream at the limit from a longer one.
+    while chunk := sys.stdin.buffer.read(min(_READ_CHUNK, max_bytes + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise FileTooLargeError(
+                [
+                    Problem(
+                        "$",
+                        f"standard input holds more than {max_bytes} bytes; "
+                        "pass a larger --max-bytes N to read it",
+                    )
+                ],
+                _STDIN_NAME,
+            )
+    return b"".join(chunks)
 
 
 def _problems(schema: QuantParamSchema, contexts: list[ValidationContext | None]) -> list[Problem]:

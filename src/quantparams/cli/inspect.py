@@ -5,43 +5,49 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .. import Problem
 from .._inspect import OUTLIER_FACTOR, Inspection, inspect_schema
-from .arguments import Command, json_flag
+from .arguments import Command, json_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import load_file
+from .files import display_name, load_file
 from .output import cannot_read, print_json, problems_json, report
-from .text import g, pairs_text, ranges, shown, table, text
+from .text import SHOWN, g, pairs_text, ranges, shown, shown_table, text
 
 __all__ = ["COMMAND"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("file", metavar="FILE", help="a scale file; - reads standard input")
+    max_bytes_flag(parser)
     json_flag(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _inspect_file(args.file, args.json)
+    return _inspect_file(args.file, args.max_bytes, args.json)
 
 
-def _inspect_file(path: str, as_json: bool) -> int:
+def _inspect_file(source: str, max_bytes: int, as_json: bool) -> int:
+    path = display_name(source)
     try:
-        schema, problems = load_file(path, [None])
+        schema, problems = load_file(source, max_bytes)
     except OSError as error:
-        cannot_read(path, error)
+        message = cannot_read(path, error)
+        if as_json:
+            print_json(_document(path, [Problem("$", message)], None))
         return EXIT_USAGE
     # The table of a file that fails its checks is what one needs to fix it:
     # it is printed, and the problems follow on stderr.
     inspection = None if schema is None else inspect_schema(schema)
     if as_json:
-        document = None if inspection is None else _inspection_json(inspection)
-        print_json(
-            {"path": path, "ok": not problems, "problems": problems_json(problems), "report": document}
-        )
+        print_json(_document(path, problems, None if inspection is None else _inspection_json(inspection)))
     elif inspection is not None:
         print("\n".join(_render(path, inspection)))
     report(path, problems)
     return EXIT_INVALID if problems else EXIT_OK
+
+
+def _document(path: str, problems: list[Problem], inspection: dict[str, Any] | None) -> dict[str, Any]:
+    return {"path": path, "ok": not problems, "problems": problems_json(problems), "report": inspection}
 
 
 def _inspection_json(inspection: Inspection) -> dict[str, Any]:
@@ -103,12 +109,10 @@ def _render(path: str, inspection: Inspection) -> list[str]:
     if inspection.layer_gaps:
         lines.append(f"            missing {pairs_text(inspection.layer_gaps)}")
     lines.append("")
-    lines += table(
+    lines += shown_table(
         ["rank", "layers", "min", "median", "max", "outliers"],
-        [
-            [str(s.rank), str(s.layer_count), g(s.min), g(s.median), g(s.max), str(s.outlier_count)]
-            for s in stats
-        ],
+        stats,
+        lambda s: [str(s.rank), str(s.layer_count), g(s.min), g(s.median), g(s.max), str(s.outlier_count)],
     )
     if inspection.layer_sets_differ:
         lines += ["", f"layer sets that differ from rank {inspection.reference_rank}'s:"]
@@ -128,11 +132,13 @@ def _render(path: str, inspection: Inspection) -> list[str]:
     heading = f"outliers (scale > {factor}x or < 1/{factor} of its rank's median)"
     if not inspection.outliers:
         return [*lines, "", f"{heading}: none"]
-    rows = [
-        [str(o.rank), str(o.layer), g(o.scale), g(o.median), f"{o.ratio:.3g}"] for o in inspection.outliers
-    ]
-    outliers = table(["rank", "layer", "scale", "median", "x median"], rows)
-    return [*lines, "", f"{heading}:", *shown(outliers[1:], head=outliers[:1], indent="  ")]
+    outliers = shown_table(
+        ["rank", "layer", "scale", "median", "x median"],
+        inspection.outliers,
+        lambda o: [str(o.rank), str(o.layer), g(o.scale), g(o.median), f"{o.ratio:.3g}"],
+        indent="  ",
+    )
+    return [*lines, "", f"{heading}:", *outliers]
 
 
 COMMAND = Command(
@@ -141,7 +147,11 @@ COMMAND = Command(
     description="Show the model type, dtype, ranks and layers of a file, each rank's smallest, "
     f"median and largest scale, the layers whose scale is more than {OUTLIER_FACTOR:g}x or less "
     f"than 1/{OUTLIER_FACTOR:g} of their rank's median, and the ranks whose layers differ. "
-    "A file that structures but fails its checks is still shown; its problems follow on stderr.",
+    "A file that structures but fails its checks is still shown; its problems follow on stderr. "
+    f"Long tables and lists are cut to {SHOWN} lines; --json lists everything.",
+    exit_status="0 the file is valid, 1 it has problems (listed on stderr, after the tables when it "
+    "structures), 2 a usage error or a file that cannot be read.",
+    example="quantparams inspect examples/llama-tp2-32layers.json",
     add_arguments=_add_arguments,
     run=_run,
 )

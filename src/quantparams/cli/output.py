@@ -12,10 +12,17 @@ import orjson
 from .. import Problem
 from .exit_codes import EXIT_USAGE
 
-__all__ = ["cannot_read", "print_json", "problems_json", "report", "usage_error"]
+__all__ = ["cannot_read", "print_json", "problems_json", "report", "usage_document", "usage_error"]
 
 
-def usage_error(command: str, error: Exception) -> int:
+def usage_document(message: str) -> dict[str, object]:
+    """What `--json` prints for arguments that do not go together: nothing was read."""
+    return {"ok": False, "error": message}
+
+
+def usage_error(command: str, error: Exception, *, as_json: bool) -> int:
+    if as_json:
+        print_json(usage_document(str(error)))
     print(f"quantparams {command}: error: {error}", file=sys.stderr)
     return EXIT_USAGE
 

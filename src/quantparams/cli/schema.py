@@ -26,6 +26,8 @@ COMMAND = Command(
     help="print a JSON Schema of the file format",
     description="Print a JSON Schema (draft 2020-12) of the file format: every check that needs "
     "no engine context, except that numbers fit a double.",
+    exit_status="0 printed, 2 a usage error.",
+    example="quantparams schema > quantparams.schema.json",
     add_arguments=_add_arguments,
     run=_run,
 )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import orjson
 
-__all__ = ["SHOWN", "g", "pairs_text", "ranges", "shown", "table", "text"]
+__all__ = ["SHOWN", "g", "pairs_text", "ranges", "shown", "shown_table", "table", "text"]
+
+T = TypeVar("T")
 
 # Longest list a person gets before "... and N more"; --json lists everything.
 SHOWN = 20
@@ -56,9 +59,27 @@ def table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in [headers, *rows]]
 
 
-def shown(lines: list[str], head: Sequence[str] = (), indent: str = "") -> list[str]:
-    """At most `SHOWN` lines, then how many more there are."""
-    out = [indent + line for line in [*head, *lines[:SHOWN]]]
-    if len(lines) > SHOWN:
-        out.append(f"{indent}... and {len(lines) - SHOWN} more (--json lists all)")
-    return out
+def shown(
+    lines: list[str], indent: str = "", limit: int = SHOWN, hint: str = "--json lists all"
+) -> list[str]:
+    """At most `limit` lines (0: all), then how many more there are."""
+    kept = lines[: limit or None]
+    return [indent + line for line in kept] + _more(indent, len(lines) - len(kept), hint)
+
+
+def shown_table(
+    headers: list[str],
+    items: Sequence[T],
+    row: Callable[[T], list[str]],
+    indent: str = "",
+    limit: int = SHOWN,
+    hint: str = "--json lists all",
+) -> list[str]:
+    """A table of the first `limit` items (0: all), one `row` each, then how many more there are."""
+    kept = items[: limit or None]
+    lines = table(headers, [row(item) for item in kept])
+    return [indent + line for line in lines] + _more(indent, len(items) - len(kept), hint)
+
+
+def _more(indent: str, hidden: int, hint: str) -> list[str]:
+    return [f"{indent}... and {hidden} more ({hint})"] if hidden else []

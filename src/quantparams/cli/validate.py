@@ -5,46 +5,56 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import ValidationContext
-from .arguments import Command, UsageError, json_flag
+from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import load_file, summary, summary_json
+from .files import STDIN, Engine, display_name, load_file, summary, summary_json
 from .output import cannot_read, print_json, problems_json, report, usage_error
 
 __all__ = ["COMMAND"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE")
-    parser.add_argument("--tp-size", type=int, metavar="N", help="the engine's tensor-parallel size")
-    parser.add_argument("--tp-rank", type=int, metavar="R", help="check this rank only")
-    parser.add_argument("--num-layers", type=int, metavar="L", help="the model's num_hidden_layers")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="a scale file; - reads standard input")
+    parser.add_argument(
+        "--tp-size", type=integer_at_least(1), metavar="N", help="the engine's tensor-parallel size"
+    )
+    parser.add_argument(
+        "--tp-rank", type=integer_at_least(0), metavar="R", help="check this rank only (default: every rank)"
+    )
+    parser.add_argument(
+        "--num-layers", type=integer_at_least(1), metavar="L", help="the model's num_hidden_layers"
+    )
     parser.add_argument("--model-type", metavar="T", help="the model's type, e.g. llama")
+    max_bytes_flag(parser)
     json_flag(parser)
 
 
-def _contexts(args: argparse.Namespace) -> list[ValidationContext | None]:
-    """The contexts to check each file against: [None] for the file alone."""
-    engine = (args.tp_size, args.num_layers)
-    if engine == (None, None):
+def _engine(args: argparse.Namespace) -> Engine | None:
+    """What to check each file against: None for the file alone."""
+    if args.files.count(STDIN) > 1:
+        raise UsageError("standard input (-) can be read only once")
+    if (args.tp_size, args.num_layers) == (None, None):
         if args.tp_rank is not None or args.model_type is not None:
             raise UsageError("--tp-rank and --model-type need --tp-size and --num-layers")
-        return [None]
-    if None in engine:
+        return None
+    if args.tp_size is None or args.num_layers is None:
         raise UsageError("--tp-size and --num-layers go together")
-    ranks = range(args.tp_size) if args.tp_rank is None else [args.tp_rank]
-    return [ValidationContext(args.tp_size, rank, args.num_layers, args.model_type) for rank in ranks]
+    if args.tp_rank is not None and args.tp_rank >= args.tp_size:
+        raise UsageError(
+            f"--tp-rank {args.tp_rank} is outside 0..{args.tp_size - 1} for --tp-size {args.tp_size}"
+        )
+    return Engine(args.tp_size, args.tp_rank, args.num_layers, args.model_type)
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        contexts = _contexts(args)
+        engine = _engine(args)
     except UsageError as error:
-        return usage_error("validate", error)
+        return usage_error("validate", error, as_json=args.json)
     status = EXIT_OK
     results = []
-    for path in args.files:
-        file_status, result = _validate_file(path, contexts, args.json)
+    for source in args.files:
+        file_status, result = _validate_file(source, args.max_bytes, engine, args.json)
         status = max(status, file_status)
         results.append(result)
     if args.json:
@@ -53,12 +63,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate_file(
-    path: str, contexts: list[ValidationContext | None], as_json: bool
+    source: str, max_bytes: int, engine: Engine | None, as_json: bool
 ) -> tuple[int, dict[str, Any]]:
     """The exit status for one file and its entry in the --json document."""
+    path = display_name(source)
     result: dict[str, Any] = {"path": path, "ok": False, "error": None, "problems": [], "summary": None}
     try:
-        schema, problems = load_file(path, contexts)
+        schema, problems = load_file(source, max_bytes, engine)
     except OSError as error:
         result["error"] = cannot_read(path, error)
         return EXIT_USAGE, result
@@ -79,6 +90,8 @@ COMMAND = Command(
     description="Check each file and list every problem with its JSON path. "
     "With --tp-size and --num-layers, also check it as an engine would load it: "
     "for --tp-rank, or for every rank when --tp-rank is left out.",
+    exit_status="0 every file is valid, 1 a file is invalid, 2 a usage error or a file that cannot be read.",
+    example="quantparams validate examples/llama-tp2-32layers.json --tp-size 2 --num-layers 32",
     add_arguments=_add_arguments,
     run=_run,
 )
