@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from cli_process import run_cli
-from quantparams import KVCacheQuantSchema, QuantParamSchema
-from quantparams._diff import DEFAULT_RTOL, diff_schemas, relative_difference
+from quantparams import KVCacheQuantSchema, QuantParamSchema, diff_schemas
+from quantparams._diff import DEFAULT_RTOL, relative_difference
 from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"

@@ -14,8 +14,7 @@ import pytest
 
 import quantparams
 from cli_process import run_cli
-from quantparams import KVCacheQuantSchema, QuantParamSchema
-from quantparams._inspect import Outlier, inspect_schema
+from quantparams import KVCacheQuantSchema, Outlier, QuantParamSchema, inspect_schema
 from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"

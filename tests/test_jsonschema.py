@@ -16,7 +16,8 @@ from jsonschema import Draft202012Validator
 
 import quantparams
 from cli_process import run_cli
-from quantparams._jsonschema import DRAFT, KEY_PATTERN, json_schema
+from quantparams import json_schema
+from quantparams._jsonschema import DRAFT, KEY_PATTERN
 from quantparams.cli import main
 from strategies import FP8, json_values, model_types, sound_documents
 

@@ -4,6 +4,8 @@ Today that is the FP8-E4M3 KV-cache scaling-factor file that vLLM loads with
 `--quantization-param-path`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._context import ValidationContext
 from ._convert import converter
 from ._errors import (
@@ -20,26 +22,67 @@ from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._vllm import kv_cache_scales_loader
 
+if TYPE_CHECKING:
+    from ._diff import Difference, ScaleDifference, diff_schemas
+    from ._inspect import Inspection, Outlier, RankStats, inspect_schema
+    from ._jsonschema import json_schema
+
+# The reports behind the command line, imported on first use: `loads` needs
+# none of them, and `inspect_schema`'s statistics module costs an import.
+_LAZY = {
+    "Difference": "._diff",
+    "ScaleDifference": "._diff",
+    "diff_schemas": "._diff",
+    "Inspection": "._inspect",
+    "Outlier": "._inspect",
+    "RankStats": "._inspect",
+    "inspect_schema": "._inspect",
+    "json_schema": "._jsonschema",
+}
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "Difference",
     "DuplicateKeyError",
     "FileTooLargeError",
+    "Inspection",
     "KVCacheQuantSchema",
     "LayerScales",
+    "Outlier",
     "ParseError",
     "Problem",
     "QuantParamError",
     "QuantParamSchema",
     "RankScales",
+    "RankStats",
+    "ScaleDifference",
     "StructureError",
     "ValidationContext",
     "ValidationError",
     "converter",
+    "diff_schemas",
     "dump",
     "dumps",
+    "inspect_schema",
+    "json_schema",
     "kv_cache_scales_loader",
     "load",
     "loads",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

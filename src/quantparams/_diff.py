@@ -1,4 +1,4 @@
-"""What `quantparams diff` reports about two files, as plain data."""
+"""What `quantparams diff` reports about two files, as plain data: `quantparams.diff_schemas`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def relative_difference(a: float, b: float) -> float:
 
 @attrs.frozen
 class ScaleDifference:
+    """One layer's scale in A and in B, and their relative difference |a-b|/max(|a|,|b|)."""
+
     rank: int
     layer: int
     a: float
@@ -65,6 +67,7 @@ class Difference:
 
     @property
     def same(self) -> bool:
+        """Whether nothing differs: same model type and dtype, ranks, layers, and scales within `rtol`."""
         return not (
             self.model_type
             or self.dtype
@@ -77,7 +80,22 @@ class Difference:
 
 
 def diff_schemas(a: QuantParamSchema, b: QuantParamSchema, rtol: float = DEFAULT_RTOL) -> Difference:
-    """Compare two structured documents, sound or not, scale by scale."""
+    """How B differs from A, scale by scale; either may be sound or not.
+
+    Two scales are the same when their `relative_difference` is at most
+    `rtol`, a finite number >= 0 (0: identical values only).
+    """
+    for name, schema in (("a", a), ("b", b)):
+        if not isinstance(schema, QuantParamSchema):
+            raise TypeError(
+                f"diff_schemas expects {name} to be a QuantParamSchema, got {type(schema).__name__}"
+            )
+    if (
+        isinstance(rtol, bool)
+        or not isinstance(rtol, (int, float))
+        or not (math.isfinite(rtol) and rtol >= 0)
+    ):
+        raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}")
     ranks_a, ranks_b = a.kv_cache.scaling_factor, b.kv_cache.scaling_factor
     layers_only_in_a: list[tuple[int, int]] = []
     layers_only_in_b: list[tuple[int, int]] = []

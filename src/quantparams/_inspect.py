@@ -1,4 +1,4 @@
-"""What `quantparams inspect` reports about a file, as plain data."""
+"""What `quantparams inspect` reports about a file, as plain data: `quantparams.inspect_schema`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ OUTLIER_FACTOR = 4.0
 
 @attrs.frozen
 class Outlier:
+    """A layer whose scale is more than `OUTLIER_FACTOR` times, or less than its inverse, its rank's median."""
+
     rank: int
     layer: int
     scale: float
@@ -28,6 +30,7 @@ class Outlier:
 
     @property
     def ratio(self) -> float:
+        """The scale over its rank's median."""
         return self.scale / self.median
 
 
@@ -58,10 +61,13 @@ class Inspection:
     share: the set that every rank is compared with. `rank_gaps` and
     `layer_gaps` are the (first, last) ranges of numbers below the highest
     rank / reference layer that are absent, which an engine would miss.
+    `outliers` are the layers of every rank beyond `outlier_factor` (in rank,
+    then layer order).
     """
 
     model_type: str | None
     dtype: str
+    outlier_factor: float
     ranks: tuple[RankStats, ...]
     rank_gaps: tuple[tuple[int, int], ...]
     reference_rank: int | None
@@ -71,11 +77,18 @@ class Inspection:
 
     @property
     def layer_sets_differ(self) -> bool:
+        """Whether some rank's layers are not the reference set."""
         return any(stats.missing_layers or stats.extra_layers for stats in self.ranks)
 
 
 def inspect_schema(schema: QuantParamSchema) -> Inspection:
-    """Statistics of any structured document, sound or not."""
+    """The ranks, layers, scale statistics and outliers of a document, sound or not.
+
+    Loaded with `validate=False`, a file that fails its checks can still be
+    inspected: its statistics often show what is wrong.
+    """
+    if not isinstance(schema, QuantParamSchema):
+        raise TypeError(f"inspect_schema expects a QuantParamSchema, got {type(schema).__name__}")
     scaling_factor = schema.kv_cache.scaling_factor
     ranks = sorted(scaling_factor)
     layer_sets = {rank: frozenset(scaling_factor[rank]) for rank in ranks}
@@ -104,6 +117,7 @@ def inspect_schema(schema: QuantParamSchema) -> Inspection:
     return Inspection(
         model_type=schema.model_type,
         dtype=schema.kv_cache.dtype,
+        outlier_factor=OUTLIER_FACTOR,
         ranks=tuple(all_stats),
         rank_gaps=_gaps(ranks),
         reference_rank=reference_rank,

@@ -60,7 +60,7 @@ def _inspection_json(inspection: Inspection) -> dict[str, Any]:
         "reference_layers": inspection.reference_layers,
         "layer_gaps": inspection.layer_gaps,
         "layer_sets_differ": inspection.layer_sets_differ,
-        "outlier_factor": OUTLIER_FACTOR,
+        "outlier_factor": inspection.outlier_factor,
         "ranks": [
             {
                 "rank": stats.rank,
@@ -128,7 +128,7 @@ def _render(path: str, inspection: Inspection) -> list[str]:
                 if s.missing_layers or s.extra_layers
             ]
         )
-    factor = f"{OUTLIER_FACTOR:g}"
+    factor = f"{inspection.outlier_factor:g}"
     heading = f"outliers (scale > {factor}x or < 1/{factor} of its rank's median)"
     if not inspection.outliers:
         return [*lines, "", f"{heading}: none"]
