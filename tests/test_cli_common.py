@@ -48,6 +48,14 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "--version") == (0, f"quantparams {quantparams.__version__}\n", "")
 
 
+def test_arguments_default_to_the_process_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["quantparams", "validate", str(EXAMPLE)])
+    assert main() == 0
+    assert capsys.readouterr().out == f"ok  {EXAMPLE}: {SUMMARY}\n"
+
+
 def test_version_as_a_subprocess() -> None:
     result = run_cli("--version")
     assert (result.returncode, result.stdout, result.stderr) == (
@@ -97,6 +105,7 @@ def test_help_examples_run(
         ["validate", "--tp-size", "-1", "--num-layers", "32", "EXAMPLE"],
         ["validate", "--tp-size", "2", "--num-layers", "0", "EXAMPLE"],
         ["validate", "--max-bytes", "-1", "EXAMPLE"],
+        ["validate", "--tp-rank", "0", "EXAMPLE"],
         ["inspect", "--max-bytes", "lots", "EXAMPLE"],
         ["diff", "--rtol", "-1", "EXAMPLE", "EXAMPLE"],
         ["extract", "--tp-size", "0", "EXAMPLE"],
