@@ -4,15 +4,14 @@
 
 Each stage is timed on its own, interleaved with the others round by round
 (the harness's timing), on the same generated documents as `run.py`. This
-is a diagnostic for the library's developers; its numbers are why the
-README says what it says about the cost of each check. A document is loaded
-whole, or (over 2.7 MiB) in pieces, one TP rank at a time; both are timed
-here whatever the size. The stages of the whole load call the library's own
-internals, except the two checks inside structuring, which the library fuses
-into one function per layer map: those are the same expressions as in
-`quantparams._maps.dense_layers` (for a text without a minus sign), timed one
-by one, so keep them in step with it. The stages add up to about the whole
-load, not exactly: each runs on its own, with its own caches and garbage.
+is a diagnostic for the library's developers. `loads` runs the fast path
+(`quantparams._fast`), which reads a text over 2.7 MiB one TP rank at a time;
+both ways of reading are timed here whatever the size, and the precise
+loader (`quantparams._precise`) on the smaller sizes. The checks inside the
+fast path are timed one by one with the same expressions as
+`quantparams._fast._sound_layers` (for a text without a minus sign): keep
+them in step with it. The stages add up to about the whole load, not
+exactly: each runs on its own, with its own caches and garbage.
 """
 
 from __future__ import annotations
@@ -27,16 +26,19 @@ import orjson
 import quantparams
 from harness.documents import generate
 from harness.timing import Plan, interleaved
-from quantparams._convert import document_from_json
-from quantparams._duplicates import has_no_duplicates
-from quantparams._maps import key_strings
-from quantparams._pieces import PIECES_FROM, load_in_pieces
+from quantparams._fast import load_fast, no_duplicates
+from quantparams._precise import load_precise
+from quantparams._storage import key_strings
 
 _FLOAT_ONLY = float.conjugate
 _PLAN = Plan(batch_ns=20_000_000, budget_ns=10_000_000_000, min_rounds=5, max_rounds=15)
+# The precise loader's scan for keys named twice runs in Python: past this
+# many scales it would take most of the budget.
+_PRECISE_UP_TO = 10_000
+_NEVER = 1 << 62
 
 
-def stages(data: bytes, context: dict[str, object]) -> dict[str, Callable[[], object]]:
+def stages(data: bytes, context: dict[str, object], scales: int) -> dict[str, Callable[[], object]]:
     parsed = orjson.loads(data)
     layer_maps = list(parsed["kv_cache"]["scaling_factor"].values())
     loaded = quantparams.loads(data, context)
@@ -47,26 +49,22 @@ def stages(data: bytes, context: dict[str, object]) -> dict[str, Callable[[], ob
     def float_not_zero() -> object:
         return [all(map(_FLOAT_ONLY, layers.values())) for layers in layer_maps]
 
-    unsigned = b"-" not in data
-
-    def fresh_structure() -> object:
-        # Structuring adopts the dicts it is given: give it fresh ones.
-        return document_from_json(orjson.loads(data), from_orjson=True, unsigned=unsigned)
-
-    used = "used" if len(data) > PIECES_FROM else "not used"
-    return {
+    timed = {
         "whole load: quantparams.loads(data, ctx)": lambda: quantparams.loads(data, context),
         "orjson.loads, the whole text at once": lambda: orjson.loads(data),
-        "load whole: parse + structure": fresh_structure,
+        "fast path, whole, all checks": lambda: load_fast(data, context, True, pieces_from=_NEVER),
         "  keys are 0..n-1 in order": keys,
         "  every scale a float, not zero": float_not_zero,
         "  no minus sign in the text": lambda: b"-" not in data,
-        "  no key named twice (count of colons)": lambda: has_no_duplicates(
+        "  no key named twice (count of colons)": lambda: no_duplicates(
             data, parsed, parsed["kv_cache"]["scaling_factor"]
         ),
-        f"load in pieces, all checks ({used} here)": lambda: load_in_pieces(data, unsigned),
+        "fast path, in pieces, all checks": lambda: load_fast(data, context, True, pieces_from=0),
         "validate(ctx) of the loaded object": lambda: loaded.validate(context),
     }
+    if scales <= _PRECISE_UP_TO:
+        timed["precise loader, all checks"] = lambda: load_precise(data, context)
+    return timed
 
 
 def key_cache_stages(layers: int, tp_size: int) -> tuple[float, dict[str, Callable[[], object]]]:
@@ -110,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         tp_size, layers = (int(part) for part in size.split("x"))
         doc = generate(tp_size, layers)
-        results, rounds = interleaved(stages(doc.data, doc.context()), _PLAN)
+        results, rounds = interleaved(stages(doc.data, doc.context(), doc.scale_count), _PLAN)
         print(f"\n{doc.label} ({doc.scale_count:,} scales, {len(doc.data):,} bytes), {rounds} rounds")
         print(f"  {'stage':<46} {'ns/scale':>9}")
         for name, stats in results.items():

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agreement import assert_loaders_agree
 from quantparams import (
     LayerScales,
     QuantParamSchema,
@@ -34,7 +35,7 @@ from quantparams._checks import (
     is_sound_kv_cache,
     kv_cache_problems,
 )
-from quantparams._maps import canonical_key, key_strings
+from quantparams._storage import key_strings
 from strategies import FP8, schemas, sound_documents
 
 # Any value a JSON layer map may hold, weighted towards scales and near-misses.
@@ -66,56 +67,26 @@ def _json_layer_maps(draw: st.DrawFn) -> dict[str, Any]:
     return dict(zip(keys, values))
 
 
-def _assert_built_alike(
-    fast: tuple[LayerScales | None, list[Any]], precise: tuple[LayerScales | None, list[Any]]
-) -> None:
-    """The fast path's (map, problems) for a layer map equal the precise path's."""
-    (fast_map, fast_problems), (precise_map, precise_problems) = fast, precise
-    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
-    if precise_map is None:
-        assert fast_map is None
-        return
-    assert fast_map is not None
-    assert list(fast_map.items()) == list(precise_map.items())
-    assert all(type(v) is float for v in fast_map.values())
-    assert fast_map.is_dense == precise_map.is_dense
-    assert (
-        fast_map.is_sound() == precise_map.is_sound() == all(0.0 < v < math.inf for v in precise_map.values())
-    )
+def _document(scaling_factor: object, model_type: object = None) -> bytes:
+    doc = {"model_type": model_type, "kv_cache": {"dtype": FP8, "scaling_factor": scaling_factor}}
+    # json, not orjson: it writes NaN, Infinity and ints beyond 64 bits, which
+    # the loaders must refuse alike.
+    return json.dumps(doc).encode()
 
 
-@given(_json_layer_maps())
-def test_layer_map_fast_path_builds_what_the_precise_path_builds(obj: dict[str, Any]) -> None:
-    _assert_built_alike(LayerScales.from_json(obj), LayerScales._build(obj, (), canonical_key))
+@given(_json_layer_maps(), st.booleans())
+def test_a_layer_map_loads_alike_on_both_paths(obj: dict[str, Any], validate: bool) -> None:
+    data = _document({"0": obj})
+    assert_loaders_agree(data, validate=validate)
+    assert_loaders_agree(data, {"tp_size": 1, "tp_rank": 0, "num_hidden_layers": max(len(obj), 1)})
 
 
-@given(st.lists(_json_layer_maps(), max_size=4))
-def test_rank_map_fast_path_builds_what_the_precise_path_builds(layer_maps: list[dict[str, Any]]) -> None:
-    obj = dict(zip(key_strings(len(layer_maps)), layer_maps))
-    fast, fast_problems = RankScales.from_json(obj)
-    precise, precise_problems = RankScales._build(obj, (), canonical_key, LayerScales.from_json)
-    assert [str(p) for p in fast_problems] == [str(p) for p in precise_problems]
-    if precise is None:
-        assert fast is None
-        return
-    assert fast == precise
-    assert fast.is_sound() == all(layers.is_sound() for layers in precise.values())
-
-
-@given(_json_layer_maps())
-def test_a_map_fresh_from_orjson_builds_what_the_precise_path_builds(obj: dict[str, Any]) -> None:
-    # What orjson hands over: it cannot write NaN or infinities, nor read them.
-    finite = {k: v for k, v in obj.items() if not (type(v) is float and not math.isfinite(v))}
-    try:
-        text = orjson.dumps(finite)
-    except orjson.JSONEncodeError:  # an int beyond 64 bits
-        return
-    precise = LayerScales._build(orjson.loads(text), (), canonical_key)
-    # `unsigned` may only be said of a text without a minus sign.
-    for unsigned in (False, b"-" not in text):
-        _assert_built_alike(
-            LayerScales.from_json(orjson.loads(text), from_orjson=True, unsigned=unsigned), precise
-        )
+@given(st.lists(_json_layer_maps(), max_size=4), st.booleans())
+def test_a_rank_map_loads_alike_on_both_paths(layer_maps: list[dict[str, Any]], validate: bool) -> None:
+    data = _document(dict(zip(key_strings(len(layer_maps)), layer_maps)))
+    assert_loaders_agree(data, validate=validate)
+    layers = len(layer_maps[0]) if layer_maps else 1
+    assert_loaders_agree(data, {"tp_size": len(layer_maps), "tp_rank": 0, "num_hidden_layers": layers})
 
 
 @pytest.mark.parametrize(
@@ -148,7 +119,7 @@ def test_a_zero_or_negative_scale_is_refused_with_or_without_a_minus_sign_in_the
     "text", [b"1e309", b"-1e400", b"9e999", b"NaN", b"-NaN", b"Infinity", b"-Infinity", b"nan"]
 )
 def test_orjson_never_hands_over_a_non_finite_float(text: bytes) -> None:
-    # Maps fresh from orjson skip the finiteness pass on the strength of this.
+    # The fast path takes orjson's floats as finite on the strength of this.
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(b'{"0": ' + text + b"}")
 
@@ -241,7 +212,7 @@ def test_layer_maps_past_the_key_table_take_the_fast_path(layer_count: int) -> N
     assert layer_count not in scales
 
 
-def test_integer_scales_become_floats_on_the_fast_path() -> None:
+def test_integer_scales_become_floats() -> None:
     doc = b'{"model_type":null,"kv_cache":{"dtype":"float8_e4m3fn","scaling_factor":{"0":{"0":1,"1":0.5}}}}'
     layers = loads(doc).kv_cache.scaling_factor[0]
     assert [(k, v, type(v)) for k, v in layers.items()] == [(0, 1.0, float), (1, 0.5, float)]

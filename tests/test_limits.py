@@ -31,7 +31,7 @@ def test_default_limit_refuses_without_reading(tmp_path: Path) -> None:
     assert error.source == str(path)
     assert [str(p) for p in error.problems] == [
         "$: file is 64.0 MiB (67108865 bytes), larger than the 64 MiB limit (max_bytes=67108864); "
-        "pass a larger max_bytes to read it"
+        "to read it, pass a larger max_bytes= to load(), or --max-bytes N to the quantparams command"
     ]
 
 
@@ -42,7 +42,7 @@ def test_limit_is_inclusive(tmp_path: Path) -> None:
     error = _too_large(path, max_bytes=len(SOUND) - 1)
     assert str(error) == (
         f"{path}: $: file is {len(SOUND)} bytes, larger than the "
-        f"{len(SOUND) - 1} bytes limit (max_bytes={len(SOUND) - 1}); pass a larger max_bytes to read it"
+        f"{len(SOUND) - 1} bytes limit (max_bytes={len(SOUND) - 1}); to read it, pass a larger max_bytes= to load(), or --max-bytes N to the quantparams command"
     )
     assert quantparams.load(path, max_bytes=None).model_type == "llama"
 
@@ -70,7 +70,7 @@ def test_a_stream_is_cut_off_one_byte_past_the_limit(tmp_path: Path) -> None:
     finally:
         writer.join(timeout=10)
     assert [str(p) for p in error.problems] == [
-        "$: file holds more than the 97.7 KiB limit (max_bytes=100000); pass a larger max_bytes to read it"
+        "$: file holds more than the 97.7 KiB limit (max_bytes=100000); to read it, pass a larger max_bytes= to load(), or --max-bytes N to the quantparams command"
     ]
     assert sum(written) < 64 * 65536  # the reader stopped early; the rest was never sent
 

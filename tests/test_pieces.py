@@ -1,10 +1,9 @@
-"""Loading a large document in pieces builds what loading it whole builds.
+"""Loading a large document in pieces builds what the precise loader builds.
 
-`load_in_pieces` may give up (None) whenever it likes; when it does not, its
-result must be what `loads`' path for any document builds from the same
-bytes, with the same facts known, and it must give up on every text that path
-refuses. These tests call it with no minimum piece size, so that small texts
-exercise it.
+The fast path reads a text over 2.7 MiB one TP rank at a time. It may decline
+(None) whenever it likes; when it does not, its result must be the precise
+loader's document, and it must decline every text the precise loader refuses.
+These tests read in pieces of any size, so that small texts exercise it.
 """
 
 from __future__ import annotations
@@ -21,40 +20,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quantparams
-from quantparams import DuplicateKeyError, ParseError, QuantParamError, QuantParamSchema, ValidationError
-from quantparams._io import _load_whole
-from quantparams._maps import RankScales
-from quantparams._pieces import MIN_PIECE, PIECES_FROM, load_in_pieces
+from agreement import assert_loaders_agree
+from quantparams import DuplicateKeyError, ParseError, QuantParamSchema, ValidationError
+from quantparams._fast import MIN_PIECE, PIECES_FROM, load_fast
 from strategies import sound_documents
 
 
-def _agrees_with_whole(data: bytes) -> QuantParamSchema | None:
-    """What `load_in_pieces` gives, checked against the whole path's load."""
-    unsigned = b"-" not in data
-    pieces = load_in_pieces(data, unsigned, min_piece=0)
-    try:
-        whole = _load_whole(data, unsigned)
-    except QuantParamError:
-        assert pieces is None
-        return None
-    if pieces is not None:
-        assert pieces == whole
-        _assert_same_facts(pieces.kv_cache.scaling_factor, whole.kv_cache.scaling_factor)
-    return pieces
+def _in_pieces(data: bytes | bytearray, min_piece: int = 0) -> QuantParamSchema | None:
+    """The fast path's document for `data` read in pieces (of any size, unless told), or None."""
+    return load_fast(data, None, True, pieces_from=0, min_piece=min_piece)
 
 
-def _assert_same_facts(pieces: object, whole: object) -> None:
-    assert type(pieces) is type(whole) is RankScales
-    assert pieces.is_dense == whole.is_dense
-    # Soundness already known on load, or not, alike.
-    assert pieces._sound == whole._sound
-    assert list(pieces) == list(whole)
-    for rank, layers in pieces.items():
-        other = whole[rank]
-        assert list(layers.items()) == list(other.items())
-        assert layers.is_dense == other.is_dense
-        assert layers._sound == other._sound
-        assert all(type(v) is float for v in layers.values())
+def _agrees(data: bytes) -> QuantParamSchema | None:
+    """What reading in pieces gives, checked against the precise loader with and without validating."""
+    assert_loaders_agree(data)
+    assert_loaders_agree(data, validate=False)
+    return _in_pieces(data)
 
 
 _SOUND = b'{"model_type": "llama", "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": %s}}'
@@ -65,32 +46,34 @@ _SOUND = b'{"model_type": "llama", "kv_cache": {"dtype": "float8_e4m3fn", "scali
     [
         b'{"0": {"0": 0.5, "1": 0.25}, "1": {"0": 0.5, "1": 0.25}}',
         b'{\n\t"0" :\r\n {"0":0.5} ,\n "1":{}  }',
-        b'{"0": {"0": 1, "1": 2}}',  # integers are scales too
-        b'{"0": {"0": 0.0, "1": 0.5}}',  # unsound, for validate() to say
-        b'{"0": {"0": -0.5, "1": 1e-3, "2": 2.5E+2}}',
+        b'{"0": {"0": 0.5, "1": 1e-3, "2": 2.5E+2}}',
     ],
 )
 def test_the_usual_shapes_are_loaded_in_pieces(scaling: bytes) -> None:
-    assert _agrees_with_whole(_SOUND % scaling) is not None
+    assert _agrees(_SOUND % scaling) is not None
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        b'{"model_type": null, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}}}',
-        b'{"kv_cache": {"scaling_factor": {"0": {"0": 0.5}}, "dtype": "x"}, "model_type": "m"}',
+        b'{"model_type": null, "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": {"0": {"0": 0.5}}}}',
+        b'{"kv_cache": {"scaling_factor": {"0": {"0": 0.5}}, "dtype": "float8_e4m3fn"}, "model_type": "m"}',
         b'{"note": {"a:b": [1, {"c": 2}]}, "model_type": "m",'
-        b' "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}, "more": ":"}}',
+        b' "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": {"0": {"0": 0.5}}, "more": ":"}}',
     ],
 )
 def test_the_other_fields_may_be_in_any_order_and_have_company(data: bytes) -> None:
-    assert _agrees_with_whole(data) is not None
+    assert _agrees(data) is not None
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        # Left to the whole path, which loads them or names what is wrong.
+        # Left to the precise loader, which loads them or names what is wrong.
+        _SOUND % b'{"0": {"0": 1, "1": 2}}',  # integers are scales too
+        _SOUND % b'{"0": {"0": 0.0, "1": 0.5}}',  # unsound
+        _SOUND % b'{"0": {"0": -0.5, "1": 1e-3}}',
+        b'{"model_type": null, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": 0.5}}}}',
         _SOUND % b'{"0": {"0": 1, "1": true, "x": null, "2": false, "3": "text"}}',
         _SOUND % b'{"0": {"0": "0.5"}}',
         _SOUND % b'{"0": {"1": 0.5}}',  # a layer map that is not 0..n-1
@@ -141,9 +124,9 @@ def test_the_other_fields_may_be_in_any_order_and_have_company(data: bytes) -> N
         b'{"kv_cache": {"scaling_factor": {"0": {"0": 0.5}}',
     ],
 )
-def test_any_other_text_is_left_to_the_whole_path(data: bytes) -> None:
-    assert load_in_pieces(data, b"-" not in data, min_piece=0) is None
-    _agrees_with_whole(data)
+def test_any_other_text_is_left_to_the_precise_loader(data: bytes) -> None:
+    assert _in_pieces(data) is None
+    _agrees(data)
 
 
 # Bytes that could split a piece in the wrong place, and JSON's own.
@@ -154,15 +137,15 @@ _NOISE = st.sampled_from(
 
 @settings(max_examples=300)
 @given(sound_documents(), st.randoms(use_true_random=False), st.lists(_NOISE, max_size=3))
-def test_pieces_agree_with_the_whole_path_on_any_document_and_its_corruptions(
+def test_pieces_agree_with_the_precise_loader_on_any_document_and_its_corruptions(
     sound: Any, rng: random.Random, noise: list[bytes]
 ) -> None:
     text = json.dumps(sound.document, indent=rng.choice([None, 0, 1, 2])).encode()
-    _agrees_with_whole(text)
+    _agrees(text)
     for inserted in noise:
         at = rng.randrange(len(text) + 1)
         text = text[:at] + inserted + text[at:]
-        _agrees_with_whole(text)
+        _agrees(text)
 
 
 @functools.cache
@@ -176,8 +159,8 @@ def _large_document(tp_size: int, layers: int) -> bytes:
 def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> None:
     data = _large_document(80, 1024)
     assert len(data) > PIECES_FROM
-    assert load_in_pieces(data, True) is not None
-    assert _agrees_with_whole(data) is not None
+    assert _in_pieces(data, MIN_PIECE) is not None
+    assert _agrees(data) is not None
     path = tmp_path / "large.json"
     path.write_bytes(data)
     schema = quantparams.load(path, {"tp_size": 80, "tp_rank": 79, "num_hidden_layers": 1024})
@@ -189,18 +172,20 @@ def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> No
     # Every form of text loads to the same document, in pieces or whole.
     for text in (bytearray(data), memoryview(data), data.decode()):
         assert quantparams.loads(text) == schema
-    assert load_in_pieces(bytearray(data), True) == schema
+    assert _in_pieces(bytearray(data), MIN_PIECE) == schema
 
 
 def test_loads_reads_a_large_file_in_pieces_and_a_smaller_one_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     read_in_pieces: list[int] = []
 
-    def recording(data: bytes | bytearray, unsigned: bool) -> QuantParamSchema | None:
-        schema = load_in_pieces(data, unsigned)
-        read_in_pieces.append(schema is not None)
-        return schema
+    reader = quantparams._fast._in_pieces
 
-    monkeypatch.setattr(quantparams._io, "load_in_pieces", recording)
+    def recording(data: bytes | bytearray, min_piece: int) -> object:
+        parts = reader(data, min_piece)
+        read_in_pieces.append(parts is not None)
+        return parts
+
+    monkeypatch.setattr(quantparams._fast, "_in_pieces", recording)
     large = _large_document(80, 1024)
     quantparams.loads(large)
     quantparams.loads(_large_document(8, 1024))
@@ -211,8 +196,8 @@ def test_loads_reads_a_large_file_in_pieces_and_a_smaller_one_whole(monkeypatch:
 def test_small_ranks_are_loaded_whole() -> None:
     data = _large_document(12288, 8)
     assert len(data) > PIECES_FROM
-    assert load_in_pieces(data, True) is None  # each rank well under MIN_PIECE
-    assert load_in_pieces(data, True, min_piece=0) == quantparams.loads(data)
+    assert _in_pieces(data, MIN_PIECE) is None  # each rank well under MIN_PIECE
+    assert _in_pieces(data) == quantparams.loads(data)
     assert len(json.dumps({str(i): 0.01 for i in range(8)}, indent=2)) < MIN_PIECE
 
 
@@ -223,9 +208,7 @@ def test_problems_in_a_large_file_are_found_as_in_a_small_one() -> None:
         quantparams.loads(broken)
     assert [p.path for p in caught.value.problems] == ['$.kv_cache.scaling_factor["0"]["17"]']
     twice = data.replace(b'"1": {', b'"1": {\n    "5": 0.5,', 1)
-    assert load_in_pieces(twice, True) is None
-    # Colons are counted a MiB at a time, in bytes and in str alike.
-    assert len(data) > 1 << 20
+    assert _in_pieces(twice, MIN_PIECE) is None
     for text in (twice, twice.decode()):
         with pytest.raises(DuplicateKeyError):
             quantparams.loads(text)

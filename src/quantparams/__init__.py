@@ -7,7 +7,6 @@ Today that is the FP8-E4M3 KV-cache scaling-factor file that vLLM loads with
 from typing import TYPE_CHECKING, Any
 
 from ._context import ValidationContext
-from ._convert import converter
 from ._errors import (
     DuplicateKeyError,
     FileTooLargeError,
@@ -17,19 +16,23 @@ from ._errors import (
     StructureError,
     ValidationError,
 )
-from ._io import DEFAULT_MAX_BYTES, dump, dumps, load, loads
+from ._load import DEFAULT_MAX_BYTES, load, loads
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._vllm import kv_cache_scales_loader
+from ._write import dump, dumps
 
 if TYPE_CHECKING:
+    from ._convert import converter
     from ._diff import Difference, ScaleDifference, diff_schemas
     from ._inspect import Inspection, Outlier, RankStats, inspect_schema
     from ._jsonschema import json_schema
 
-# The reports behind the command line, imported on first use: `loads` needs
-# none of them, and `inspect_schema`'s statistics module costs an import.
+# Imported on first use: `loads` needs none of them. The converter would
+# import cattrs, and `inspect_schema`'s statistics module costs an import; the
+# reports are those behind the command line.
 _LAZY = {
+    "converter": "._convert",
     "Difference": "._diff",
     "ScaleDifference": "._diff",
     "diff_schemas": "._diff",

@@ -9,19 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ._context import ValidationContext
-from ._errors import MapKey, Path, Problem, describe, problem, spell
-from ._maps import RankScales
+from ._errors import JsonPath, MapKey, Problem, describe, problem, spell
+from ._format import FP8_DTYPE
+from ._maps import SOUND, RankScales
 
 __all__ = [
-    "FP8_DTYPE",
     "context_problems",
     "document_problems",
     "is_sound_document",
     "is_sound_kv_cache",
     "kv_cache_problems",
 ]
-
-FP8_DTYPE = "float8_e4m3fn"
 
 _CONTEXT_KEYS = ("tp_size", "tp_rank", "num_hidden_layers")
 
@@ -38,7 +36,7 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_
     precise checks", which name every problem. With `file_model_type`, the
     context's model type (when it names one) must also be that one.
     """
-    if dtype != FP8_DTYPE or not (ranks._sound or ranks.is_sound()):
+    if dtype != FP8_DTYPE or not (ranks._facts & SOUND or ranks.is_sound()):
         return False
     if ctx is None:
         return True
@@ -137,7 +135,7 @@ def _bad_context_fields(ctx: ValidationContext) -> list[Problem]:
 
 
 def kv_cache_problems(
-    dtype: object, ranks: RankScales, ctx: ValidationContext | None, path: Path
+    dtype: object, ranks: RankScales, ctx: ValidationContext | None, path: JsonPath
 ) -> list[Problem]:
     """Every problem of a KV-cache section; `ctx` must have passed its own checks."""
     problems = []

@@ -13,9 +13,9 @@ __all__ = [
     "DuplicateKeyError",
     "FileTooLargeError",
     "Index",
+    "JsonPath",
     "MapKey",
     "ParseError",
-    "Path",
     "Problem",
     "QuantParamError",
     "StructureError",
@@ -47,10 +47,10 @@ class Index:
 # A path is a tuple of field names (rendered `.name`), map keys (rendered
 # `["key"]`) and array positions (rendered `[3]`), rendered only when a
 # problem is reported.
-Path = tuple["str | MapKey | Index", ...]
+JsonPath = tuple["str | MapKey | Index", ...]
 
 
-def _render_path(path: Path) -> str:
+def _render_path(path: JsonPath) -> str:
     parts = ["$"]
     for element in path:
         if isinstance(element, MapKey):
@@ -248,7 +248,7 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-def problem(path: Path, message: str) -> Problem:
+def problem(path: JsonPath, message: str) -> Problem:
     return Problem(_render_path(path), message)
 
 

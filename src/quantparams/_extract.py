@@ -55,9 +55,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 import attrs
 import orjson
 
-from ._checks import FP8_DTYPE
 from ._context import ValidationContext
 from ._errors import Problem, QuantParamError, describe
+from ._format import FP8_DTYPE
 from ._maps import LayerScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import FP8_DTYPE
+from ._format import FP8_DTYPE, KEY_PATTERN
 
 __all__ = ["DRAFT", "KEY_PATTERN", "json_schema"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-
-# ECMA 262 semantics, as JSON Schema specifies: `$` matches only at the very
-# end. (Python's `re`, used by some validators, also lets it match before a
-# final newline, so such a validator lets "1\n" through where this library
-# does not.)
-KEY_PATTERN = "^(0|[1-9][0-9]*)$"
 
 
 def json_schema() -> dict[str, Any]:

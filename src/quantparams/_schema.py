@@ -96,9 +96,9 @@ _set_kv_cache = _slot_setter(QuantParamSchema, "kv_cache")
 
 def built_document(model_type: str | None, dtype: str, ranks: RankScales) -> QuantParamSchema:
     """`QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))` for parts
-    already of the right types, without the attrs `__init__`s: their converters
-    would hand these parts back unchanged, for 200 ns more, 3% of a small
-    file's load. Keep it in step with the classes' fields.
+    already of the right types, without the attrs `__init__`s, whose converters
+    would hand these parts back unchanged at a cost a small file's load
+    notices. Keep it in step with the classes' fields.
     """
     kv_cache = _new_object(KVCacheQuantSchema)
     _set_dtype(kv_cache, dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._context import ValidationContext
 from ._errors import QuantParamError
-from ._io import StrPath, load
+from ._load import StrPath, load
 
 __all__ = ["kv_cache_scales_loader"]
 

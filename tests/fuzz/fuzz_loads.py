@@ -35,8 +35,8 @@ import orjson
 
 import quantparams
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
-from quantparams._io import _load_whole
-from quantparams._pieces import load_in_pieces
+from quantparams._fast import load_fast
+from quantparams._precise import load_precise
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_FOLDERS = (ROOT / "tests" / "data" / "valid", ROOT / "tests" / "data" / "invalid", ROOT / "examples")
@@ -869,7 +869,7 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
                 raise Broken("deferred validate", f"other problems than loads: {later} vs {value}")
         if deferred != outcome:
             raise Broken("deferred validate", f"gives {deferred}, loads with the context {outcome}")
-    _check_pieces(case.data)
+    _check_paths(case)
     duplicated = _names_a_key_twice(case.data)
     refused_duplicates = isinstance(value, quantparams.DuplicateKeyError)
     if duplicated is not None and refused_duplicates != (duplicated and outcome == "ParseError"):
@@ -895,30 +895,47 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
     return Result(outcome, revalidation)
 
 
-def _check_pieces(data: object) -> None:
-    """Loading in pieces (here of any size) builds what loading whole builds, or gives up."""
-    if not isinstance(data, (bytes, bytearray)):
-        return
-    unsigned = b"-" not in data
-    pieces = load_in_pieces(data, unsigned, min_piece=0)
-    if pieces is None:
-        return
+def _check_paths(case: Case) -> None:
+    """The fast path and the precise loader agree end to end, with and without validating:
+    `loads` gives what `load_precise` gives (the same document, or the same error class
+    with the same problems), and the fast path alone, whole or in pieces of any size,
+    gives that document or declines."""
+    data = case.data.tobytes() if type(case.data) is memoryview else case.data
+    for context, validate in ((case.context, True), (None, False)):
+        oracle = _loaded(load_precise, data, context, validate)
+        mine = _loaded(quantparams.loads, data, context, validate)
+        if mine != oracle:
+            raise Broken("fast and precise", f"loads gives {mine!r:.300}, the precise loader {oracle!r:.300}")
+        fast = [load_fast(data, context, validate)]
+        if isinstance(data, (bytes, bytearray)):
+            fast.append(load_fast(data, context, validate, pieces_from=0, min_piece=0))
+        for schema in fast:
+            if schema is not None and _comparable(schema) != oracle:
+                raise Broken(
+                    "fast and precise",
+                    f"the fast path gives {_comparable(schema)!r:.300}, not {oracle!r:.300}",
+                )
+
+
+def _loaded(load: Callable[..., QuantParamSchema], data: object, context: object, validate: bool) -> object:
+    """What a load gives, comparable across loaders: the document's shape, or the error's."""
     try:
-        whole = _load_whole(data, unsigned)
+        return _comparable(load(data, context, validate=validate))
     except QuantParamError as error:
-        raise Broken("pieces", f"loaded in pieces a text the whole path refuses: {error!r}") from None
-    same = (
-        pieces == whole
-        and pieces.kv_cache.scaling_factor._sound == whole.kv_cache.scaling_factor._sound
-        and all(
-            mine._sound == theirs._sound and mine.is_dense == theirs.is_dense
-            for mine, theirs in zip(
-                pieces.kv_cache.scaling_factor.values(), whole.kv_cache.scaling_factor.values()
-            )
-        )
+        return type(error).__name__, [str(p) for p in error.problems]
+
+
+def _comparable(schema: QuantParamSchema) -> object:
+    """Every value of a document with its type, in order, and what the maps say of their keys."""
+    ranks = schema.kv_cache.scaling_factor
+    return (
+        (type(schema.model_type), schema.model_type, type(schema.kv_cache.dtype), schema.kv_cache.dtype),
+        ranks.is_dense,  # type: ignore[attr-defined]
+        [
+            (rank, layers.is_dense, [(k, repr(v), type(v)) for k, v in layers.items()])  # type: ignore[attr-defined]
+            for rank, layers in ranks.items()
+        ],
     )
-    if not same:
-        raise Broken("pieces", "loaded in pieces another document than the whole path's")
 
 
 def _check_with_alarm(case: Case, skip: frozenset[str], budget: float | None) -> Result:

@@ -1,4 +1,4 @@
-"""Reading and writing the file: bytes in, bytes out, atomic on disk."""
+"""Writing the file: a document out as bytes, and atomically on disk."""
 
 from __future__ import annotations
 
@@ -7,24 +7,13 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import orjson
 
-from ._checks import FP8_DTYPE
-from ._convert import document_from_json
-from ._duplicates import duplicate_problems, has_no_duplicates
-from ._errors import (
-    DuplicateKeyError,
-    FileTooLargeError,
-    ParseError,
-    Problem,
-    QuantParamError,
-    StructureError,
-)
-from ._maps import RankScales
-from ._pieces import PIECES_FROM, load_in_pieces
-from ._schema import ContextLike, QuantParamSchema
+from ._format import FP8_DTYPE
+from ._load import StrPath
+from ._maps import SOUND, RankScales
+from ._schema import QuantParamSchema
 
 _flock: Callable[[int, int], object] | None
 try:
@@ -34,159 +23,11 @@ except ImportError:  # Windows
 else:
     _flock, _LOCK_EX, _LOCK_NB = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_NB
 
-__all__ = ["DEFAULT_MAX_BYTES", "dump", "dumps", "load", "loads"]
-
-StrPath = str | os.PathLike[str]
-
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-"""The largest file `load` reads unless told otherwise: 64 MiB, ten times a
-file of 256 TP ranks x 1024 layers (6.5 MiB)."""
-
-_READ_CHUNK = 1024 * 1024
-
-_MINUS = ord("-")
+__all__ = ["TEMP_SUFFIX", "dump", "dumps"]
 
 # A temporary file beside the target is named so that a person (or a later
 # dump) can tell what left it there.
 TEMP_SUFFIX = ".quantparams-tmp"
-
-
-def loads(
-    data: bytes | bytearray | memoryview | str,
-    context: ContextLike = None,
-    *,
-    validate: bool = True,
-) -> QuantParamSchema:
-    """Parse, structure and (unless `validate=False`) check one document."""
-    if type(data) is memoryview:
-        data = data.tobytes()
-    # Without a minus sign anywhere in the text, no scale can be negative,
-    # which makes the check of every scale cheaper. One memchr() finds out
-    # (asked for a byte's value, `in` goes straight to it).
-    schema = None
-    if type(data) is bytes or type(data) is bytearray:
-        unsigned = _MINUS not in data
-        if len(data) > PIECES_FROM:
-            schema = load_in_pieces(data, unsigned)
-    elif type(data) is str:
-        unsigned = "-" not in data
-    else:
-        unsigned = False  # orjson refuses it, and the error says why
-    if schema is None:
-        schema = _load_whole(data, unsigned)
-    if validate:
-        schema.validate(context)
-    return schema
-
-
-def _load_whole(data: bytes | bytearray | str, unsigned: bool) -> QuantParamSchema:
-    """The document, or the error that names every problem with it."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise ParseError([Problem("$", _parse_message(error, data))]) from None
-    try:
-        schema = document_from_json(obj, from_orjson=True, unsigned=unsigned)
-    except StructureError:
-        # A key named twice may be why the shape is wrong: that is the news.
-        _raise_duplicates(data)
-        raise
-    if not has_no_duplicates(data, obj, obj["kv_cache"]["scaling_factor"]):
-        _raise_duplicates(data)
-    return schema
-
-
-def _raise_duplicates(data: bytes | bytearray | str) -> None:
-    problems = duplicate_problems(data)
-    if problems:
-        raise DuplicateKeyError(problems)
-
-
-def _parse_message(error: orjson.JSONDecodeError, data: object) -> str:
-    # orjson reports bad UTF-8 at position 0; find the real place.
-    try:
-        if isinstance(data, (bytes, bytearray)):
-            bytes(data).decode("utf-8")
-        elif isinstance(data, str):
-            data.encode("utf-8")
-        else:
-            return f"expected bytes or str to parse, got {type(data).__name__}"
-    except (UnicodeDecodeError, UnicodeEncodeError) as bad:
-        return f"not valid UTF-8: {bad.reason} at byte {bad.start}"
-    return f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno} (char {error.pos})"
-
-
-def load(
-    path: StrPath,
-    context: ContextLike = None,
-    *,
-    validate: bool = True,
-    max_bytes: int | None = DEFAULT_MAX_BYTES,
-) -> QuantParamSchema:
-    """`loads` on a file's bytes. Problems name the file in `error.source`.
-
-    A file larger than `max_bytes` (64 MiB unless told; None for no limit)
-    raises `FileTooLargeError` without being read into memory.
-    """
-    if max_bytes is not None:
-        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool):
-            raise TypeError(f"max_bytes must be an int or None, got {type(max_bytes).__name__}")
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
-    source = os.fspath(path)
-    with open(path, "rb") as file:
-        data = _read_at_most(file, max_bytes, source)
-    try:
-        return loads(data, context, validate=validate)
-    except QuantParamError as error:
-        error.source = source
-        raise
-
-
-def _read_at_most(file: BinaryIO, max_bytes: int | None, source: str) -> bytes:
-    if max_bytes is None:
-        return file.read()
-    info = os.fstat(file.fileno())
-    regular = stat.S_ISREG(info.st_mode)
-    if regular and info.st_size > max_bytes:
-        raise _too_large(source, max_bytes, info.st_size)
-    # The size is only a hint: a file still growing, a pipe or a device can
-    # hold more, so reading itself stops one byte past the limit.
-    want = min(info.st_size if regular else _READ_CHUNK, max_bytes) + 1
-    chunks: list[bytes] = []
-    total = 0
-    while chunk := file.read(want):
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > max_bytes:
-            raise _too_large(source, max_bytes, None)
-        want = min(_READ_CHUNK, max_bytes + 1 - total)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _too_large(source: str, max_bytes: int, size: int | None) -> FileTooLargeError:
-    limit = f"the {_size_text(max_bytes)} limit (max_bytes={max_bytes})"
-    if size is None:
-        found = f"file holds more than {limit}"
-    else:
-        exact = f" ({size} bytes)" if size >= 1024 else ""
-        found = f"file is {_size_text(size)}{exact}, larger than {limit}"
-    return FileTooLargeError([Problem("$", f"{found}; pass a larger max_bytes to read it")], source)
-
-
-def _size_text(size: int) -> str:
-    if size < 1024:
-        return "1 byte" if size == 1 else f"{size} bytes"
-    value = size / 1024
-    unit = 0
-    while value >= 1024 and unit < len(_SIZE_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    number = f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
-    return f"{number} {_SIZE_UNITS[unit]}"
-
-
-_SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def dumps(schema: QuantParamSchema) -> bytes:
@@ -201,7 +42,7 @@ def dumps(schema: QuantParamSchema) -> bytes:
     ranks: RankScales = kv.scaling_factor  # type: ignore[assignment]
     # The fast check of validate(), inlined: on a small file the calls alone
     # would cost a third of what orjson takes to write it.
-    if not (ranks._sound and dtype == FP8_DTYPE and (model_type is None or type(model_type) is str)):
+    if not (ranks._facts & SOUND and dtype == FP8_DTYPE and (model_type is None or type(model_type) is str)):
         schema.validate()
     return orjson.dumps(ranks._document_form(model_type, dtype))
 

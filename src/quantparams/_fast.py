@@ -1,0 +1,335 @@
+"""The fast path: the usual sound document, read in one flat pass, or declined.
+
+`load_fast` returns exactly what `_precise.load_precise` returns for the same
+arguments (equal values, the same key order, the same types), or None: it
+declines whatever it is not sure of, and `loads` then runs the precise loader,
+which names every problem. It is sure of a document when:
+
+- orjson parses it, and its keys are named once (see `no_duplicates`);
+- its model type is a string or null and its dtype is FP8's;
+- its ranks and each rank's layers are keyed "0".."n-1" in order, and
+  every scale is a JSON float > 0 (orjson's floats are finite);
+- when asked to validate against a context, the context is well formed and
+  the file fits it.
+
+So the precise loader would find no problem, and would build maps of the
+same keys and values: the fast path keeps orjson's dicts as the maps' storage
+instead of copying them, since no one else holds them.
+
+A large text is parsed one TP rank at a time (`_ranks_in_pieces`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ._context import ValidationContext
+from ._format import FP8_DTYPE
+from ._maps import DENSE, KNOWN, SOUND, LayerScales, RankScales
+from ._schema import QuantParamSchema, built_document
+from ._storage import key_strings
+
+__all__ = ["MIN_PIECE", "PIECES_FROM", "load_fast", "no_duplicates"]
+
+_MISSING: Any = object()
+# A float method that returns its float unchanged and raises TypeError for
+# anything else (int, bool, str, ...): a type check that runs inside min().
+_FLOAT_ONLY = float.conjugate
+_adopt_layers = LayerScales._adopt
+_SURE = DENSE | KNOWN | SOUND  # what the fast path knows of every map it builds
+_MINUS = ord("-")  # asked for a byte's value, `in` goes straight to memchr()
+
+
+def load_fast(
+    data: object,
+    context: object,
+    validate: bool,
+    *,
+    pieces_from: int | None = None,
+    min_piece: int | None = None,
+) -> QuantParamSchema | None:
+    """What the precise loader returns for `data`, or None when not sure (see the module).
+
+    Bytes longer than `pieces_from` are read in pieces of at least `min_piece`
+    bytes; both have defaults that suit the library, and tests set them.
+    """
+    if type(data) is str:
+        found = _whole(data)
+    elif type(data) is bytes or type(data) is bytearray:
+        if len(data) > (PIECES_FROM if pieces_from is None else pieces_from):
+            found = _in_pieces(data, MIN_PIECE if min_piece is None else min_piece)
+        else:
+            found = _whole(data)
+    else:
+        return None
+    if found is None:
+        return None
+    model_type, dtype, ranks, layer_count = found
+    return _document(model_type, dtype, ranks, layer_count, context if validate else None)
+
+
+# What a sure document is made of: its model type, dtype, rank maps and
+# every rank's layer count (-1 when ranks differ).
+_Parts = tuple["str | None", str, "dict[str, LayerScales]", int]
+
+
+def _whole(data: bytes | bytearray | str) -> _Parts | None:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    fields = _fields(document)
+    if fields is None or type(fields[2]) is not dict:
+        return None
+    model_type, dtype, scaling_json = fields
+    if list(scaling_json) != key_strings(len(scaling_json)):
+        return None
+    # Without a minus sign anywhere in the text, no scale can be negative,
+    # which makes the check of every scale cheaper. One memchr() finds out.
+    unsigned = ("-" if type(data) is str else _MINUS) not in data
+    ranks: dict[str, LayerScales] = {}
+    layer_count = -1
+    for key, layers_json in scaling_json.items():
+        layers = _sound_layers(layers_json, unsigned)
+        if layers is None:
+            return None
+        if not ranks:
+            layer_count = len(layers_json)
+        elif len(layers_json) != layer_count:
+            layer_count = -1
+        ranks[key] = layers
+    if not no_duplicates(data, document, scaling_json):
+        return None
+    return model_type, dtype, ranks, layer_count
+
+
+def _fields(document: object) -> tuple[str | None, str, Any] | None:
+    """The model type, dtype and scaling-factor value of a document whose
+    model type is a string or null and whose dtype is FP8's; else None."""
+    if type(document) is not dict:
+        return None
+    model_type = document.get("model_type", _MISSING)
+    kv_cache = document.get("kv_cache")
+    if type(kv_cache) is not dict or not (model_type is None or type(model_type) is str):
+        return None
+    dtype = kv_cache.get("dtype")
+    if type(dtype) is not str or dtype != FP8_DTYPE:
+        return None
+    return model_type, dtype, kv_cache.get("scaling_factor", _MISSING)
+
+
+def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
+    """The map of a parsed object keyed "0".."n-1" in order with float
+    values > 0, adopting it as its storage; else None. `unsigned` says the
+    text it was parsed from holds no `-`."""
+    if type(layers) is not dict or list(layers) != key_strings(len(layers)):
+        return None
+    # One pass checks that every value is a float and > 0. Without a sign in
+    # the text, a float that is not zero is > 0, which all() asks for less
+    # than min() does. min() of nothing is an empty map's, which is sound.
+    try:
+        if unsigned:
+            if not all(map(_FLOAT_ONLY, layers.values())):
+                return None
+        elif not min(map(_FLOAT_ONLY, layers.values()), default=1.0) > 0.0:
+            return None
+    except TypeError:  # not a float: the precise path decides
+        return None
+    return _adopt_layers(layers, _SURE)
+
+
+def _document(
+    model_type: str | None, dtype: str, ranks: dict[str, LayerScales], layer_count: int, context: object
+) -> QuantParamSchema | None:
+    """The document of sound parts, or None unless it passes the checks against `context`."""
+    if context is not None:
+        if type(context) is dict:
+            tp_size = context.get("tp_size")
+            tp_rank = context.get("tp_rank")
+            layers = context.get("num_hidden_layers")
+            expected_type = context.get("model_type")
+            known = bool(context)
+        elif type(context) is ValidationContext:
+            tp_size, tp_rank = context.tp_size, context.tp_rank
+            layers, expected_type = context.num_hidden_layers, context.model_type
+            known = True
+        else:
+            return None
+        # `type(x) is int` also refuses bools, as the precise context check does.
+        if known and not (
+            type(tp_size) is int
+            and type(tp_rank) is int
+            and type(layers) is int
+            and (expected_type is None or (type(expected_type) is str and expected_type == model_type))
+            and 0 <= tp_rank < tp_size == len(ranks)
+            and layers == layer_count
+            and layers >= 1
+        ):
+            return None
+    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE, layer_count))
+
+
+def no_duplicates(data: bytes | bytearray | str, document: dict[str, Any], rank_maps: dict[str, Any]) -> bool:
+    """True when `data`, parsed as `document`, certainly names no key twice.
+
+    Every member of an object has one `:` outside strings, so a text without
+    duplicates has exactly as many colons as its parsed objects have members,
+    plus the colons inside its parsed strings. A duplicate adds a member (and
+    its value's members and strings) that the parsed document no longer
+    holds, so the count comes out higher. An escape such as `\\u003a` is a
+    colon in a parsed string but not in the text: a text with a backslash is
+    declined. `rank_maps` is the document's scaling-factor object, already
+    known to map canonical keys to objects of floats: its colons are counted
+    without visiting a scale. Where the document holds a number in that
+    object's place, `rank_maps` is `{}`.
+    """
+    if isinstance(data, str):
+        if "\\" in data:
+            return False
+        found = data.count(":")
+    else:
+        if b"\\" in data:
+            return False
+        # What a deletion removes, not count(): deleting finds each colon
+        # with memchr, which beats count()'s byte-by-byte loop, copy included.
+        found = len(data) - len(data.replace(b":", b""))
+    kv_cache = document["kv_cache"]
+    if len(document) == 2 and len(kv_cache) == 2:
+        # Just the required fields: no walk, which costs a small file more than its scales do.
+        model_type = document["model_type"]
+        in_text: int = kv_cache["dtype"].count(":") + (model_type.count(":") if model_type else 0)
+        expected = 4 + in_text + len(rank_maps) + sum(map(len, rank_maps.values()))
+    else:
+        expected = _colons_anywhere(document, rank_maps)
+    return found == expected
+
+
+def _colons_anywhere(value: Any, rank_maps: dict[str, Any]) -> int:
+    """Members of every object plus colons in every string, as parsed: a walk
+    of everything but the rank maps."""
+    total = 0
+    # A stack, not recursion: extra keys may hold nesting as deep as the parser allows.
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if node is rank_maps:
+            total += len(node) + sum(map(len, node.values()))
+            continue
+        items = node.items() if type(node) is dict else enumerate(node)
+        if type(node) is dict:
+            total += len(node) + sum(key.count(":") for key in node)
+        for _, item in items:
+            if type(item) is str:
+                total += item.count(":")
+            elif type(item) is dict or type(item) is list:
+                stack.append(item)
+    return total
+
+
+# A large text is parsed one TP rank at a time. orjson first reads a text into
+# a buffer of its own; for a text over about 680 KiB it allocates a fresh one
+# of twelve bytes per byte of text, and glibc's malloc serves a block over
+# 32 MiB with fresh pages from the system every time, handed over one by one
+# as they are first touched: for a text over 2.7 MiB the parse then costs a
+# third more. Such a file is almost all scaling factors, one object per TP
+# rank, so orjson is handed one rank's object at a time, and then the rest of
+# the document with a `0` where the scaling factors were. Each rank is
+# checked while its text and its parsed object are still in cache.
+PIECES_FROM = (32 << 20) // 12
+# Each rank costs a few calls more in pieces; smaller ranks are cheaper whole.
+MIN_PIECE = 2048
+
+_SCALING_FACTOR = b'"scaling_factor"'
+_JSON_SPACE = b" \t\n\r"
+
+
+def _in_pieces(data: bytes | bytearray, min_piece: int) -> _Parts | None:
+    """`_whole(data)`, reading the scaling factors one rank at a time; None
+    also when the pieces do not certainly make up the document."""
+    start = data.find(_SCALING_FACTOR)
+    # With no backslash before it, every quote before it opens or closes a
+    # string; an even number of them puts this one outside all strings.
+    if start < 0 or data.find(b"\\", 0, start) >= 0 or data.count(b'"', 0, start) % 2:
+        return None
+    end = _after(data, start + len(_SCALING_FACTOR), b":")
+    map_start = _after(data, end, b"{") - 1
+    if map_start < 0:
+        return None
+    ranks: dict[str, LayerScales] = {}
+    rank_count = 0
+    layer_count = -1
+    end = map_start + 1
+    while True:
+        # `"<digits>" : {`
+        key_start = _after(data, end, b'"')
+        key_end = data.find(b'"', key_start) if key_start >= 0 else -1
+        opening = _after(data, _after(data, key_end + 1, b":"), b"{") - 1 if key_end >= 0 else -1
+        if opening < 0:
+            return None
+        # The rank's object ends at the first "}" after its "{", or orjson
+        # refuses the piece: had that "}" been inside a string, the piece
+        # would end in the string; had it closed a nested object, the piece
+        # would be missing its own "}". Nor may it hold an array: orjson
+        # limits how deep a whole document nests, and a piece on its own
+        # sits three levels higher.
+        closing = data.find(b"}", opening)
+        if closing - opening < min_piece or data.find(b"[", opening, closing) >= 0:
+            return None  # also when no "}" is found
+        piece = data[opening : closing + 1]
+        try:
+            layers_json = orjson.loads(piece)
+        except orjson.JSONDecodeError:
+            return None
+        layers = _sound_layers(layers_json, _MINUS not in piece)
+        # Every member has a colon outside strings, and a sound piece has no
+        # strings but its keys: as many colons as members prove no layer is
+        # named twice (see `no_duplicates`).
+        if layers is None or len(piece) - len(piece.replace(b":", b"")) != len(layers_json):
+            return None
+        if not ranks:
+            layer_count = len(layers_json)
+        elif len(layers_json) != layer_count:
+            layer_count = -1
+        ranks[data[key_start:key_end].decode("ascii", "replace")] = layers
+        rank_count += 1
+        end = _after(data, closing + 1, b",")
+        if end < 0:
+            end = _after(data, closing + 1, b"}")
+            break
+    # Keys "0".."n-1", one per piece: no rank named twice, none out of order.
+    if end < 0 or len(ranks) != rank_count or list(ranks) != key_strings(rank_count):
+        return None
+    # The pieces and the text between them make up one JSON object, so the
+    # document is valid exactly when it is with a plain value in its place.
+    rest = data[:map_start] + b"0" + data[end:]
+    # Without backslashes, a key that reads "scaling_factor" is spelled so:
+    # found once, it is the one whose value the `0` replaced.
+    if b"\\" in rest or rest.count(_SCALING_FACTOR) != 1:
+        return None
+    try:
+        document = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        return None
+    fields = _fields(document)
+    # The rest names no key twice, nor does the map (its members are the
+    # ranks, each named once) or any rank in it.
+    if (
+        fields is None
+        or fields[2] != 0
+        or type(fields[2]) is not int
+        or not no_duplicates(rest, document, {})
+    ):
+        return None
+    return fields[0], fields[1], ranks, layer_count
+
+
+def _after(data: bytes | bytearray, start: int, token: bytes) -> int:
+    """Where `token` ends, when only JSON whitespace lies between `start` and it; else -1."""
+    if start < 0:
+        return -1
+    at = start
+    while at < len(data) and data[at] in _JSON_SPACE:
+        at += 1
+    return at + len(token) if data.startswith(token, at) else -1

@@ -1,0 +1,75 @@
+"""The fast path and the precise loader agree: the one assertion the tests and the fuzzer share.
+
+`quantparams._precise.load_precise` is the oracle: it parses, names every key
+named twice, structures and validates, the slow and sure way. `loads` tries
+`quantparams._fast.load_fast` first. For any input the two must give the same
+document (equal values, the same key order, the same types) or the same error
+class with the same problems; and whatever the fast path returns on its own,
+rather than declining, must be the precise loader's document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from quantparams import QuantParamError, QuantParamSchema, loads
+from quantparams._fast import load_fast
+from quantparams._precise import load_precise
+
+Outcome = QuantParamSchema | tuple[type[QuantParamError], list[str]]
+Loader = Callable[..., QuantParamSchema]
+
+# The two public ways in, for suites that run on both: `loads` (fast path,
+# then precise) and the precise loader alone.
+LOADERS: dict[str, Loader] = {"loads": loads, "precise": load_precise}
+
+
+def outcome(load: Loader, data: Any, context: Any = None, *, validate: bool = True) -> Outcome:
+    """The document `load` returns, or the class and problems of what it raises."""
+    try:
+        return load(data, context, validate=validate)
+    except QuantParamError as error:
+        return type(error), [str(p) for p in error.problems]
+
+
+def assert_same_document(mine: QuantParamSchema, oracle: QuantParamSchema) -> None:
+    """Equal values, the same key order and the same types, at every level."""
+    assert type(mine.model_type) is type(oracle.model_type)
+    assert mine.model_type == oracle.model_type
+    assert type(mine.kv_cache.dtype) is type(oracle.kv_cache.dtype)
+    assert mine.kv_cache.dtype == oracle.kv_cache.dtype
+    ranks, oracle_ranks = mine.kv_cache.scaling_factor, oracle.kv_cache.scaling_factor
+    assert type(ranks) is type(oracle_ranks)
+    assert list(ranks) == list(oracle_ranks)
+    assert ranks.is_dense == oracle_ranks.is_dense  # type: ignore[attr-defined]
+    for (rank, layers), oracle_layers in zip(ranks.items(), oracle_ranks.values()):
+        assert type(rank) is int
+        assert type(layers) is type(oracle_layers)
+        assert [(k, v, type(v)) for k, v in layers.items()] == [
+            (k, v, type(v)) for k, v in oracle_layers.items()
+        ]
+        assert layers.is_dense == oracle_layers.is_dense  # type: ignore[attr-defined]
+        assert layers.is_sound() == oracle_layers.is_sound()  # type: ignore[attr-defined]
+    assert mine == oracle
+
+
+def assert_loaders_agree(data: Any, context: Any = None, *, validate: bool = True) -> Outcome:
+    """`loads` and the fast path alone give what the precise loader gives; returns that."""
+    oracle = outcome(load_precise, data, context, validate=validate)
+    mine = outcome(loads, data, context, validate=validate)
+    text = data.tobytes() if type(data) is memoryview else data
+    # The fast path as `loads` runs it, and reading any bytes in pieces.
+    fast = [load_fast(text, context, validate)]
+    if type(text) is not str:
+        fast.append(load_fast(text, context, validate, pieces_from=0, min_piece=0))
+    if isinstance(oracle, QuantParamSchema):
+        assert isinstance(mine, QuantParamSchema), mine
+        assert_same_document(mine, oracle)
+        for schema in fast:
+            if schema is not None:
+                assert_same_document(schema, oracle)
+    else:
+        assert mine == oracle
+        assert fast == [None] * len(fast)
+    return oracle
