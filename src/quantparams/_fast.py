@@ -5,7 +5,7 @@ arguments (equal values, the same key order, the same types), or None: it
 declines whatever it is not sure of, and `loads` then runs the precise loader,
 which names every problem. It is sure of a document when:
 
-- orjson parses it, and its keys are named once (see `no_duplicates`);
+- orjson parses it, and its keys are named once (see `load_fast`);
 - its model type is a string or null and its dtype is FP8's;
 - its ranks and each rank's layers are keyed "0".."n-1" in order, and
   every scale is a JSON float > 0 (orjson's floats are finite);
@@ -27,19 +27,21 @@ import orjson
 
 from ._context import ValidationContext
 from ._format import FP8_DTYPE
-from ._maps import DENSE, KNOWN, SOUND, LayerScales, RankScales
+from ._maps import DENSE, KNOWN, SOUND, LayerScales, RankScales, _set_facts, _set_stored
+from ._maps import _new_object as _new_map
 from ._schema import QuantParamSchema, built_document
 from ._storage import key_strings
 
-__all__ = ["MIN_PIECE", "PIECES_FROM", "load_fast", "no_duplicates"]
+__all__ = ["MIN_PIECE", "PIECES_FROM", "load_fast"]
 
 _MISSING: Any = object()
 # A float method that returns its float unchanged and raises TypeError for
 # anything else (int, bool, str, ...): a type check that runs inside min().
 _FLOAT_ONLY = float.conjugate
-_adopt_layers = LayerScales._adopt
 _SURE = DENSE | KNOWN | SOUND  # what the fast path knows of every map it builds
-_MINUS = ord("-")  # asked for a byte's value, `in` goes straight to memchr()
+# Asked for a byte's value, `in` goes straight to memchr().
+_MINUS = ord("-")
+_BACKSLASH = ord("\\")
 
 
 def load_fast(
@@ -54,60 +56,23 @@ def load_fast(
 
     Bytes longer than `pieces_from` are read in pieces of at least `min_piece`
     bytes; both have defaults that suit the library, and tests set them.
+
+    One flat pass, with as few calls as it can: on a small file the calls
+    would cost as much as the checks.
     """
-    if type(data) is str:
-        found = _whole(data)
-    elif type(data) is bytes or type(data) is bytearray:
+    ranks: dict[str, LayerScales] | None = None
+    if type(data) is bytes or type(data) is bytearray:
         if len(data) > (PIECES_FROM if pieces_from is None else pieces_from):
-            found = _in_pieces(data, MIN_PIECE if min_piece is None else min_piece)
-        else:
-            found = _whole(data)
-    else:
+            pieces = _in_pieces(data, MIN_PIECE if min_piece is None else min_piece)
+            if pieces is None:
+                return None
+            data, ranks, layer_count = pieces  # the rest of the text, from here on
+    elif type(data) is not str:
         return None
-    if found is None:
-        return None
-    model_type, dtype, ranks, layer_count = found
-    return _document(model_type, dtype, ranks, layer_count, context if validate else None)
-
-
-# What a sure document is made of: its model type, dtype, rank maps and
-# every rank's layer count (-1 when ranks differ).
-_Parts = tuple["str | None", str, "dict[str, LayerScales]", int]
-
-
-def _whole(data: bytes | bytearray | str) -> _Parts | None:
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    fields = _fields(document)
-    if fields is None or type(fields[2]) is not dict:
-        return None
-    model_type, dtype, scaling_json = fields
-    if list(scaling_json) != key_strings(len(scaling_json)):
-        return None
-    # Without a minus sign anywhere in the text, no scale can be negative,
-    # which makes the check of every scale cheaper. One memchr() finds out.
-    unsigned = ("-" if type(data) is str else _MINUS) not in data
-    ranks: dict[str, LayerScales] = {}
-    layer_count = -1
-    for key, layers_json in scaling_json.items():
-        layers = _sound_layers(layers_json, unsigned)
-        if layers is None:
-            return None
-        if not ranks:
-            layer_count = len(layers_json)
-        elif len(layers_json) != layer_count:
-            layer_count = -1
-        ranks[key] = layers
-    if not no_duplicates(data, document, scaling_json):
-        return None
-    return model_type, dtype, ranks, layer_count
-
-
-def _fields(document: object) -> tuple[str | None, str, Any] | None:
-    """The model type, dtype and scaling-factor value of a document whose
-    model type is a string or null and whose dtype is FP8's; else None."""
     if type(document) is not dict:
         return None
     model_type = document.get("model_type", _MISSING)
@@ -115,9 +80,85 @@ def _fields(document: object) -> tuple[str | None, str, Any] | None:
     if type(kv_cache) is not dict or not (model_type is None or type(model_type) is str):
         return None
     dtype = kv_cache.get("dtype")
+    scaling_json = kv_cache.get("scaling_factor", _MISSING)
     if type(dtype) is not str or dtype != FP8_DTYPE:
         return None
-    return model_type, dtype, kv_cache.get("scaling_factor", _MISSING)
+    if ranks is not None:
+        # Read in pieces: the text left holds a `0` where the scaling factors
+        # were, and its colons are counted below; the map's members are the
+        # ranks, each named once (`_in_pieces`), and the ranks' were counted.
+        if type(scaling_json) is not int or scaling_json != 0:
+            return None
+        map_members = 0
+    else:
+        if type(scaling_json) is not dict or list(scaling_json) != key_strings(len(scaling_json)):
+            return None
+        # Without a minus sign anywhere in the text, no scale can be negative,
+        # which makes the check of every scale cheaper. One memchr() finds out.
+        unsigned = (_MINUS if type(data) is not str else "-") not in data
+        ranks = {}
+        layer_count = -1  # every rank's, when all agree
+        map_members = len(scaling_json)
+        for key, layers_json in scaling_json.items():
+            layers = _sound_layers(layers_json, unsigned)
+            if layers is None:
+                return None
+            if not ranks:
+                layer_count = len(layers_json)
+            elif len(layers_json) != layer_count:
+                layer_count = -1
+            ranks[key] = layers
+            map_members += len(layers_json)
+    # No key is named twice. Every member of an object has one `:` outside
+    # strings, so a text without duplicates has exactly as many colons as its
+    # parsed objects have members, plus the colons inside its parsed strings.
+    # A duplicate adds a member (and its value's members and strings) that the
+    # parsed document no longer holds, so the count comes out higher. An escape
+    # such as `\u003a` is a colon in a parsed string but not in the text: a
+    # text with a backslash is declined.
+    if type(data) is str:
+        if "\\" in data:
+            return None
+        colons = data.count(":")
+    else:
+        if _BACKSLASH in data:
+            return None
+        # What a deletion removes, not count(): deleting finds each colon
+        # with memchr, which beats count()'s byte-by-byte loop, copy included.
+        colons = len(data) - len(data.replace(b":", b""))  # type: ignore[arg-type]
+    if len(document) == 2 and len(kv_cache) == 2:
+        # Just the required fields, and FP8's dtype has no colon: no walk,
+        # which costs a small file more than its scales do.
+        expected = 4 + map_members + (model_type.count(":") if model_type else 0)
+    else:
+        expected = _colons_anywhere(document, scaling_json)
+    if colons != expected:
+        return None
+    if validate and context is not None:
+        if type(context) is dict:
+            tp_size = context.get("tp_size")
+            tp_rank = context.get("tp_rank")
+            layer_total = context.get("num_hidden_layers")
+            expected_type = context.get("model_type")
+            engine = bool(context)  # an empty dict asks for no engine checks
+        elif type(context) is ValidationContext:
+            tp_size, tp_rank = context.tp_size, context.tp_rank
+            layer_total, expected_type = context.num_hidden_layers, context.model_type
+            engine = True
+        else:
+            return None
+        # `type(x) is int` also refuses bools, as the precise context check does.
+        if engine and not (
+            type(tp_size) is int
+            and type(tp_rank) is int
+            and type(layer_total) is int
+            and (expected_type is None or (type(expected_type) is str and expected_type == model_type))
+            and 0 <= tp_rank < tp_size == len(ranks)
+            and layer_total == layer_count
+            and layer_total >= 1
+        ):
+            return None
+    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE, layer_count))
 
 
 def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
@@ -137,83 +178,22 @@ def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
             return None
     except TypeError:  # not a float: the precise path decides
         return None
-    return _adopt_layers(layers, _SURE)
+    # LayerScales._adopt, without the call: this runs once per rank.
+    built = _new_map(LayerScales)
+    _set_stored(built, layers)
+    _set_facts(built, _SURE)
+    return built
 
 
-def _document(
-    model_type: str | None, dtype: str, ranks: dict[str, LayerScales], layer_count: int, context: object
-) -> QuantParamSchema | None:
-    """The document of sound parts, or None unless it passes the checks against `context`."""
-    if context is not None:
-        if type(context) is dict:
-            tp_size = context.get("tp_size")
-            tp_rank = context.get("tp_rank")
-            layers = context.get("num_hidden_layers")
-            expected_type = context.get("model_type")
-            known = bool(context)
-        elif type(context) is ValidationContext:
-            tp_size, tp_rank = context.tp_size, context.tp_rank
-            layers, expected_type = context.num_hidden_layers, context.model_type
-            known = True
-        else:
-            return None
-        # `type(x) is int` also refuses bools, as the precise context check does.
-        if known and not (
-            type(tp_size) is int
-            and type(tp_rank) is int
-            and type(layers) is int
-            and (expected_type is None or (type(expected_type) is str and expected_type == model_type))
-            and 0 <= tp_rank < tp_size == len(ranks)
-            and layers == layer_count
-            and layers >= 1
-        ):
-            return None
-    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE, layer_count))
-
-
-def no_duplicates(data: bytes | bytearray | str, document: dict[str, Any], rank_maps: dict[str, Any]) -> bool:
-    """True when `data`, parsed as `document`, certainly names no key twice.
-
-    Every member of an object has one `:` outside strings, so a text without
-    duplicates has exactly as many colons as its parsed objects have members,
-    plus the colons inside its parsed strings. A duplicate adds a member (and
-    its value's members and strings) that the parsed document no longer
-    holds, so the count comes out higher. An escape such as `\\u003a` is a
-    colon in a parsed string but not in the text: a text with a backslash is
-    declined. `rank_maps` is the document's scaling-factor object, already
-    known to map canonical keys to objects of floats: its colons are counted
-    without visiting a scale. Where the document holds a number in that
-    object's place, `rank_maps` is `{}`.
-    """
-    if isinstance(data, str):
-        if "\\" in data:
-            return False
-        found = data.count(":")
-    else:
-        if b"\\" in data:
-            return False
-        # What a deletion removes, not count(): deleting finds each colon
-        # with memchr, which beats count()'s byte-by-byte loop, copy included.
-        found = len(data) - len(data.replace(b":", b""))
-    kv_cache = document["kv_cache"]
-    if len(document) == 2 and len(kv_cache) == 2:
-        # Just the required fields: no walk, which costs a small file more than its scales do.
-        model_type = document["model_type"]
-        in_text: int = kv_cache["dtype"].count(":") + (model_type.count(":") if model_type else 0)
-        expected = 4 + in_text + len(rank_maps) + sum(map(len, rank_maps.values()))
-    else:
-        expected = _colons_anywhere(document, rank_maps)
-    return found == expected
-
-
-def _colons_anywhere(value: Any, rank_maps: dict[str, Any]) -> int:
+def _colons_anywhere(value: Any, rank_maps: Any) -> int:
     """Members of every object plus colons in every string, as parsed: a walk
-    of everything but the rank maps."""
+    of everything but the rank maps, already known to map canonical keys to
+    objects of floats, whose colons are counted without visiting a scale."""
     total = 0
     # A stack, not recursion: extra keys may hold nesting as deep as the parser allows.
     stack = [value]
     while stack:
-        node = stack.pop()
+        node: Any = stack.pop()
         if node is rank_maps:
             total += len(node) + sum(map(len, node.values()))
             continue
@@ -245,9 +225,13 @@ _SCALING_FACTOR = b'"scaling_factor"'
 _JSON_SPACE = b" \t\n\r"
 
 
-def _in_pieces(data: bytes | bytearray, min_piece: int) -> _Parts | None:
-    """`_whole(data)`, reading the scaling factors one rank at a time; None
-    also when the pieces do not certainly make up the document."""
+def _in_pieces(
+    data: bytes | bytearray, min_piece: int
+) -> tuple[bytes | bytearray, dict[str, LayerScales], int] | None:
+    """The rank maps of `data`, read one rank at a time, their layer count (-1
+    when ranks differ), and the rest of the text, with a `0` where the
+    scaling factors were; or None when the pieces do not certainly make up
+    the document's scaling factors, all sound."""
     start = data.find(_SCALING_FACTOR)
     # With no backslash before it, every quote before it opens or closes a
     # string; an even number of them puts this one outside all strings.
@@ -285,7 +269,7 @@ def _in_pieces(data: bytes | bytearray, min_piece: int) -> _Parts | None:
         layers = _sound_layers(layers_json, _MINUS not in piece)
         # Every member has a colon outside strings, and a sound piece has no
         # strings but its keys: as many colons as members prove no layer is
-        # named twice (see `no_duplicates`).
+        # named twice (see `load_fast`).
         if layers is None or len(piece) - len(piece.replace(b":", b"")) != len(layers_json):
             return None
         if not ranks:
@@ -308,21 +292,9 @@ def _in_pieces(data: bytes | bytearray, min_piece: int) -> _Parts | None:
     # found once, it is the one whose value the `0` replaced.
     if b"\\" in rest or rest.count(_SCALING_FACTOR) != 1:
         return None
-    try:
-        document = orjson.loads(rest)
-    except orjson.JSONDecodeError:
-        return None
-    fields = _fields(document)
-    # The rest names no key twice, nor does the map (its members are the
-    # ranks, each named once) or any rank in it.
-    if (
-        fields is None
-        or fields[2] != 0
-        or type(fields[2]) is not int
-        or not no_duplicates(rest, document, {})
-    ):
-        return None
-    return fields[0], fields[1], ranks, layer_count
+    # The caller reads the rest as a document. It must name no key twice; nor
+    # does the map (its members are the ranks, each named once) or any rank in it.
+    return rest, ranks, layer_count
 
 
 def _after(data: bytes | bytearray, start: int, token: bytes) -> int:

@@ -33,10 +33,7 @@ def loads(
         data = data.tobytes()
     # The fast path reads the usual sound document; whatever it declines the
     # precise loader reads, naming every problem.
-    schema = load_fast(data, context, validate)
-    if schema is None:
-        schema = load_precise(data, context, validate=validate)
-    return schema
+    return load_fast(data, context, validate) or load_precise(data, context, validate=validate)
 
 
 def load(
