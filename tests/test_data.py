@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import quantparams
+from agreement import LOADERS, Loader
 
 DATA = Path(__file__).parent / "data"
 VALID = sorted((DATA / "valid").glob("*.json"))
@@ -34,9 +35,10 @@ def test_every_invalid_file_has_expectations() -> None:
         assert path.with_suffix(".problems").exists(), path
 
 
+@pytest.mark.parametrize("load", LOADERS.values(), ids=list(LOADERS))
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
-def test_valid_file_loads(path: Path) -> None:
-    schema = quantparams.load(path, _context(path))
+def test_valid_file_loads(path: Path, load: Loader) -> None:
+    schema = load(path.read_bytes(), _context(path))
     # The values are the file's, read as vLLM reads them.
     raw = json.loads(path.read_text())
     kv = raw["kv_cache"]
@@ -64,11 +66,12 @@ def test_invalid_file_reports_every_problem_exactly(path: Path) -> None:
         assert text == f"{path}: {len(lines)} problems:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+@pytest.mark.parametrize("load", LOADERS.values(), ids=list(LOADERS))
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
-def test_loads_raises_the_same_without_a_source(path: Path) -> None:
+def test_loads_raises_the_same_without_a_source(path: Path, load: Loader) -> None:
     kind, lines = _expected(path)
     with pytest.raises(quantparams.QuantParamError) as caught:
-        quantparams.loads(path.read_bytes(), _context(path))
+        load(path.read_bytes(), _context(path))
     assert type(caught.value).__name__ == kind
     assert [str(p) for p in caught.value.problems] == lines
     assert caught.value.source is None

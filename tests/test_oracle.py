@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import quantparams
+from agreement import LOADERS, Loader
 from oracle import OracleResult, oracle_load, oracle_loader
 from quantparams import (
     ParseError,
@@ -40,6 +41,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 SF = "$.kv_cache.scaling_factor"
+
+# Each test that loads runs on `loads` and on the precise loader alone.
+_BOTH_LOADERS = pytest.mark.parametrize("load", LOADERS.values(), ids=list(LOADERS))
 
 
 # Helpers ---------------------------------------------------------------------
@@ -130,11 +134,14 @@ def _loaders(path: Path, context: dict[str, Any]) -> tuple[list[tuple[int, float
 
 @settings(max_examples=80)
 @given(sound=sound_documents(), ensure_ascii=st.booleans(), typed_context=st.booleans())
-def test_sound_documents_read_alike(sound: SoundDocument, ensure_ascii: bool, typed_context: bool) -> None:
+@_BOTH_LOADERS
+def test_sound_documents_read_alike(
+    load: Loader, sound: SoundDocument, ensure_ascii: bool, typed_context: bool
+) -> None:
     data = _json_bytes(sound.document, ensure_ascii=ensure_ascii)
     context = sound.validation_context() if typed_context else sound.context
     for ours_context, oracle_context in ((None, None), ({}, {}), (context, sound.context)):
-        schema = quantparams.loads(data, ours_context)
+        schema = load(data, ours_context)
         theirs = _accepted(oracle_load(data, oracle_context))
         assert _values(schema) == theirs.scales
         assert schema.model_type == theirs.model_type
@@ -464,7 +471,8 @@ BROKEN = [
 
 
 @pytest.mark.parametrize("broken", BROKEN)
-def test_broken_documents_rejected_by_both(broken: Broken, tmp_path: Path) -> None:
+@_BOTH_LOADERS
+def test_broken_documents_rejected_by_both(load: Loader, broken: Broken, tmp_path: Path) -> None:
     doc, context = _base()
     changed = broken.apply(doc, context)
     data = changed if isinstance(changed, bytes) else _json_bytes(changed)
@@ -472,7 +480,7 @@ def test_broken_documents_rejected_by_both(broken: Broken, tmp_path: Path) -> No
     contexts = [context] if broken.needs_context else [context, None]
     for ctx in contexts:
         with pytest.raises(QuantParamError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         error = caught.value
         assert type(error) is broken.error, str(error)
         assert broken.path in _paths(error), str(error)
@@ -515,18 +523,21 @@ def _damaged(draw: st.DrawFn) -> tuple[SoundDocument, str]:
 
 @settings(max_examples=60)
 @given(damaged=_damaged())
-def test_damaged_documents_rejected_with_the_same_message(damaged: tuple[SoundDocument, str]) -> None:
+@_BOTH_LOADERS
+def test_damaged_documents_rejected_with_the_same_message(
+    load: Loader, damaged: tuple[SoundDocument, str]
+) -> None:
     sound, how = damaged
     event(how)
     data = _json_bytes(sound.document)
     with pytest.raises(ValidationError) as caught:
-        quantparams.loads(data, sound.context)
+        load(data, sound.context)
     theirs = _rejected(oracle_load(data, sound.context))
     # vLLM stops at its first failed assert; quantparams reports that problem among all the others.
     [message] = _assertion_messages(theirs)
     assert message in [p.message for p in caught.value.problems]
     # Without an engine context there is nothing to compare against, and both accept.
-    assert _values(quantparams.loads(data)) == _accepted(oracle_load(data)).scales
+    assert _values(load(data)) == _accepted(oracle_load(data)).scales
 
 
 # Perturbed documents: quantparams is only ever stricter ----------------------
@@ -636,12 +647,15 @@ def _perturbed(draw: st.DrawFn) -> tuple[Doc, Doc | None, bool]:
 
 @settings(max_examples=150)
 @given(perturbed=_perturbed())
-def test_quantparams_accepts_only_what_vllm_accepts(perturbed: tuple[Doc, Doc | None, bool]) -> None:
+@_BOTH_LOADERS
+def test_quantparams_accepts_only_what_vllm_accepts(
+    load: Loader, perturbed: tuple[Doc, Doc | None, bool]
+) -> None:
     doc, context, lax = perturbed
     data = _json_bytes(doc)
     # Anything but a QuantParamError escaping loads() fails the test.
     try:
-        ours: QuantParamSchema | QuantParamError = quantparams.loads(data, context)
+        ours: QuantParamSchema | QuantParamError = load(data, context)
     except QuantParamError as error:
         ours = error
     theirs = oracle_load(data, context)
@@ -670,7 +684,8 @@ def test_quantparams_accepts_only_what_vllm_accepts(perturbed: tuple[Doc, Doc | 
         pytest.param("-1e400", -math.inf, id="-1e400"),
     ],
 )
-def test_non_finite_number_tokens(token: str, read_by_python: float, tmp_path: Path) -> None:
+@_BOTH_LOADERS
+def test_non_finite_number_tokens(load: Loader, token: str, read_by_python: float, tmp_path: Path) -> None:
     data, context = _base_with_token(token)
     theirs = _accepted(oracle_load(data, context))
     if math.isnan(read_by_python):
@@ -680,7 +695,7 @@ def test_non_finite_number_tokens(token: str, read_by_python: float, tmp_path: P
 
     for ctx in (context, None):
         with pytest.raises(ParseError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         assert _paths(caught.value) == ["$"]
 
     ours, vllm = _loaders(_write(tmp_path, data), context)
@@ -693,7 +708,8 @@ def test_non_finite_number_tokens(token: str, read_by_python: float, tmp_path: P
     ["0", "0.0", "-0.0", "-0.5", "-1", "-5e-324", "1e-400", "-1e-400"],
     # 1e-400 is a positive number in the text that every reader rounds to 0.0.
 )
-def test_scales_zero_or_negative(token: str) -> None:
+@_BOTH_LOADERS
+def test_scales_zero_or_negative(load: Loader, token: str) -> None:
     data, context = _base_with_token(token)
     theirs = _accepted(oracle_load(data, context))
     assert theirs.scales[0][1] == float(token)
@@ -701,7 +717,7 @@ def test_scales_zero_or_negative(token: str) -> None:
 
     for ctx in (context, None):
         with pytest.raises(ValidationError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         assert _paths(caught.value) == [f'{SF}["0"]["1"]']
         assert "finite number > 0" in caught.value.problems[0].message
 
@@ -713,7 +729,8 @@ NON_CANONICAL_KEYS = {"-1": -1, "01": 1, "+1": 1, " 1": 1, "1.0": 1, "1_0": 10}
 
 
 @pytest.mark.parametrize("key", list(NON_CANONICAL_KEYS))
-def test_non_canonical_layer_key(key: str) -> None:
+@_BOTH_LOADERS
+def test_non_canonical_layer_key(load: Loader, key: str) -> None:
     # Layer "1" of rank 1 (not the current rank) respelt: vLLM only counts the
     # layers of other ranks, so it accepts every spelling even with a context.
     doc, context = _base()
@@ -725,24 +742,26 @@ def test_non_canonical_layer_key(key: str) -> None:
         theirs = _accepted(oracle_load(data, ctx))
         assert theirs.scales[1][NON_CANONICAL_KEYS[key]] == scale
         with pytest.raises(StructureError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         assert _paths(caught.value) == [f'{SF}["1"]{_key(key)}']
 
 
 @pytest.mark.parametrize("key", [k for k, v in NON_CANONICAL_KEYS.items() if v == 1])
-def test_non_canonical_layer_key_on_current_rank(key: str) -> None:
+@_BOTH_LOADERS
+def test_non_canonical_layer_key_on_current_rank(load: Loader, key: str) -> None:
     doc, context = _base()
     _sf(doc)["0"] = {key if k == "1" else k: v for k, v in _sf(doc)["0"].items()}
     data = _json_bytes(doc)
     theirs = _accepted(oracle_load(data, context))
     assert sorted(theirs.scales[0]) == [0, 1, 2, 3]
     with pytest.raises(StructureError) as caught:
-        quantparams.loads(data, context)
+        load(data, context)
     assert _paths(caught.value) == [f'{SF}["0"]{_key(key)}']
 
 
 @pytest.mark.parametrize("key", list(NON_CANONICAL_KEYS))
-def test_non_canonical_rank_key(key: str) -> None:
+@_BOTH_LOADERS
+def test_non_canonical_rank_key(load: Loader, key: str) -> None:
     doc, context = _base()
     _sf(doc)[key] = _sf(doc).pop("1")
     data = _json_bytes(doc)
@@ -759,13 +778,14 @@ def test_non_canonical_rank_key(key: str) -> None:
 
     for ctx in (context, None):
         with pytest.raises(StructureError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         assert _paths(caught.value) == [f"{SF}{_key(key)}"]
 
 
 @pytest.mark.parametrize("level", ["layer", "rank"])
 @pytest.mark.parametrize("canonical_first", [True, False], ids=["1-then-01", "01-then-1"])
-def test_two_spellings_of_one_key(level: str, canonical_first: bool) -> None:
+@_BOTH_LOADERS
+def test_two_spellings_of_one_key(load: Loader, level: str, canonical_first: bool) -> None:
     doc, context = _base()
     first_value: Any
     second_value: Any
@@ -795,7 +815,7 @@ def test_two_spellings_of_one_key(level: str, canonical_first: bool) -> None:
 
     for ctx in (context, None):
         with pytest.raises(StructureError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         assert _paths(caught.value) == [path]
 
 
@@ -810,7 +830,8 @@ def test_two_spellings_of_one_key(level: str, canonical_first: bool) -> None:
         pytest.param("1e400", math.inf, id="string-1e400"),
     ],
 )
-def test_non_number_scales(value: object, read_by_pydantic: float) -> None:
+@_BOTH_LOADERS
+def test_non_number_scales(load: Loader, value: object, read_by_pydantic: float) -> None:
     doc, context = _base()
     _sf(doc)["0"]["1"] = value
     data = _json_bytes(doc)
@@ -822,13 +843,14 @@ def test_non_number_scales(value: object, read_by_pydantic: float) -> None:
 
     for ctx in (context, None):
         with pytest.raises(StructureError) as caught:
-            quantparams.loads(data, ctx)
+            load(data, ctx)
         assert _paths(caught.value) == [f'{SF}["0"]["1"]']
         assert caught.value.problems[0].message == f"expected a number, got {json.dumps(value)}"
 
 
 @pytest.mark.parametrize("tp_rank", [2, 3, -1])
-def test_context_tp_rank_out_of_range(tp_rank: int, tmp_path: Path) -> None:
+@_BOTH_LOADERS
+def test_context_tp_rank_out_of_range(load: Loader, tp_rank: int, tmp_path: Path) -> None:
     doc, context = _base()
     context["tp_rank"] = tp_rank
     data = _json_bytes(doc)
@@ -838,7 +860,7 @@ def test_context_tp_rank_out_of_range(tp_rank: int, tmp_path: Path) -> None:
     assert theirs.args == (tp_rank,)
 
     with pytest.raises(ValidationError) as caught:
-        quantparams.loads(data, context)
+        load(data, context)
     assert _paths(caught.value) == ["$"]
     assert f"tp_rank {tp_rank} is outside 0..1" in caught.value.problems[0].message
 
@@ -846,7 +868,8 @@ def test_context_tp_rank_out_of_range(tp_rank: int, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("missing", ["tp_size", "tp_rank", "num_hidden_layers"])
-def test_context_missing_key(missing: str) -> None:
+@_BOTH_LOADERS
+def test_context_missing_key(load: Loader, missing: str) -> None:
     doc, context = _base()
     del context[missing]
     data = _json_bytes(doc)
@@ -856,16 +879,17 @@ def test_context_missing_key(missing: str) -> None:
     assert theirs.args == (missing,)
 
     with pytest.raises(ValidationError) as caught:
-        quantparams.loads(data, context)
+        load(data, context)
     assert _paths(caught.value) == ["$"]
     assert f'"{missing}"' in caught.value.problems[0].message
 
 
-def test_context_without_model_type_is_not_missing_a_key() -> None:
+@_BOTH_LOADERS
+def test_context_without_model_type_is_not_missing_a_key(load: Loader) -> None:
     doc, context = _base()
     del context["model_type"]
     data = _json_bytes(doc)
-    assert _values(quantparams.loads(data, context)) == _accepted(oracle_load(data, context)).scales
+    assert _values(load(data, context)) == _accepted(oracle_load(data, context)).scales
 
 
 # What quantparams writes, vLLM reads ---------------------------------------------
@@ -900,9 +924,10 @@ def test_vllm_loader_reads_dump_output(schema: QuantParamSchema, tmp_path: Path)
 
 @settings(max_examples=80)
 @given(schema=schemas())
-def test_dumps_loads_round_trip(schema: QuantParamSchema) -> None:
+@_BOTH_LOADERS
+def test_dumps_loads_round_trip(load: Loader, schema: QuantParamSchema) -> None:
     data = quantparams.dumps(schema)
-    again = quantparams.loads(data)
+    again = load(data)
     assert again == schema
     assert _values(again) == _values(schema)
     assert quantparams.dumps(again) == data

@@ -10,6 +10,9 @@ from pathlib import Path
 INVALID = Path(__file__).parent / "data" / "invalid"
 
 HEAVY = ["pydantic", "numpy", "torch", "safetensors", "msgspec", "jsonschema", "hypothesis"]
+# What loading never needs: the converter's library, and what only writing,
+# logging or the command line use.
+NOT_FOR_LOADING = ["cattrs", "pathlib", "logging", "argparse", "numbers"]
 
 
 def _python(*args: str, code: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +37,7 @@ def test_import_pulls_in_nothing_heavy() -> None:
     code = f"""
 import sys, json, quantparams
 quantparams.loads(b'{{"model_type": null, "kv_cache": {{"dtype": "float8_e4m3fn", "scaling_factor": {{}}}}}}')
-print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
+print(json.dumps([m for m in {HEAVY + NOT_FOR_LOADING!r} if m in sys.modules]))
 """
     result = _python(code=code)
     assert result.returncode == 0, result.stderr
@@ -50,3 +53,32 @@ def test_no_assert_statement_in_the_library() -> None:
         if line.strip().startswith("assert ")
     ]
     assert offenders == []
+
+
+def test_the_converter_is_built_on_first_use() -> None:
+    code = """
+import sys, quantparams
+print("cattrs" in sys.modules, "converter" in quantparams.__all__)
+from quantparams import converter
+print("cattrs" in sys.modules, converter is quantparams.converter)
+schema = converter.structure(
+    {"model_type": None, "kv_cache": {"dtype": "float8_e4m3fn", "scaling_factor": {"0": {"0": 0.5}}}},
+    quantparams.QuantParamSchema,
+)
+print(converter.unstructure(schema))
+"""
+    result = _python(code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "False True",
+        "True True",
+        "{'model_type': None, 'kv_cache': {'dtype': 'float8_e4m3fn', 'scaling_factor': {'0': {'0': 0.5}}}}",
+    ]
+
+
+def test_an_unknown_attribute_is_an_attribute_error() -> None:
+    result = _python(
+        code="import quantparams\ntry:\n    quantparams.nothing\nexcept AttributeError as e:\n    print(e)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "module 'quantparams' has no attribute 'nothing'\n"

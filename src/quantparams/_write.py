@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -14,6 +14,9 @@ from ._format import FP8_DTYPE
 from ._load import StrPath
 from ._maps import SOUND, RankScales
 from ._schema import QuantParamSchema
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _flock: Callable[[int, int], object] | None
 try:
@@ -57,6 +60,9 @@ def dump(schema: QuantParamSchema, path: StrPath) -> None:
     Temporary files that a killed writer left beside `path` are removed.
     """
     data = dumps(schema)
+    # Imported here: pathlib costs every program that only loads a few milliseconds.
+    from pathlib import Path
+
     target = Path(path)
     fd, temp = _open_temp(target)
     try:
