@@ -17,11 +17,13 @@ __all__ = ["duplicate_problems"]
 Data = bytes | bytearray | str
 
 
-# The tokens of JSON already known to be valid: strings, punctuation, and
-# everything else (numbers, true, false, null) as runs of other characters.
-# Compiled on first use (re keeps it); `re` and `json` are imported then, not
-# at import: most programs never need them.
-_JSON_LEXEME = r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+'
+# What a path depends on, in JSON already known to be valid: strings (a key
+# is a string followed by a colon) and brackets. Numbers, literals, commas and
+# colons in between are skipped; an array's index is the count of its commas,
+# counted between its tokens. Compiled on first use (re keeps them); `re` and
+# `json` are imported then, not at import: most programs never need them.
+_STRING_OR_BRACKET = r'["{}\[\]]'
+_COLON_AFTER = r"[ \t\n\r]*:"
 
 
 def duplicate_problems(data: Data) -> list[Problem]:
@@ -34,49 +36,73 @@ def duplicate_problems(data: Data) -> list[Problem]:
     import re
 
     text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+    next_token = re.compile(_STRING_OR_BRACKET).search
+    colon_after = re.compile(_COLON_AFTER).match
     found: list[tuple[int, JsonPath, str, int]] = []  # (where the key first appears, path, key, count)
-    # Per open container: its path, and for an object the keys seen (with
-    # where each first appeared and how often), for an array the index.
+    # Per open container: its path; for an object, the keys seen (with where
+    # each first appeared and how often); for an array, its commas counted so
+    # far and where the count stopped.
     paths: list[JsonPath] = []
     keys: list[dict[str, list[int]] | None] = []
-    indexes: list[int] = []
-    expect_key = False
+    commas: list[list[int]] = []
     key = ""
-    for match in re.finditer(_JSON_LEXEME, text):
-        token = match.group()
-        first = token[0]
-        if first == '"' and expect_key:
-            key = json.loads(token)
-            seen = keys[-1]
-            if seen is not None:  # always, in an object
-                entry = seen.setdefault(key, [match.start(), 0])
-                entry[1] += 1
-            expect_key = False
-            continue
-        if first == "{" or first == "[":
+    match = next_token(text)
+    while match is not None:
+        start = match.start()
+        first = text[start]
+        end = start + 1
+        in_array = bool(keys) and keys[-1] is None
+        if in_array:  # count its commas up to here
+            count = commas[-1]
+            count[0] += text.count(",", count[1], start)
+        if first == '"':
+            end = _string_end(text, start)
+            colon = colon_after(text, end)
+            if colon is not None:
+                key = json.loads(text[start:end])
+                seen = keys[-1]
+                if seen is not None:  # always, in an object
+                    entry = seen.setdefault(key, [start, 0])
+                    entry[1] += 1
+                end = colon.end()
+        elif first == "{" or first == "[":
             if not paths:
                 path: JsonPath = ()
-            elif keys[-1] is None:
-                path = (*paths[-1], Index(indexes[-1]))
+            elif in_array:
+                path = (*paths[-1], Index(commas[-1][0]))
             else:
                 path = (*paths[-1], _element(paths[-1], key))
             paths.append(path)
             keys.append({} if first == "{" else None)
-            indexes.append(0)
-            expect_key = first == "{"
-        elif first == "}" or first == "]":
+            commas.append([0, end])
+            match = next_token(text, end)
+            continue
+        else:
             closed_path, seen = paths.pop(), keys.pop()
-            indexes.pop()
-            for name, (where, count) in (seen or {}).items():
-                if count > 1:
-                    found.append((where, (*closed_path, _element(closed_path, name)), name, count))
-        elif first == ",":
-            if keys[-1] is None:
-                indexes[-1] += 1
-            else:
-                expect_key = True
+            commas.pop()
+            for name, (where, times) in (seen or {}).items():
+                if times > 1:
+                    found.append((where, (*closed_path, _element(closed_path, name)), name, times))
+        if keys and keys[-1] is None:  # what follows in the array is counted from here
+            commas[-1][1] = end
+        match = next_token(text, end)
     found.sort(key=lambda item: item[0])
     return [_problem(path, key, count) for _, path, key, count in found]
+
+
+def _string_end(text: str, start: int) -> int:
+    """Where the string that opens at `start` ends, past its closing quote.
+
+    A quote closes it when an even number of backslashes precede it. Only the
+    text since the previous quote can hold them, so each character is looked
+    at a bounded number of times.
+    """
+    quote = start
+    while True:
+        previous, quote = quote, text.find('"', quote + 1)
+        between = text[previous + 1 : quote]
+        if (len(between) - len(between.rstrip("\\"))) % 2 == 0:
+            return quote + 1
 
 
 # Paths are shown this deep at most: a key named twice a thousand levels down

@@ -5,7 +5,7 @@ arguments (equal values, the same key order, the same types), or None: it
 declines whatever it is not sure of, and `loads` then runs the precise loader,
 which names every problem. It is sure of a document when:
 
-- orjson parses it, and its keys are named once (see `load_fast`);
+- orjson parses it, and no key is named twice (see the count of colons in `load_fast`);
 - its model type is a string or null and its dtype is FP8's;
 - its ranks and each rank's layers are keyed "0".."n-1" in order, and
   every scale is a JSON float > 0 (orjson's floats are finite);
@@ -16,7 +16,7 @@ So the precise loader would find no problem, and would build maps of the
 same keys and values: the fast path keeps orjson's dicts as the maps' storage
 instead of copying them, since no one else holds them.
 
-A large text is parsed one TP rank at a time (`_ranks_in_pieces`).
+A large text is parsed one TP rank at a time (`_in_pieces`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from typing import BinaryIO
 
 from ._errors import FileTooLargeError, Problem, QuantParamError
 from ._fast import load_fast
-from ._precise import load_precise
 from ._schema import ContextLike, QuantParamSchema
 
 __all__ = ["DEFAULT_MAX_BYTES", "StrPath", "load", "loads"]
@@ -33,7 +32,13 @@ def loads(
         data = data.tobytes()
     # The fast path reads the usual sound document; whatever it declines the
     # precise loader reads, naming every problem.
-    return load_fast(data, context, validate) or load_precise(data, context, validate=validate)
+    schema = load_fast(data, context, validate)
+    if schema is None:
+        # Imported when first needed: a program that reads sound files never does.
+        from ._precise import load_precise
+
+        schema = load_precise(data, context, validate=validate)
+    return schema
 
 
 def load(
