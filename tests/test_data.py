@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import quantparams
-from agreement import LOADERS, Loader
+from agreement import LOADERS, Loader, assert_loaders_agree
 
 DATA = Path(__file__).parent / "data"
 VALID = sorted((DATA / "valid").glob("*.json"))
@@ -75,3 +75,11 @@ def test_loads_raises_the_same_without_a_source(path: Path, load: Loader) -> Non
     assert type(caught.value).__name__ == kind
     assert [str(p) for p in caught.value.problems] == lines
     assert caught.value.source is None
+
+
+@pytest.mark.parametrize("path", VALID + INVALID, ids=lambda p: p.stem)
+def test_every_form_of_text_loads_alike_on_both_paths(path: Path) -> None:
+    data = path.read_bytes()
+    for text in (data, bytearray(data), memoryview(data), data.decode("utf-8", "surrogateescape")):
+        assert_loaders_agree(text, _context(path))
+        assert_loaders_agree(text, validate=False)

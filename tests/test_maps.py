@@ -160,3 +160,22 @@ def test_comparison_with_other_types() -> None:
 
 def test_repr_shows_the_values() -> None:
     assert repr(RankScales({0: {0: 0.5}})) == "RankScales({0: LayerScales({0: 0.5})})"
+
+
+def test_a_key_too_long_to_spell_is_in_no_map() -> None:
+    layers = LayerScales({0: 0.5})
+    huge = 10**5000
+    assert huge not in layers
+    with pytest.raises(KeyError):
+        layers[huge]
+
+
+@pytest.mark.parametrize(("cls", "value"), [(LayerScales, 0.5), (RankScales, {0: 0.5})])
+def test_building_from_a_bad_mapping_names_every_key(cls: Callable[[object], object], value: object) -> None:
+    with pytest.raises(StructureError) as caught:
+        cls({-1: value, "1": value, True: value, 2: value})
+    assert [str(p) for p in caught.value.problems] == [
+        '$["-1"]: expected a non-negative integer key, got -1',
+        '$["1"]: expected a non-negative integer key, got "1"',
+        "$[true]: expected a non-negative integer key, got true",
+    ]

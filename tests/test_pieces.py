@@ -98,6 +98,7 @@ def test_the_other_fields_may_be_in_any_order_and_have_company(data: bytes) -> N
         b'{"model_type": "\\u0022", "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
         # The key elsewhere: in an extra key, twice, escaped, as a value.
         b'{"x": {"scaling_factor": {"0": {}}}, "kv_cache": {"dtype": "x"}}',
+        b'{"x": {"scaling_factor": {"0": {"0": 0.5}}}, "model_type": null, "kv_cache": {"dtype": "float8_e4m3fn"}}',
         b'{"x": {"scaling_factor": {"0": {}}}, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {}}}}',
         b'{"kv_cache": {"scaling_factor": {"0": {}}, "scaling_factor": {"1": {}}}}',
         b'{"kv_cache": {"scaling_factor": {"0": {}}, "scaling\\u005ffactor": {"1": {}}}}',

@@ -32,7 +32,7 @@ _MAX_QUOTED = 40
 
 # Path elements are plain classes, not attrs ones: building an attrs class
 # costs every program's start-up about half a millisecond, and these are only
-# ever made and read when a problem is reported.
+# ever made, then read when a problem is rendered.
 class MapKey:
     """A key of a JSON object used as a map, as opposed to a field name."""
 
@@ -40,15 +40,6 @@ class MapKey:
 
     def __init__(self, key: object) -> None:
         self.key = key
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is MapKey and other.key == self.key
-
-    def __hash__(self) -> int:
-        return hash((MapKey, self.key))
-
-    def __repr__(self) -> str:
-        return f"MapKey({self.key!r})"
 
 
 class Index:
@@ -58,15 +49,6 @@ class Index:
 
     def __init__(self, index: int) -> None:
         self.index = index
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is Index and other.index == self.index
-
-    def __hash__(self) -> int:
-        return hash((Index, self.index))
-
-    def __repr__(self) -> str:
-        return f"Index({self.index!r})"
 
 
 # A path is a tuple of field names (rendered `.name`), map keys (rendered
