@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from agreement import assert_loaders_agree
 from quantparams import (
+    KVCacheQuantSchema,
     LayerScales,
     QuantParamSchema,
     RankScales,
@@ -177,7 +178,7 @@ def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: Any) -> Non
     schema = loads(json.dumps(sound.document))
     kv = schema.kv_cache
     for ctx in (sound.context, sound.validation_context(), None, {}):
-        if kv._ranks.is_dense and kv._ranks[sound.context["tp_rank"]].is_dense:
+        if kv._ranks.is_dense and all(layers.is_dense for layers in kv._ranks.values()):
             assert is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx)
         schema.validate(ctx)
 
@@ -185,18 +186,21 @@ def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: Any) -> Non
 def test_fits_answers_from_the_shape_of_the_maps() -> None:
     ranks = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5, 1: 0.5}})
     assert ranks.layer_count() == 2
-    assert ranks.fits(2, 2, 0)
-    assert ranks.fits(2, 2, 1)
-    assert not ranks.fits(1, 2, 0)
-    assert not ranks.fits(2, 3, 0)
+    assert ranks.fits(2, 2)
+    assert not ranks.fits(1, 2)
+    assert not ranks.fits(2, 3)
     uneven = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5}})
     assert uneven.layer_count() == -1
-    assert not uneven.fits(2, 2, 0)
-    # Rank 1's layers are 1 and 2, not 0 and 1: only rank 0 fits.
+    assert not uneven.fits(2, 2)
+    # Rank 1's layers are 1 and 2, not 0 and 1: the fast check says no, and
+    # the precise checks find that rank 0 has what it needs.
     shifted = RankScales({0: {0: 0.5, 1: 0.5}, 1: {1: 0.5, 2: 0.5}})
-    assert shifted.fits(2, 2, 0)
-    assert not shifted.fits(2, 2, 1)
-    assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}}).fits(2, 1, 0)
+    assert not shifted.fits(2, 2)
+    shifted_schema = QuantParamSchema(None, KVCacheQuantSchema(FP8, shifted))
+    assert shifted_schema.validate({"tp_size": 2, "tp_rank": 0, "num_hidden_layers": 2}) is shifted_schema
+    with pytest.raises(ValidationError):
+        shifted_schema.validate({"tp_size": 2, "tp_rank": 1, "num_hidden_layers": 2})
+    assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}}).fits(2, 1)
     assert RankScales({}).layer_count() == -1
 
 

@@ -67,7 +67,7 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_
         )
         and 0 <= tp_rank < tp_size
         and layer_count >= 1
-        and ranks.fits(tp_size, layer_count, tp_rank)
+        and ranks.fits(tp_size, layer_count)
     )
 
 

@@ -27,7 +27,7 @@ import orjson
 
 from ._context import ValidationContext
 from ._format import FP8_DTYPE
-from ._maps import DENSE, KNOWN, SOUND, LayerScales, RankScales, _set_facts, _set_stored
+from ._maps import DENSE, KNOWN, LAYERS_DENSE, SOUND, LayerScales, RankScales, _set_facts, _set_stored
 from ._maps import _new_object as _new_map
 from ._schema import QuantParamSchema, built_document
 from ._storage import key_strings
@@ -38,7 +38,9 @@ _MISSING: Any = object()
 # A float method that returns its float unchanged and raises TypeError for
 # anything else (int, bool, str, ...): a type check that runs inside min().
 _FLOAT_ONLY = float.conjugate
-_SURE = DENSE | KNOWN | SOUND  # what the fast path knows of every map it builds
+# What the fast path knows of every map it builds.
+_SURE = DENSE | KNOWN | SOUND
+_SURE_RANKS = _SURE | LAYERS_DENSE
 # Asked for a byte's value, `in` goes straight to memchr().
 _MINUS = ord("-")
 _BACKSLASH = ord("\\")
@@ -158,7 +160,7 @@ def load_fast(
             and layer_total >= 1
         ):
             return None
-    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE, layer_count))
+    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE_RANKS, layer_count))
 
 
 def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:

@@ -50,7 +50,7 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
 
     def _learn_sound(self, sound: bool) -> bool:
         """Keep the answer of is_sound(), and give it."""
-        _set_facts(self, (self._facts & DENSE) | KNOWN | (SOUND if sound else 0))
+        _set_facts(self, (self._facts & ~SOUND) | KNOWN | (SOUND if sound else 0))
         return sound
 
     def _get(self, key: object) -> Any:
@@ -128,6 +128,9 @@ _set_stored = _slot_setter(_IntKeyMap, "_stored")
 _set_facts = _slot_setter(_IntKeyMap, "_facts")
 
 DENSE, KNOWN, SOUND = 1, 2, 4
+# Of a RankScales, once its layer count is known: every rank's layer keys are
+# 0..n-1 in order.
+LAYERS_DENSE = 8
 
 
 def _dense_bit(stored: dict[str, Any]) -> int:
@@ -218,11 +221,11 @@ def _python_layers(value: object, path: JsonPath) -> tuple[LayerScales | None, l
     return LayerScales._adopt(stored, _dense_bit(stored)), []
 
 
-# What a map's forms for writing are, once asked: its JSON form, and the last
-# whole document asked of `_document_form` with the model type and dtype it was
-# asked for (_UNSET until one is).
+# A map's forms for writing, once asked: the model type and dtype of the last
+# whole document asked of `_document_form` (_UNSET until one is), that
+# document, and the map's JSON form.
 _UNSET: Any = object()
-_Forms = tuple[dict[str, dict[str, float]], object, object, "dict[str, Any] | None"]
+_Forms = tuple[object, object, "dict[str, Any] | None", dict[str, dict[str, float]]]
 
 
 class RankScales(_IntKeyMap[LayerScales]):
@@ -275,25 +278,27 @@ class RankScales(_IntKeyMap[LayerScales]):
         return self._learn_sound(all(layers.is_sound() for layers in self._stored.values()))
 
     def layer_count(self) -> int:
-        """The number of layers every rank has; -1 when ranks differ. Cached."""
+        """The number of layers every rank has; -1 when ranks differ. Cached,
+        with whether every rank's layers are keyed 0..n-1 in order."""
         count = self._layer_count
         if count is None:
-            counts = set(map(len, self._stored.values()))
+            layer_maps = self._stored.values()
+            counts = set(map(len, layer_maps))
             count = counts.pop() if len(counts) == 1 else -1
+            if all(layers._facts & DENSE for layers in layer_maps):
+                _set_facts(self, self._facts | LAYERS_DENSE)
             _set_layer_count(self, count)
         return count
 
-    def fits(self, tp_size: int, layer_count: int, tp_rank: int) -> bool:
-        """True when the ranks are exactly 0..tp_size-1, each has `layer_count`
-        layers, and those of `tp_rank` (which must be in range) are exactly
-        0..layer_count-1: what an engine needs, answered from cached facts."""
-        stored = self._stored
-        return bool(
-            self._facts & DENSE
-            and len(stored) == tp_size
-            and (self._layer_count or self.layer_count()) == layer_count
-            and stored[str(tp_rank)]._facts & DENSE
-        )
+    def fits(self, tp_size: int, layer_count: int) -> bool:
+        """True when the ranks are exactly 0..tp_size-1 and each has layers
+        exactly 0..layer_count-1: what an engine needs, answered from cached
+        facts. False means "ask the precise checks", which need less: only
+        the engine's own rank must have those layers."""
+        count = self._layer_count
+        if count is None:
+            count = self.layer_count()
+        return count == layer_count and len(self._stored) == tp_size and self._facts & _FITTING == _FITTING
 
     def _json_form(self) -> dict[str, dict[str, float]]:
         """The map as a JSON object, string keys in numeric order at both levels.
@@ -302,9 +307,9 @@ class RankScales(_IntKeyMap[LayerScales]):
         """
         forms = self._forms
         if forms is not None:
-            return forms[0]
+            return forms[3]
         form = {key: layers._json_form() for key, layers in self._sorted_stored().items()}
-        _set_forms(self, (form, _UNSET, _UNSET, None))
+        _set_forms(self, (_UNSET, _UNSET, None, form))
         return form
 
     def _document_form(self, model_type: object, dtype: object) -> dict[str, Any]:
@@ -314,13 +319,14 @@ class RankScales(_IntKeyMap[LayerScales]):
         case) then costs orjson's time and nothing more.
         """
         forms = self._forms
-        if forms is not None and forms[1] is model_type and forms[2] is dtype and forms[3] is not None:
-            return forms[3]
+        if forms is not None and forms[0] is model_type and forms[1] is dtype:
+            return forms[2]  # type: ignore[return-value]  # never None: _UNSET is no one's model type
         form = self._json_form()
         document = {"model_type": model_type, "kv_cache": {"dtype": dtype, "scaling_factor": form}}
-        _set_forms(self, (form, model_type, dtype, document))
+        _set_forms(self, (model_type, dtype, document, form))
         return document
 
 
+_FITTING = DENSE | LAYERS_DENSE
 _set_layer_count = _slot_setter(RankScales, "_layer_count")
 _set_forms = _slot_setter(RankScales, "_forms")
