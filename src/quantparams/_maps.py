@@ -107,11 +107,8 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         stored = self._stored
         if self._facts & DENSE:
             return stored
-        return {str(k): v for k, v in sorted(self._iter_items(), key=_first)}
-
-
-def _first(item: tuple[int, object]) -> int:
-    return item[0]
+        # Keys are unique, so sorting the pairs never compares two values.
+        return {str(k): v for k, v in sorted(self._iter_items())}
 
 
 # Our __setattr__ refuses every assignment; building an instance writes its
