@@ -66,7 +66,7 @@ def test_assigning_into_the_map_raises_type_error(level: str) -> None:
     with pytest.raises(AttributeError):
         target.update({1: 1.0})  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
-        target._dense = ()  # type: ignore[misc]
+        target._stored = {}  # type: ignore[misc]
 
 
 def test_construction_copies_so_later_changes_do_not_leak() -> None:
