@@ -30,9 +30,9 @@ __all__ = [
 _MAX_QUOTED = 40
 
 
-# Path elements are plain classes, not attrs ones: building an attrs class
-# costs every program's start-up about half a millisecond, and these are only
-# ever made, then read when a problem is rendered.
+# Path elements are plain classes, not attrs ones: each attrs class adds to
+# every program's start-up, and these are only ever made, then read when a
+# problem is rendered.
 class MapKey:
     """A key of a JSON object used as a map, as opposed to a field name."""
 

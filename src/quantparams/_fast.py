@@ -214,8 +214,7 @@ def _colons_anywhere(value: Any, rank_maps: Any) -> int:
 # a buffer of its own; for a text over about 680 KiB it allocates a fresh one
 # of twelve bytes per byte of text, and glibc's malloc serves a block over
 # 32 MiB with fresh pages from the system every time, handed over one by one
-# as they are first touched: for a text over 2.7 MiB the parse then costs a
-# third more. Such a file is almost all scaling factors, one object per TP
+# as they are first touched: for a text over 2.7 MiB the parse then slows. Such a file is almost all scaling factors, one object per TP
 # rank, so orjson is handed one rank's object at a time, and then the rest of
 # the document with a `0` where the scaling factors were. Each rank is
 # checked while its text and its parsed object are still in cache.

@@ -60,7 +60,7 @@ def dump(schema: QuantParamSchema, path: StrPath) -> None:
     Temporary files that a killed writer left beside `path` are removed.
     """
     data = dumps(schema)
-    # Imported here: pathlib costs every program that only loads a few milliseconds.
+    # Imported here: pathlib would add to the start-up of every program that only loads.
     from pathlib import Path
 
     target = Path(path)
