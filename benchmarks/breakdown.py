@@ -57,7 +57,9 @@ def stages(data: bytes, context: dict[str, object], scales: int) -> dict[str, Ca
         "  every scale a float, not zero": float_not_zero,
         "  no minus sign in the text": lambda: b"-" not in data,
         "  no key named twice (count of colons)": lambda: len(data) - len(data.replace(b":", b"")),
-        "fast path, in pieces, all checks": lambda: load_fast(data, context, True, pieces_from=0),
+        "fast path, in pieces, all checks": lambda: load_fast(
+            data, context, True, pieces_from=0, min_piece=0
+        ),
         "validate(ctx) of the loaded object": lambda: loaded.validate(context),
     }
     if scales <= _PRECISE_UP_TO:
