@@ -25,9 +25,11 @@ from checkpoints import (
     write_safetensors,
 )
 from cli_process import run_cli
+from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ValidationContext
-from quantparams import _extract as extract_module
-from quantparams._extract import DEFAULT_OUTPUT_NAME
+from quantparams import checkpoint as extract_module
+from quantparams.checkpoint import DEFAULT_OUTPUT_NAME
+from quantparams.checkpoint.naming import accepted_names
 from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
@@ -41,10 +43,6 @@ REDUCED = {
     "v": {0: 0.25, 1: 0.75, 2: 0.0625, 3: 2.0},
 }
 SHARD1, SHARD2 = shard_names(2)
-MISSING_EXTRA = (
-    "quantparams extract: error: extracting scales from a checkpoint needs safetensors and numpy, "
-    "and safetensors is not installed: pip install 'quantparams[extract]'\n"
-)
 
 
 def _extract(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -260,9 +258,10 @@ def _duplicate_layer(folder: Path) -> list[str]:
 def _no_scales(folder: Path) -> list[str]:
     write_checkpoint(folder, {}, config=None, extra_tensors={"lm_head.weight": np.ones((2, 2), np.float32)})
     return [
-        "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file (accepted names: "
-        "model.layers.N.self_attn.k_scale / v_scale / kv_scale or "
-        "model.layers.N.self_attn.k_proj.k_scale / v_proj.v_scale, after any prefix)"
+        "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file "
+        f"(accepted names: {accepted_names()}); no config declares a KV-cache scheme "
+        "(config.json quantization_config.kv_cache_scheme, export.kv_cache_group or "
+        "kv_cache_quant_method, or hf_quant_config.json kv_cache_quant_algo)"
     ]
 
 
@@ -396,33 +395,17 @@ def test_output_in_a_missing_folder_exits_2(tmp_path: Path, capsys: pytest.Captu
     assert not output.parent.exists()
 
 
-@pytest.mark.parametrize("module", ["safetensors", "numpy"])
-def test_missing_extra_exits_2_and_says_what_to_install(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, module: str
-) -> None:
-    checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES)
-    # Importing a module that sys.modules maps to None raises ImportError.
-    monkeypatch.setitem(sys.modules, module, None)
-    status, out, err = _extract(capsys, checkpoint, "--json")
-    assert status == 2
-    assert err == MISSING_EXTRA.replace("and safetensors is", f"and {module} is")
-    assert _json(out) == {"ok": False, "error": err.removeprefix("quantparams extract: error: ").rstrip("\n")}
-    assert "pip install 'quantparams[extract]'" in err
-    assert not (checkpoint / DEFAULT_OUTPUT_NAME).exists()
-
-
-def test_missing_extra_as_a_subprocess(tmp_path: Path) -> None:
-    checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES)
+def test_extract_runs_without_safetensors_or_numpy(tmp_path: Path) -> None:
+    checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES, dtype="BF16")
     code = (
-        "import sys; sys.modules['safetensors'] = None; "
+        "import sys; sys.modules['safetensors'] = sys.modules['numpy'] = None; "
         "from quantparams.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "extract", str(checkpoint)], capture_output=True, text=True, check=False
     )
-    assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == MISSING_EXTRA
-    assert "Traceback" not in result.stderr
+    assert (result.returncode, result.stderr) == (0, "")
+    assert _scales(checkpoint / DEFAULT_OUTPUT_NAME) == {0: REDUCED["max"]}
 
 
 def test_value_error_from_the_library_exits_2(
@@ -492,8 +475,37 @@ def test_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "min_scale": 0.0625,
             "max_scale": 2.0,
         },
+        "notes": [],
     }
     assert _scales(output) == dict.fromkeys(range(2), REDUCED["v"])
+
+
+def test_the_summary_notes_per_head_scales_left_out_layers_and_q_scales(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scales = {
+        "model.layers.0.self_attn.q_scale": [0.5, 0.5, 0.5, 0.5],
+        "model.layers.0.self_attn.k_scale": [0.25, 0.75],
+        "model.layers.0.self_attn.v_scale": [0.5, 0.125],
+        "model.layers.1.self_attn.k_scale": [0.25, 0.75],
+        "model.layers.1.self_attn.v_scale": [0.5, 0.125],
+    }
+    checkpoint = write_named(
+        tmp_path / "ckpt", scales, config=model_config(1, compressed_tensors_config("attn_head"))
+    )
+    status, out, err = _extract(capsys, checkpoint)
+    assert (status, err) == (0, "")
+    assert out == (
+        f"wrote {checkpoint / DEFAULT_OUTPUT_NAME}: model_type llama, dtype float8_e4m3fn, 1 TP rank x 1 layers, "
+        "scales 0.75 to 0.75, reduce max; per-head scales reduced to their largest; "
+        "layer 1 past num_hidden_layers left out; 1 q/prob scale not written: the file has no place for them\n"
+    )
+    status, out, err = _extract(capsys, checkpoint, "--json")
+    assert _json(out)["notes"] == [
+        "per-head scales reduced to their largest",
+        "layer 1 past num_hidden_layers left out",
+        "1 q/prob scale not written: the file has no place for them",
+    ]
 
 
 def test_json_summary_matches_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -522,6 +534,7 @@ def test_json_of_a_broken_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtu
             {"path": path, "message": message} for path, message in (line.split(": ", 1) for line in expected)
         ],
         "summary": None,
+        "notes": [],
     }
     assert document["problems"][0]["path"] == f'model.safetensors["{scale_name(0, "k")}"]'
     assert not (checkpoint / DEFAULT_OUTPUT_NAME).exists()
@@ -556,13 +569,14 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     # The default the help names is the one the command uses.
     assert f"{DEFAULT_OUTPUT_NAME} in CHECKPOINT_DIR" in " ".join(out.split())
-    assert "pip install 'quantparams[extract]'" in " ".join(out.split())
+    # Nothing extra to install: the command reads the files itself.
+    assert "pip install" not in out
 
 
 def test_other_commands_do_not_import_extract() -> None:
     code = (
         "import sys; from quantparams.cli import main; status = main(sys.argv[1:]); "
-        "print([m for m in ('quantparams._extract', 'safetensors', 'numpy') if m in sys.modules])"
+        "print([m for m in ('quantparams.checkpoint', 'safetensors', 'numpy') if m in sys.modules])"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "validate", str(EXAMPLE)], capture_output=True, text=True, check=False

@@ -29,13 +29,14 @@ from checkpoints import (
     zeros,
 )
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
-from quantparams._extract import (
+from quantparams.checkpoint import (
     DEFAULT_OUTPUT_NAME,
     ExtractError,
-    MissingExtraError,
     extract,
     extract_scales,
 )
+from quantparams.checkpoint import scan as scan_module
+from quantparams.checkpoint.naming import accepted_names
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones.
 SCALES = {
@@ -45,9 +46,10 @@ SCALES = {
     3: (0.0201, 0.0625),
 }
 SHARD1, SHARD2 = shard_names(2)
-ACCEPTED = (
-    "accepted names: model.layers.N.self_attn.k_scale / v_scale / kv_scale or "
-    "model.layers.N.self_attn.k_proj.k_scale / v_proj.v_scale, after any prefix"
+ACCEPTED = f"accepted names: {accepted_names()}"
+NO_SCHEME = (
+    "no config declares a KV-cache scheme (config.json quantization_config.kv_cache_scheme, "
+    "export.kv_cache_group or kv_cache_quant_method, or hf_quant_config.json kv_cache_quant_algo)"
 )
 
 
@@ -220,32 +222,19 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     opened: list[str] = []
     read: list[str] = []
-    real_open = safetensors.safe_open
+    real_header, real_floats = scan_module.read_header, scan_module.read_floats
 
-    class SpyOpen:
-        def __init__(self, path: Path, framework: str) -> None:
-            opened.append(Path(path).name)
-            self._handle: Any = real_open(path, framework=framework)
+    def spy_header(path: Path, name: str) -> Any:
+        opened.append(name)
+        return real_header(path, name)
 
-        def __enter__(self) -> SpyOpen:
-            self._file = self._handle.__enter__()
-            return self
+    def spy_floats(header: Any, info: Any) -> list[float]:
+        read.extend(name for name, one in header.tensors.items() if one == info)
+        assert info.end - info.begin <= 8
+        return real_floats(header, info)
 
-        def __exit__(self, *exc: object) -> None:
-            self._handle.__exit__(*exc)
-
-        def keys(self) -> list[str]:
-            return list(self._file.keys())
-
-        def get_slice(self, name: str) -> Any:
-            read.append(name)
-            return self._file.get_slice(name)
-
-        def get_tensor(self, name: str) -> Any:
-            read.append(name)
-            return self._file.get_tensor(name)
-
-    monkeypatch.setattr(safetensors, "safe_open", SpyOpen)
+    monkeypatch.setattr(scan_module, "read_header", spy_header)
+    monkeypatch.setattr(scan_module, "read_floats", spy_floats)
     schema = extract_scales(tmp_path)
     assert schema.kv_cache.scaling_factor == {0: _reduced("max")}
     assert sorted(opened) == sorted(shard_names(3))
@@ -293,12 +282,15 @@ def test_fewer_layers_than_config(tmp_path: Path) -> None:
 
 
 def test_more_layers_than_config(tmp_path: Path) -> None:
+    # Layer 3 is an MTP or draft layer: left out, with a note, not refused.
     config = {"model_type": "gemma3", "text_config": {"num_hidden_layers": 3}}
     write_checkpoint(tmp_path, SCALES, config=config)
-    assert _problems(tmp_path) == [
-        f'model.safetensors["{scale_name(3, "k")}"]: layer 3 is beyond the model\'s layers 0..2 '
-        "(config.json text_config.num_hidden_layers is 3)"
-    ]
+    extraction = extract(tmp_path)
+    assert extraction.schema.kv_cache.scaling_factor == {
+        0: {k: v for k, v in _reduced("max").items() if k < 3}
+    }
+    assert extraction.left_out == (3,)
+    assert extraction.notes == ("layer 3 past num_hidden_layers left out",)
 
 
 def test_only_k_under_max(tmp_path: Path) -> None:
@@ -354,20 +346,18 @@ def test_unsound_scale_values(tmp_path: Path, value: float, shown: str, dtype: D
 
 
 def test_every_problem_is_listed(tmp_path: Path) -> None:
+    # Layer 5 is past the model's layers: left out, its unsound shape is no problem of the file's.
     extra = {scale_name(5, "k"): np.zeros((2, 2), np.float32)}
     write_checkpoint(tmp_path, {0: (math.nan, 0.5), 1: (0.5, -1.0), 2: (0.5, None)}, extra_tensors=extra)
     with pytest.raises(ExtractError) as caught:
         extract_scales(tmp_path)
     assert str(caught.value) == "\n".join(
         [
-            f"{tmp_path}: 5 problems:",
+            f"{tmp_path}: 3 problems:",
             f'  model.safetensors["{scale_name(0, "k")}"]: scale must be a finite number > 0, got NaN',
             f'  model.safetensors["{scale_name(1, "v")}"]: scale must be a finite number > 0, got -1.0',
-            f'  model.safetensors["{scale_name(5, "k")}"]: expected a per-tensor scale (shape [] or [1]), got shape [2, 2]',
             f'  model.safetensors["{scale_name(2, "k")}"]: layer 2 has a k scale but no v scale; '
             'reduce="max" needs both (reduce="k" takes the k scale alone)',
-            f'  model.safetensors["{scale_name(5, "k")}"]: layer 5 is beyond the model\'s layers 0..2 '
-            "(config.json num_hidden_layers is 3)",
         ]
     )
 
@@ -376,16 +366,17 @@ def test_no_scales_at_all(tmp_path: Path) -> None:
     weight = {"model.layers.0.self_attn.k_proj.weight": np.ones((2, 2))}
     write_checkpoint(tmp_path, {}, config=None, extra_tensors=weight)
     assert _problems(tmp_path) == [
-        f"*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file ({ACCEPTED})"
+        f"*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file ({ACCEPTED}); {NO_SCHEME}"
     ]
 
 
 def test_no_scales_names_the_lookalikes(tmp_path: Path) -> None:
-    extra = {"model.layers.0.self_attn.attn.k_scale": np.array(0.5, np.float32)}
+    lookalike = "model.layers.0.self_attn.kv_cache_scaling_factor"
+    extra = {lookalike: np.array(0.5, np.float32)}
     write_checkpoint(tmp_path, {}, shards=2, config=None, extra_tensors=extra)
     assert _problems(tmp_path) == [
         f"{INDEX_NAME}: found no KV-cache scale tensors among the 2 tensors of its weight_map "
-        f"({ACCEPTED}); not accepted: model.layers.0.self_attn.attn.k_scale"
+        f'({ACCEPTED}); not accepted: {SHARD1}["{lookalike}"]; {NO_SCHEME}'
     ]
 
 
@@ -418,10 +409,9 @@ def test_corrupt_safetensors_header(tmp_path: Path) -> None:
     data = bytearray((tmp_path / SHARD2).read_bytes())
     data[8] = ord("[")
     (tmp_path / SHARD2).write_bytes(bytes(data))
-    [message] = _problems(tmp_path)
-    assert message.startswith(
-        f"{SHARD2}: not a readable safetensors file: Error while deserializing header: "
-    )
+    problems = _problems(tmp_path)
+    assert problems[0].startswith(f"{SHARD2}: not a readable safetensors file: the header is not JSON: ")
+    assert "\n" not in problems[0]
 
 
 def test_truncated_safetensors_file(tmp_path: Path) -> None:
@@ -548,20 +538,19 @@ def test_extract_error_is_a_quantparam_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("module", ["safetensors", "numpy"])
-def test_missing_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str) -> None:
-    write_checkpoint(tmp_path, SCALES)
+def test_extraction_needs_neither_safetensors_nor_numpy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    write_checkpoint(tmp_path, SCALES, dtype="BF16")
     monkeypatch.setitem(sys.modules, module, None)
-    with pytest.raises(MissingExtraError) as caught:
-        extract_scales(tmp_path)
-    assert isinstance(caught.value, ImportError)
-    assert str(caught.value) == (
-        f"extracting scales from a checkpoint needs safetensors and numpy, and {module} "
-        "is not installed: pip install 'quantparams[extract]'"
-    )
+    assert extract_scales(tmp_path).kv_cache.scaling_factor == {0: _reduced("max", "BF16")}
 
 
 def test_importing_the_library_imports_neither_safetensors_nor_numpy() -> None:
-    code = "import sys, quantparams, quantparams._extract; print([m for m in ('safetensors', 'numpy') if m in sys.modules])"
+    code = (
+        "import sys, quantparams; assert 'quantparams.checkpoint' not in sys.modules; "
+        "quantparams.extract; print([m for m in ('safetensors', 'numpy') if m in sys.modules])"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "[]\n"

@@ -27,10 +27,23 @@ if TYPE_CHECKING:
     from ._diff import Difference, ScaleDifference, diff_schemas
     from ._inspect import Inspection, Outlier, RankStats, inspect_schema
     from ._jsonschema import json_schema
+    from .checkpoint import (
+        CheckpointInspection,
+        CheckpointReport,
+        ExtractError,
+        Extraction,
+        KVCacheScheme,
+        LayerReport,
+        ScaleEntry,
+        extract,
+        extract_scales,
+        inspect_checkpoint,
+    )
 
 # Imported on first use: `loads` needs none of them. The converter would
 # import cattrs, and `inspect_schema`'s statistics module costs an import; the
-# reports are those behind the command line.
+# reports are those behind the command line; the checkpoint side reads
+# safetensors folders.
 _LAZY = {
     "converter": "._convert",
     "Difference": "._diff",
@@ -41,15 +54,31 @@ _LAZY = {
     "RankStats": "._inspect",
     "inspect_schema": "._inspect",
     "json_schema": "._jsonschema",
+    "CheckpointInspection": ".checkpoint",
+    "CheckpointReport": ".checkpoint",
+    "ExtractError": ".checkpoint",
+    "Extraction": ".checkpoint",
+    "KVCacheScheme": ".checkpoint",
+    "LayerReport": ".checkpoint",
+    "ScaleEntry": ".checkpoint",
+    "extract": ".checkpoint",
+    "extract_scales": ".checkpoint",
+    "inspect_checkpoint": ".checkpoint",
 }
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "CheckpointInspection",
+    "CheckpointReport",
     "Difference",
     "DuplicateKeyError",
+    "ExtractError",
+    "Extraction",
     "FileTooLargeError",
     "Inspection",
     "KVCacheQuantSchema",
+    "KVCacheScheme",
+    "LayerReport",
     "LayerScales",
     "Outlier",
     "ParseError",
@@ -59,6 +88,7 @@ __all__ = [
     "RankScales",
     "RankStats",
     "ScaleDifference",
+    "ScaleEntry",
     "StructureError",
     "ValidationContext",
     "ValidationError",
@@ -66,6 +96,9 @@ __all__ = [
     "diff_schemas",
     "dump",
     "dumps",
+    "extract",
+    "extract_scales",
+    "inspect_checkpoint",
     "inspect_schema",
     "json_schema",
     "kv_cache_scales_loader",

@@ -43,19 +43,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Imported here: the other commands need neither it nor safetensors and numpy.
-    from .. import _extract
+    # Imported here: the other commands do not need it.
+    from ..checkpoint import DEFAULT_OUTPUT_NAME, extract
 
     checkpoint = args.checkpoint
     output = args.output
     if output is None:
-        output = os.path.join(checkpoint, _extract.DEFAULT_OUTPUT_NAME)
+        output = os.path.join(checkpoint, DEFAULT_OUTPUT_NAME)
     if os.path.isdir(output):
         return _failed(args, output, output, "cannot write: Is a directory (name a file with -o)")
     try:
-        extraction = _extract.extract(
-            checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type
-        )
+        extraction = extract(checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type)
     except QuantParamError as error:  # an ExtractError, or a check the scales failed
         # Nothing is written: an existing output file stays as it was.
         if args.json:
@@ -65,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as error:
         where = checkpoint if error.filename is None else str(error.filename)
         return _failed(args, output, where, f"cannot read: {error.strerror or error}")
-    except (_extract.MissingExtraError, ValueError) as error:
+    except ValueError as error:
         return usage_error("extract", error, as_json=args.json)
     schema = extraction.schema
     try:
@@ -74,12 +72,13 @@ def _run(args: argparse.Namespace) -> int:
         return _failed(args, output, output, f"cannot write: {error.strerror or error}")
     # --reduce has a default, so say what made the scales only where it played a part.
     reduced = args.reduce if extraction.reduced else None
+    notes = "".join(f"; {note}" for note in extraction.notes)
     if args.json:
-        print_json(_extract_json(args, output, [], schema, reduced))
+        print_json(_extract_json(args, output, [], schema, reduced, extraction.notes))
     elif reduced is not None:
-        print(f"wrote {output}: {summary(schema)}, reduce {reduced}")
+        print(f"wrote {output}: {summary(schema)}, reduce {reduced}{notes}")
     else:
-        print(f"wrote {output}: {summary(schema)}, one kv scale per layer, as stored")
+        print(f"wrote {output}: {summary(schema)}, one kv scale per layer, as stored{notes}")
     return EXIT_OK
 
 
@@ -97,6 +96,7 @@ def _extract_json(
     problems: list[Problem],
     schema: QuantParamSchema | None,
     reduce: str | None,
+    notes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     return {
         "path": args.checkpoint,
@@ -105,6 +105,7 @@ def _extract_json(
         "ok": schema is not None,
         "problems": problems_json(problems),
         "summary": None if schema is None else summary_json(schema),
+        "notes": list(notes),
     }
 
 
@@ -115,11 +116,13 @@ COMMAND = Command(
     "CHECKPOINT_DIR (the files model.safetensors.index.json names when present, else every "
     "*.safetensors file, or the older per-rank rank0.safetensors, rank1.safetensors, ...) and "
     "its config.json (model type, num_hidden_layers); reduce k and v to one scale per layer; "
-    "write the same scales for every TP rank; check the result and write it atomically. A layer without a scale, a duplicate or unsound scale, or no scales at all is "
-    "an error naming the tensor, and nothing is written. Needs safetensors and numpy: "
-    "pip install 'quantparams[extract]'.",
+    "write the same scales for every TP rank; check the result and write it atomically. Every "
+    "naming engines read is accepted; per-head scales are reduced to their largest, layers past "
+    "num_hidden_layers are left out and q and prob scales are not written, as the summary says. "
+    "A layer without a scale, a duplicate or unsound scale, or no scales at all is "
+    "an error naming the tensor, and nothing is written.",
     exit_status="0 written, 1 the checkpoint's scales are not sound (nothing is written), 2 a usage "
-    "error, a checkpoint that cannot be read, an output that cannot be written or a missing extra.",
+    "error, a checkpoint that cannot be read or an output that cannot be written.",
     example="quantparams extract ./llama-fp8 --tp-size 2 -o scales.json",
     add_arguments=_add_arguments,
     run=_run,

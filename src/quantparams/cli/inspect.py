@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from .. import Problem
@@ -17,12 +18,18 @@ __all__ = ["COMMAND"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="a scale file; - reads standard input")
+    parser.add_argument(
+        "file", metavar="FILE", help="a scale file, or a checkpoint folder; - reads standard input"
+    )
     max_bytes_flag(parser)
     json_flag(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.file):
+        from .checkpoint import inspect_folder
+
+        return inspect_folder(args.file, args.json)
     return _inspect_file(args.file, args.max_bytes, args.json)
 
 
@@ -148,9 +155,12 @@ COMMAND = Command(
     f"median and largest scale, the layers whose scale is more than {OUTLIER_FACTOR:g}x or less "
     f"than 1/{OUTLIER_FACTOR:g} of their rank's median, and the ranks whose layers differ. "
     "A file that structures but fails its checks is still shown; its problems follow on stderr. "
-    f"Long tables and lists are cut to {SHOWN} lines; --json lists everything.",
-    exit_status="0 the file is valid, 1 it has problems (listed on stderr, after the tables when it "
-    "structures), 2 a usage error or a file that cannot be read.",
+    f"Long tables and lists are cut to {SHOWN} lines; --json lists everything. "
+    "For a checkpoint folder: each layer's k, v, q and prob scales, the tensor each comes from and "
+    "the vLLM parameter it becomes, problems on stderr and warnings after them; --json prints "
+    "{path, ok, problems, warnings, report}.",
+    exit_status="0 the file or folder is valid, 1 it has problems (listed on stderr, after the tables "
+    "when it structures), 2 a usage error or a file or folder that cannot be read.",
     example="quantparams inspect examples/llama-tp2-32layers.json",
     add_arguments=_add_arguments,
     run=_run,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag
@@ -14,7 +15,12 @@ __all__ = ["COMMAND"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="a scale file; - reads standard input")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a scale file, or a checkpoint folder (checked against its config); - reads standard input",
+    )
     parser.add_argument(
         "--tp-size", type=integer_at_least(1), metavar="N", help="the engine's tensor-parallel size"
     )
@@ -53,8 +59,20 @@ def _run(args: argparse.Namespace) -> int:
         return usage_error("validate", error, as_json=args.json)
     status = EXIT_OK
     results = []
+    folders = [source for source in args.files if os.path.isdir(source)]
+    if folders and engine is not None:
+        message = (
+            f"{folders[0]} is a checkpoint folder, checked against its own config: "
+            "leave out --tp-size and --num-layers"
+        )
+        return usage_error("validate", UsageError(message), as_json=args.json)
     for source in args.files:
-        file_status, result = _validate_file(source, args.max_bytes, engine, args.json)
+        if source in folders:
+            from .checkpoint import validate_folder
+
+            file_status, result = validate_folder(source, args.json)
+        else:
+            file_status, result = _validate_file(source, args.max_bytes, engine, args.json)
         status = max(status, file_status)
         results.append(result)
     if args.json:
@@ -89,7 +107,9 @@ COMMAND = Command(
     help="check files, alone or against an engine's TP size and layer count",
     description="Check each file and list every problem with its JSON path. "
     "With --tp-size and --num-layers, also check it as an engine would load it: "
-    "for --tp-rank, or for every rank when --tp-rank is left out.",
+    "for --tp-rank, or for every rank when --tp-rank is left out. "
+    "A checkpoint folder is checked layer by layer: which KV-cache scales the engine will load "
+    "(see inspect DIR); warnings go to stderr and leave the exit status as it is.",
     exit_status="0 every file is valid, 1 a file is invalid, 2 a usage error or a file that cannot be read.",
     example="quantparams validate examples/llama-tp2-32layers.json --tp-size 2 --num-layers 32",
     add_arguments=_add_arguments,

@@ -1,0 +1,36 @@
+"""KV-cache scales in safetensors checkpoints: what engines will load, and the file made from them.
+
+- `inspect_checkpoint(path)`: layer by layer, the q, k, v and prob scales a
+  checkpoint folder holds, with the parameter vLLM makes of each, and every
+  problem (a layer that will silently run with 1.0, a scale no engine reads,
+  an unsound value...) and warning.
+- `extract(path, ...)` / `extract_scales(path, ...)`: the validated
+  KV-cache scaling-factor file built from those tensors.
+
+Only the safetensors headers and the scale tensors' bytes are read, with
+the standard library: neither numpy nor safetensors is needed.
+"""
+
+from .extraction import DEFAULT_OUTPUT_NAME, ExtractError, Extraction, Reduce, extract, extract_scales
+from .inspection import inspect_checkpoint
+from .naming import NAMINGS, VLLM_RELEASE, Naming
+from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
+from .scheme import KVCacheScheme
+
+__all__ = [
+    "DEFAULT_OUTPUT_NAME",
+    "NAMINGS",
+    "VLLM_RELEASE",
+    "CheckpointInspection",
+    "CheckpointReport",
+    "ExtractError",
+    "Extraction",
+    "KVCacheScheme",
+    "LayerReport",
+    "Naming",
+    "Reduce",
+    "ScaleEntry",
+    "extract",
+    "extract_scales",
+    "inspect_checkpoint",
+]

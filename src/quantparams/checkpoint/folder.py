@@ -1,0 +1,135 @@
+"""Finding a checkpoint's safetensors files and which of them holds which tensor.
+
+A folder is read in the first of these layouts that fits:
+
+1. `model.safetensors.index.json`: its `weight_map` says which file holds
+   which tensor; only the files that hold scale tensors are opened.
+2. Files `rank0.safetensors`, `rank1.safetensors`, ...: the older per-rank
+   export (read by `extract` alone).
+3. Otherwise every `*.safetensors` file in the folder (`model.safetensors`
+   when unsharded).
+
+A Hugging Face cache entry works too: the `models--org--name` folder (the
+snapshot that `refs/main` names) or one of its `snapshots/<hash>` folders,
+whose files are links into `blobs/`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+import attrs
+import orjson
+
+from .._errors import Problem, describe
+
+__all__ = ["INDEX_NAME", "Layout", "UnreadableCheckpoint", "find_layout", "resolve_folder"]
+
+INDEX_NAME = "model.safetensors.index.json"
+RANK_FILE = re.compile(r"rank([0-9]+)\.safetensors")
+
+
+class UnreadableCheckpoint(OSError):
+    """The folder cannot be read as a checkpoint at all."""
+
+
+@attrs.frozen
+class Layout:
+    folder: Path
+    # "index", "per-rank" or "files".
+    kind: str
+    # The safetensors files, by name in the folder, sorted.
+    files: tuple[str, ...]
+    # For "index": the tensor names the index lists, and their files.
+    weight_map: dict[str, str] | None = None
+
+    @property
+    def broken_index(self) -> bool:
+        return self.kind == "index" and self.weight_map is None
+
+    @property
+    def where(self) -> str:
+        """Where layer-wide problems are reported."""
+        return {"index": INDEX_NAME, "per-rank": "rank*.safetensors"}.get(self.kind, "*.safetensors")
+
+
+def resolve_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder that holds the files: `path`, or the snapshot of a Hugging Face cache entry.
+
+    Raises `UnreadableCheckpoint` (an OSError) when there is no such folder.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        if not folder.exists():
+            raise UnreadableCheckpoint(errno.ENOENT, "No such file or directory", os.fspath(path))
+        raise UnreadableCheckpoint(errno.ENOTDIR, "Not a directory", os.fspath(path))
+    snapshots = folder / "snapshots"
+    if folder.name.startswith("models--") and snapshots.is_dir():
+        try:
+            revision = (folder / "refs" / "main").read_text().strip()
+        except OSError:
+            names = sorted(entry.name for entry in snapshots.iterdir())
+            if len(names) != 1:
+                message = (
+                    f"a Hugging Face cache entry without refs/main and with {len(names)} snapshots: name one"
+                )
+                raise UnreadableCheckpoint(errno.ENOENT, message, os.fspath(path)) from None
+            revision = names[0]
+        folder = snapshots / revision
+        if not folder.is_dir():
+            message = f"refs/main names snapshot {revision}, which is not in snapshots/"
+            raise UnreadableCheckpoint(errno.ENOENT, message, os.fspath(path))
+    return folder
+
+
+def find_layout(folder: Path, problems: list[Problem]) -> Layout:
+    """The layout of the files in `folder`; a broken index is reported in `problems`.
+
+    Raises `UnreadableCheckpoint` when the folder holds no safetensors file.
+    """
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".safetensors") and p.is_file())
+    except OSError as error:
+        raise UnreadableCheckpoint(error.errno, error.strerror, os.fspath(folder)) from None
+    if (folder / INDEX_NAME).is_file():
+        weight_map = _weight_map(folder, problems)
+        # A broken index says nothing to trust about the files: none is read.
+        files = sorted(set(weight_map.values())) if weight_map is not None else []
+        return Layout(folder, "index", tuple(files), weight_map)
+    if not names:
+        message = "no safetensors files in the checkpoint folder"
+        raise UnreadableCheckpoint(errno.ENOENT, message, os.fspath(folder))
+    if any(RANK_FILE.fullmatch(name) for name in names):
+        return Layout(folder, "per-rank", tuple(names))
+    return Layout(folder, "files", tuple(names))
+
+
+def _inside(file: str) -> bool:
+    """Whether `file` names a file in the folder (or below it), not one elsewhere."""
+    parts = PurePosixPath(file).parts
+    return bool(parts) and not PurePosixPath(file).is_absolute() and ".." not in parts
+
+
+def _weight_map(folder: Path, problems: list[Problem]) -> dict[str, str] | None:
+    try:
+        document = orjson.loads((folder / INDEX_NAME).read_bytes())
+    except orjson.JSONDecodeError as error:
+        problems.append(Problem(INDEX_NAME, f"not valid JSON: {error}"))
+        return None
+    weight_map = document.get("weight_map") if isinstance(document, dict) else None
+    if not isinstance(weight_map, dict):
+        message = 'expected an object with a "weight_map" object mapping tensor names to file names'
+        problems.append(Problem(INDEX_NAME, message))
+        return None
+    found = {}
+    for tensor, file in weight_map.items():
+        if isinstance(file, str) and _inside(file):
+            found[tensor] = file
+        else:
+            where = f"weight_map[{orjson.dumps(tensor).decode()}]"
+            message = f"{where} must be the name of a file in the folder, got {describe(file)}"
+            problems.append(Problem(INDEX_NAME, message))
+    return found

@@ -1,0 +1,169 @@
+"""Reading a safetensors file's header, and the bytes of a few small tensors.
+
+The format: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
+(an object mapping each tensor name to its `dtype`, `shape` and
+`data_offsets`, plus an optional `__metadata__`), then the tensors' bytes,
+little-endian, offsets counted from the end of the header. Only the header
+and the bytes asked for are read, so a file of tens of GB costs two small
+reads; neither numpy nor safetensors is needed.
+
+Every way a file can be broken is a `HeaderError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+
+import attrs
+import orjson
+
+from .._errors import Problem, QuantParamError, describe
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "MAX_HEADER_BYTES",
+    "Header",
+    "HeaderError",
+    "TensorInfo",
+    "read_floats",
+    "read_header",
+]
+
+# safetensors itself refuses headers past 100 MB.
+MAX_HEADER_BYTES = 100_000_000
+
+# Bits per element of every dtype safetensors writes.
+_DTYPE_BITS = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "I64": 64,
+    "U64": 64,
+    "F64": 64,
+    "C64": 64,
+}
+# The dtypes a scale may have, with their struct codes (BF16 is widened by hand).
+FLOAT_DTYPES = {"F16": "e", "BF16": "", "F32": "f", "F64": "d"}
+
+
+class HeaderError(QuantParamError):
+    """A file that is not a readable safetensors file; one problem, naming the file."""
+
+
+@attrs.frozen
+class TensorInfo:
+    dtype: str
+    shape: tuple[int, ...]
+    begin: int  # absolute offsets in the file
+    end: int
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.shape)
+
+
+@attrs.frozen
+class Header:
+    path: str
+    # As the header lists them.
+    tensors: dict[str, TensorInfo]
+
+
+def _broken(name: str, message: str) -> HeaderError:
+    return HeaderError([Problem(name, f"not a readable safetensors file: {message}")])
+
+
+def read_header(path: str | os.PathLike[str], name: str) -> Header:
+    """The header of the file at `path`; `name` is how messages call the file.
+
+    Raises `HeaderError` for a broken file and `OSError` when it cannot be read.
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        prefix = file.read(8)
+        if len(prefix) < 8:
+            raise _broken(name, f"{len(prefix)} bytes, too short for the 8-byte header length")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > MAX_HEADER_BYTES:
+            raise _broken(name, f"header length {length} is past the {MAX_HEADER_BYTES}-byte limit")
+        if 8 + length > size:
+            raise _broken(name, f"header length {length} runs past the end of the {size}-byte file")
+        data = file.read(length)
+    if len(data) < length:
+        raise _broken(name, "the file was cut while it was read")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _broken(name, f"the header is not UTF-8 (byte {error.start})") from None
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise _broken(name, f"the header is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise _broken(name, f"the header must be a JSON object, got {describe(document)}")
+    data_start = 8 + length
+    tensors = {}
+    for tensor, entry in document.items():
+        if tensor == "__metadata__":
+            continue
+        tensors[tensor] = _tensor_info(name, tensor, entry, data_start, size)
+    return Header(os.fspath(path), tensors)
+
+
+def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: int) -> TensorInfo:
+    where = f"tensor {describe(tensor)}"
+    if not isinstance(entry, dict):
+        raise _broken(
+            name, f"{where} must be an object with dtype, shape and data_offsets, got {describe(entry)}"
+        )
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if not isinstance(dtype, str) or dtype not in _DTYPE_BITS:
+        raise _broken(name, f"{where} has an unknown dtype {describe(dtype)}")
+    if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+        raise _broken(name, f"{where} has a shape that is not a list of sizes: {describe(shape)}")
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(type(n) is int for n in offsets)
+        and 0 <= offsets[0] <= offsets[1]
+    ):
+        raise _broken(name, f"{where} has data_offsets that are not [begin, end]: {describe(offsets)}")
+    begin, end = data_start + offsets[0], data_start + offsets[1]
+    if end > size:
+        raise _broken(name, f"{where} has data_offsets {describe(offsets)} past the end of the file")
+    expected = (math.prod(shape) * _DTYPE_BITS[dtype] + 7) // 8
+    if end - begin != expected:
+        raise _broken(
+            name, f"{where} holds {end - begin} bytes, but {dtype} of shape {shape} takes {expected}"
+        )
+    return TensorInfo(dtype, tuple(shape), begin, end)
+
+
+def read_floats(header: Header, info: TensorInfo) -> list[float]:
+    """The values of a float tensor `info` of the file, read from its bytes only."""
+    code = FLOAT_DTYPES[info.dtype]
+    with open(header.path, "rb") as file:
+        file.seek(info.begin)
+        data = file.read(info.end - info.begin)
+    if len(data) != info.end - info.begin:
+        raise OSError(f"{header.path}: the file was cut while it was read")
+    if info.dtype == "BF16":
+        # A bfloat16 is the upper half of the float32 with the same bits.
+        widened = b"".join(b"\x00\x00" + data[i : i + 2] for i in range(0, len(data), 2))
+        return list(struct.unpack(f"<{info.count}f", widened))
+    return list(struct.unpack(f"<{info.count}{code}", data))

@@ -1,0 +1,269 @@
+"""The names KV-cache scale tensors go by in checkpoints, and what engines make of them.
+
+One table, kept as data: `NAMINGS`. Each row is one naming convention: the
+end of a tensor name (a regular expression), the producer that writes it,
+which scale it holds (q, k, v, prob, or kv for the fused scale that serves
+both k and v), the parameter name vLLM's cache-scale mapper rewrites it to,
+the quantization configs under which that rewrite applies, and whether
+SGLang reads it.
+
+vLLM's side follows vLLM 0.33.0: `QuantizationConfig.get_cache_scale_mapper()`
+in `layers/quantization/base_config.py` (regular expressions, every one that
+matches applied in order, each to the name the previous ones left), plus the
+`output_scale` suffixes that `Fp8Config` (`fp8.py`) and `QuarkConfig`
+(`quark/quark.py`) add on top; `CompressedTensorsConfig` and the ModelOpt
+configs use the base rules alone there. SGLang's side follows
+`maybe_remap_kv_scale_name` (`model_loader/weight_utils.py`): the fused
+`.kv_scale`, `.k_scale` / `.v_scale` and the ModelOpt names.
+
+A rewritten name is a scale parameter only when it ends in
+`.attn.{q,k,v,prob}_scale`, the attention layer's own parameters.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+__all__ = [
+    "CONFIG_FAMILIES",
+    "NAMINGS",
+    "VLLM_RELEASE",
+    "Kind",
+    "NamedScale",
+    "Naming",
+    "accepted_names",
+    "looks_like_scale",
+    "name_scale",
+    "vllm_name",
+]
+
+VLLM_RELEASE = "0.33.0"
+
+# The quantization configs the table tells apart ("" for none or another).
+CONFIG_FAMILIES = ("compressed-tensors", "quark", "modelopt", "fp8", "")
+
+Kind = str  # "q", "k", "v", "prob" or "kv"
+
+_WITH_SUFFIXES = frozenset({"fp8", "quark"})
+
+
+@attrs.frozen
+class Naming:
+    """One naming convention of a KV-cache scale tensor."""
+
+    # Matches the end of a tensor name; group "kind" gives the scale's kind
+    # where one pattern covers several.
+    pattern: str
+    producer: str
+    # The kind when the pattern has no "kind" group.
+    kind: Kind | None
+    # vLLM's rewrite of the matched end (a `re.sub` template), or None when
+    # vLLM's mapper leaves the name as it is.
+    vllm_rewrite: str | None
+    # The configs under which vLLM applies the rewrite; None: under every one.
+    vllm_configs: frozenset[str] | None
+    # SGLang's rewrite of names of this row: (pattern, `re.sub` template), or
+    # None when SGLang reads no such name.
+    sglang: tuple[str, str] | None
+    # How vLLM's mapper applies the rewrite: "regex" rules run first, in table
+    # order; "suffix" rules after them, on the end of the name.
+    step: str = "regex"
+    # The naming as a person writes it, for messages.
+    example: str = ""
+
+    regex: re.Pattern[str] = attrs.field(init=False, eq=False, repr=False)
+    sglang_regex: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
+
+    @regex.default
+    def _regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+    @sglang_regex.default
+    def _sglang_regex(self) -> re.Pattern[str] | None:
+        return None if self.sglang is None else re.compile(self.sglang[0])
+
+
+NAMINGS: tuple[Naming, ...] = (
+    Naming(
+        r"\.kv_scale$",
+        "deprecated fused scale",
+        "kv",
+        r".attn.k_scale",
+        None,
+        sglang=(r"\.kv_scale$", ".attn.k_scale"),
+        example="*.kv_scale",
+    ),
+    Naming(
+        r"\.self_attn\.[kv]_proj\.(?P<kind>[kv])_scale$",
+        "NVIDIA ModelOpt",
+        None,
+        r".self_attn.attn.\g<kind>_scale",
+        None,
+        # SGLang reads k_proj.k_scale and v_proj.v_scale only.
+        sglang=(r"\.self_attn\.(?P<p>[kv])_proj\.(?P=p)_scale$", r".self_attn.attn.\g<p>_scale"),
+        example="*.self_attn.k_proj.k_scale / v_proj.v_scale",
+    ),
+    Naming(
+        r"\.self_attn\.qk(?:qk)?v_proj\.(?P<kind>[kv])_scale$",
+        "fused qkv / qkqkv projection",
+        None,
+        r".self_attn.attn.\g<kind>_scale",
+        None,
+        sglang=None,
+        example="*.self_attn.qkv_proj.k_scale / v_scale (qkqkv_proj too)",
+    ),
+    Naming(
+        r"\.mixer\.[kv]_proj\.(?P<kind>[kv])_scale$",
+        "NemotronH",
+        None,
+        r".mixer.attn.\g<kind>_scale",
+        None,
+        sglang=None,
+        example="*.mixer.k_proj.k_scale / v_proj.v_scale",
+    ),
+    Naming(
+        r"\.self_attn\.q\.scale$",
+        "HunYuan v3",
+        "q",
+        r".self_attn.attn.q_scale",
+        None,
+        sglang=None,
+        example="*.self_attn.q.scale",
+    ),
+    Naming(
+        r"\.self_attn\.(?P<kind>[kv])_cache\.scale$",
+        "HunYuan v3",
+        None,
+        r".self_attn.attn.\g<kind>_scale",
+        None,
+        sglang=None,
+        example="*.self_attn.k_cache.scale / v_cache.scale",
+    ),
+    Naming(
+        r"(?<!\.attn)\.(?P<kind>[qkv])_scale$",
+        "llm-compressor / compressed-tensors",
+        None,
+        r".attn.\g<kind>_scale",
+        None,
+        # SGLang reads k and v, not q.
+        sglang=(r"\.(?P<p>[kv])_scale$", r".attn.\g<p>_scale"),
+        example="*.self_attn.k_scale / v_scale / q_scale",
+    ),
+    Naming(
+        r"\.(?P<kind>[qkv])_proj\.output_scale$",
+        "AMD Quark, older compressed-tensors",
+        None,
+        r".attn.\g<kind>_scale",
+        _WITH_SUFFIXES,
+        sglang=None,
+        step="suffix",
+        example="*.k_proj.output_scale / v_proj / q_proj",
+    ),
+    Naming(
+        r"\.self_attn\.prob_output_scale$",
+        "AMD Quark",
+        "prob",
+        r".self_attn.attn.prob_scale",
+        _WITH_SUFFIXES,
+        sglang=None,
+        step="suffix",
+        example="*.self_attn.prob_output_scale",
+    ),
+    Naming(
+        r"\.attn\.(?P<kind>q|k|v|prob)_scale$",
+        "vLLM's own parameter names",
+        None,
+        None,
+        None,
+        sglang=None,
+        example="*.attn.k_scale / v_scale / q_scale / prob_scale",
+    ),
+)
+
+# Names a person would take for a KV-cache scale whatever the table says: one
+# of them that no engine reads is reported rather than ignored.
+_LOOKS_LIKE_SCALE = re.compile(
+    r"(?:^|\.)(?:q|k|v|kv|prob)_scale$|_proj\.output_scale$|prob_output_scale$"
+    r"|(?:^|\.)[qkv](?:_cache)?\.scale$|kv_cache_scaling_factor"
+)
+_SGLANG_PARAMETER = re.compile(r"layers\.[0-9]+\.self_attn\.attn\.[kv]_scale$")
+_SCALE_PARAMETER = re.compile(r"\.attn\.(q|k|v|prob)_scale$")
+# The language model's layer stack, after any prefix (`language_model.model.layers.N.`):
+# a vision tower's layers keep no KV cache.
+_LAYER = re.compile(r"(?:^|\.)(?:model|language_model|backbone|decoder)\.layers\.([0-9]+)\.")
+_ANY_LAYER = re.compile(r"(?:^|\.)(?:layers|blocks)\.[0-9]+\.")
+
+
+@attrs.frozen
+class NamedScale:
+    """What the table says of one tensor name."""
+
+    tensor: str
+    layer: int
+    kind: Kind
+    naming: Naming
+    # The parameter vLLM's mapper makes of it under the config, or None when
+    # vLLM would not load it into an attention layer.
+    vllm_name: str | None
+    # Whether SGLang loads it.
+    sglang: bool
+
+
+def vllm_name(tensor: str, family: str) -> str | None:
+    """The attention parameter vLLM's cache-scale mapper makes of `tensor` under config `family`."""
+    name = tensor
+    for naming in NAMINGS:
+        if naming.step == "regex" and naming.vllm_rewrite is not None and naming.regex.search(name):
+            name = naming.regex.sub(naming.vllm_rewrite, name)
+    for naming in NAMINGS:
+        if naming.step == "suffix" and _applies(naming, family) and naming.regex.search(name):
+            name = naming.regex.sub(naming.vllm_rewrite or "", name)
+    return name if _SCALE_PARAMETER.search(name) else None
+
+
+def _applies(naming: Naming, family: str) -> bool:
+    return naming.vllm_configs is None or family in naming.vllm_configs
+
+
+def name_scale(tensor: str, family: str) -> NamedScale | None:
+    """The table's reading of `tensor`, or None when no naming matches it.
+
+    The first matching row names the producer and kind; `vllm_name` is the
+    mapper's result under `family`, which may be None (an `output_scale`
+    under compressed-tensors, say).
+    """
+    layer = _LAYER.search(tensor)
+    if layer is None:
+        return None
+    for naming in NAMINGS:
+        match = naming.regex.search(tensor)
+        if match is None:
+            continue
+        kind = naming.kind or match["kind"]
+        sglang = _sglang_reads(naming, tensor)
+        return NamedScale(tensor, int(layer[1]), kind, naming, vllm_name(tensor, family), sglang)
+    return None
+
+
+def _sglang_reads(naming: Naming, tensor: str) -> bool:
+    if naming.sglang is None or naming.sglang_regex is None:
+        return False
+    regex, template = naming.sglang_regex, naming.sglang[1]
+    # SGLang loads the result only where a Llama-family attention layer has that parameter.
+    return (
+        regex.search(tensor) is not None and _SGLANG_PARAMETER.search(regex.sub(template, tensor)) is not None
+    )
+
+
+def looks_like_scale(tensor: str) -> bool:
+    """Named like a KV-cache scale of the language model (a vision tower's layers keep no KV cache)."""
+    if _LOOKS_LIKE_SCALE.search(tensor) is None:
+        return False
+    return _LAYER.search(tensor) is not None or _ANY_LAYER.search(tensor) is None
+
+
+def accepted_names() -> str:
+    """The table's namings as a person reads them, for messages."""
+    return ", ".join(naming.example for naming in NAMINGS)

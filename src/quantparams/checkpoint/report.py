@@ -1,0 +1,107 @@
+"""What `inspect_checkpoint` says of a checkpoint: frozen attrs objects and their JSON form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .._errors import Problem
+from .scheme import KVCacheScheme
+
+__all__ = ["CheckpointInspection", "CheckpointReport", "LayerReport", "ScaleEntry"]
+
+
+@attrs.frozen
+class ScaleEntry:
+    """One scale tensor of a layer, as the checkpoint stores it."""
+
+    file: str
+    tensor: str
+    dtype: str
+    shape: tuple[int, ...]
+    # One value for a per-tensor scale, one per head otherwise, as stored
+    # (unsound ones too); empty when the tensor could not be read as a scale
+    # (the problems say why).
+    values: tuple[float, ...]
+    # The attention parameter vLLM's mapper makes of the tensor, or None when
+    # vLLM would not read it.
+    vllm_name: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "tensor": self.tensor,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "values": list(self.values),
+            "vllm_name": self.vllm_name,
+        }
+
+
+@attrs.frozen
+class LayerReport:
+    """The q, k, v and prob scales of one layer; a fused kv_scale fills both k and v."""
+
+    layer: int
+    q: ScaleEntry | None = None
+    k: ScaleEntry | None = None
+    v: ScaleEntry | None = None
+    prob: ScaleEntry | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        scales = {kind: getattr(self, kind) for kind in ("q", "k", "v", "prob")}
+        return {
+            "layer": self.layer,
+            "scales": {kind: None if entry is None else entry.to_json() for kind, entry in scales.items()},
+        }
+
+
+@attrs.frozen
+class CheckpointReport:
+    model_type: str | None
+    num_hidden_layers: int | None
+    kv_cache_scheme: KVCacheScheme | None
+    # In layer order: 0 up to num_hidden_layers - 1 (or the highest layer
+    # with a scale), then any layer past them that has scales.
+    layers: tuple[LayerReport, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_type": self.model_type,
+            "num_hidden_layers": self.num_hidden_layers,
+            "kv_cache_scheme": None if self.kv_cache_scheme is None else self.kv_cache_scheme.to_json(),
+            "layers": [layer.to_json() for layer in self.layers],
+        }
+
+
+@attrs.frozen
+class CheckpointInspection:
+    """What a checkpoint folder holds, layer by layer, and what is wrong with it.
+
+    `report` is None when the folder cannot be read as a checkpoint at all;
+    `problems` then says why.
+    """
+
+    path: str
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    report: CheckpointReport | None
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None and not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """The `inspect --json` document: `{"path", "ok", "problems", "warnings", "report"}`."""
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "problems": [_problem_json(problem) for problem in self.problems],
+            "warnings": [_problem_json(warning) for warning in self.warnings],
+            "report": None if self.report is None else self.report.to_json(),
+        }
+
+
+def _problem_json(problem: Problem) -> dict[str, str]:
+    return {"path": problem.path, "message": problem.message}

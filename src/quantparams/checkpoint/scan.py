@@ -1,0 +1,178 @@
+"""Finding a checkpoint's KV-cache scale tensors through the naming table, and reading them.
+
+Only the headers of the files are read, then the bytes of the tensors the
+table names as scales, after their dtype and shape are found sound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import orjson
+
+from .._errors import Problem, describe
+from .folder import INDEX_NAME, Layout
+from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
+from .naming import NamedScale, looks_like_scale, name_scale
+from .scheme import ModelConfig
+
+__all__ = ["FoundScale", "Scan", "scan", "tensor_path"]
+
+
+def tensor_path(file: str, tensor: str) -> str:
+    return f"{file}[{orjson.dumps(tensor).decode()}]"
+
+
+@attrs.frozen
+class FoundScale:
+    file: str
+    named: NamedScale
+    dtype: str
+    shape: tuple[int, ...]
+    # None when the tensor cannot be read as a scale (its dtype or shape):
+    # that is already reported.
+    values: tuple[float, ...] | None
+    # False when some value is not finite or not > 0 (also reported).
+    sound: bool
+
+    @property
+    def where(self) -> str:
+        return tensor_path(self.file, self.named.tensor)
+
+    @property
+    def per_head(self) -> bool:
+        return self.shape not in ((), (1,))
+
+
+@attrs.define
+class Scan:
+    scales: list[FoundScale] = attrs.Factory(list)
+    # Scale-like names the table does not know, as `file["tensor"]`.
+    unknown: list[str] = attrs.Factory(list)
+    # How many tensors were looked at, and in what, for "found none" messages.
+    tensor_count: int = 0
+    unreadable_files: int = 0
+    # Layers whose scales the index places in a file that cannot be read: that
+    # is reported once, not again as layers without scales.
+    unread_layers: set[int] = attrs.Factory(set)
+
+
+def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
+    """Every tensor the table names as a KV-cache scale, read and checked."""
+    found = Scan()
+    if layout.broken_index:
+        return found
+    if layout.kind == "index" and layout.weight_map is not None:
+        names = list(layout.weight_map)
+        found.tensor_count = len(names)
+        by_file: dict[str, list[str]] = {}
+        for tensor in names:
+            if name_scale(tensor, config.family) is not None or looks_like_scale(tensor):
+                by_file.setdefault(layout.weight_map[tensor], []).append(tensor)
+        for file, wanted in sorted(by_file.items()):
+            header = _open(layout, file, problems, found, wanted)
+            if header is None:
+                named = [name_scale(tensor, config.family) for tensor in wanted]
+                found.unread_layers.update(one.layer for one in named if one is not None)
+                continue
+            for tensor in sorted(wanted, key=lambda name: _order(name, config)):
+                if tensor not in header.tensors:
+                    message = f"no such tensor in the file, but {INDEX_NAME} places it there"
+                    problems.append(Problem(tensor_path(file, tensor), message))
+                    continue
+                _take(found, config, problems, file, header, tensor)
+        return found
+    for file in layout.files:
+        header = _open(layout, file, problems, found, None)
+        if header is None:
+            continue
+        found.tensor_count += len(header.tensors)
+        for tensor in sorted(header.tensors, key=lambda name: _order(name, config)):
+            _take(found, config, problems, file, header, tensor)
+    return found
+
+
+def _order(tensor: str, config: ModelConfig) -> tuple[int, str]:
+    """Layer by layer, then by name: the order problems are listed in."""
+    named = name_scale(tensor, config.family)
+    return (-1 if named is None else named.layer), tensor
+
+
+def _open(
+    layout: Layout, file: str, problems: list[Problem], found: Scan, wanted: list[str] | None
+) -> Header | None:
+    path = layout.folder / file
+    if wanted is not None and not path.is_file():
+        first = orjson.dumps(wanted[0]).decode()
+        more = f" and {len(wanted) - 1} more scale tensors" if len(wanted) > 1 else ""
+        problems.append(Problem(file, f"no such file, but {INDEX_NAME} places {first}{more} in it"))
+        found.unreadable_files += 1
+        return None
+    try:
+        return read_header(path, file)
+    except HeaderError as error:
+        problems.extend(error.problems)
+    except OSError as error:
+        problems.append(Problem(file, f"cannot read: {error.strerror or error}"))
+    found.unreadable_files += 1
+    return None
+
+
+def _take(
+    found: Scan, config: ModelConfig, problems: list[Problem], file: str, header: Header, tensor: str
+) -> None:
+    named = name_scale(tensor, config.family)
+    if named is None:
+        if looks_like_scale(tensor):
+            found.unknown.append(tensor_path(file, tensor))
+        return
+    info = header.tensors[tensor]
+    where = tensor_path(file, tensor)
+    values = _values(problems, where, header, info, named, config)
+    sound = values is not None and all(0.0 < value < math.inf for value in values)
+    found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
+
+
+def _values(
+    problems: list[Problem],
+    where: str,
+    header: Header,
+    info: TensorInfo,
+    named: NamedScale,
+    config: ModelConfig,
+) -> tuple[float, ...] | None:
+    messages = []
+    if info.dtype not in FLOAT_DTYPES:
+        messages.append(f"expected a scale stored as F16, BF16, F32 or F64, got {info.dtype}")
+    heads, heads_key = _head_count(named.kind, config)
+    shape = list(info.shape)
+    if shape not in ([], [1]) and not (heads is not None and shape == [heads]):
+        if heads is None:
+            messages.append(f"expected a per-tensor scale (shape [] or [1]), got shape {shape}")
+        else:
+            messages.append(
+                f"expected a per-tensor scale (shape [] or [1]) or one per head (shape [{heads}]: "
+                f"config.json {heads_key} is {heads}), got shape {shape}"
+            )
+    if messages:
+        problems.extend(Problem(where, message) for message in messages)
+        return None
+    try:
+        values = read_floats(header, info)
+    except OSError as error:
+        problems.append(Problem(where, f"cannot read: {error}"))
+        return None
+    bad = [(head, value) for head, value in enumerate(values) if not 0.0 < value < math.inf]
+    for head, value in bad:
+        what = "scale" if len(values) == 1 else f"scale of head {head}"
+        problems.append(Problem(where, f"{what} must be a finite number > 0, got {describe(value)}"))
+    return tuple(values)
+
+
+def _head_count(kind: str, config: ModelConfig) -> tuple[int | None, str]:
+    if kind == "q":
+        return config.num_attention_heads, "num_attention_heads"
+    if kind in ("k", "v", "kv"):
+        return config.num_key_value_heads, "num_key_value_heads"
+    return None, ""

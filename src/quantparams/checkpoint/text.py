@@ -1,0 +1,27 @@
+"""Lists of names and layers in messages, cut short."""
+
+from __future__ import annotations
+
+__all__ = ["layers_text", "quote_list"]
+
+# Longest list of layer runs or names quoted in one message.
+_SHOWN = 8
+
+
+def quote_list(items: list[str]) -> str:
+    shown = ", ".join(items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def layers_text(layers: list[int]) -> str:
+    """`layer 3`, or `layers 2..4, 7` for runs of consecutive layers."""
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    runs: list[list[int]] = []
+    for layer in layers:
+        if runs and layer == runs[-1][1] + 1:
+            runs[-1][1] = layer
+        else:
+            runs.append([layer, layer])
+    texts = [str(first) if first == last else f"{first}..{last}" for first, last in runs]
+    return "layers " + quote_list(texts)

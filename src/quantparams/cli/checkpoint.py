@@ -1,0 +1,162 @@
+"""`validate DIR` and `inspect DIR`: a checkpoint folder's KV-cache scales, as a person or a program reads them.
+
+Problems go to stderr as `DIR: where: message`, warnings as
+`DIR: warning: where: message`; warnings never change the exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .output import print_json, problems_json, report
+from .text import g, shown, shown_table, text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..checkpoint import CheckpointInspection, LayerReport, ScaleEntry
+
+__all__ = ["inspect_folder", "validate_folder"]
+
+_KINDS = ("k", "v", "q", "prob")
+
+
+def _inspect(path: str) -> CheckpointInspection:
+    # Imported here: commands on files do not need it.
+    from ..checkpoint import inspect_checkpoint
+
+    return inspect_checkpoint(path)
+
+
+def _status(inspection: CheckpointInspection) -> int:
+    if inspection.report is None:
+        return EXIT_USAGE
+    return EXIT_INVALID if inspection.problems else EXIT_OK
+
+
+def _report(path: str, inspection: CheckpointInspection) -> None:
+    report(path, inspection.problems)
+    for warning in inspection.warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+
+
+def validate_folder(path: str, as_json: bool) -> tuple[int, dict[str, Any]]:
+    """The exit status for one checkpoint folder and its entry in `validate --json`."""
+    inspection = _inspect(path)
+    status = _status(inspection)
+    unreadable = inspection.report is None
+    result: dict[str, Any] = {
+        "path": path,
+        "ok": inspection.ok,
+        "error": inspection.problems[0].message if unreadable else None,
+        "problems": [] if unreadable else problems_json(inspection.problems),
+        "warnings": problems_json(inspection.warnings),
+        "summary": _summary_json(inspection) if inspection.ok else None,
+    }
+    if unreadable:
+        print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
+        return status, result
+    if inspection.ok and not as_json:
+        print(f"ok  {path}: {_summary(inspection)}")
+    _report(path, inspection)
+    return status, result
+
+
+def inspect_folder(path: str, as_json: bool) -> int:
+    inspection = _inspect(path)
+    if as_json:
+        print_json(inspection.to_json())
+    elif inspection.report is not None:
+        print("\n".join(_render(inspection)))
+    if inspection.report is None:
+        print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
+    else:
+        _report(path, inspection)
+    return _status(inspection)
+
+
+def _with_scales(inspection: CheckpointInspection) -> int:
+    layers = inspection.report.layers if inspection.report is not None else ()
+    return sum(1 for layer in layers if layer.k is not None and layer.v is not None)
+
+
+def _scheme_text(inspection: CheckpointInspection) -> str:
+    scheme = inspection.report.kv_cache_scheme if inspection.report is not None else None
+    if scheme is None:
+        return "none declared"
+    kind = "dynamic" if scheme.dynamic else "static"
+    strategy = "per head" if scheme.strategy == "attn_head" else "per tensor"
+    return f"{scheme.config}, {kind}, {strategy} ({scheme.source})"
+
+
+def _summary(inspection: CheckpointInspection) -> str:
+    model = inspection.report
+    model_type = text(model.model_type if model is not None else None)
+    return (
+        f"checkpoint, model_type {model_type}, k and v scales in {_with_scales(inspection)} layers, "
+        f"KV-cache scheme {_scheme_text(inspection)}"
+    )
+
+
+def _summary_json(inspection: CheckpointInspection) -> dict[str, Any]:
+    model = inspection.report
+    return {
+        "model_type": model.model_type if model is not None else None,
+        "num_hidden_layers": model.num_hidden_layers if model is not None else None,
+        "layers_with_k_and_v": _with_scales(inspection),
+    }
+
+
+def _cell(entry: ScaleEntry | None) -> str:
+    if entry is None:
+        return "-"
+    if not entry.values:
+        return "unread"
+    if len(entry.values) == 1:
+        return g(entry.values[0])
+    return f"{len(entry.values)} heads, max {g(max(entry.values))}"
+
+
+def _render(inspection: CheckpointInspection) -> list[str]:
+    model = inspection.report
+    if model is None:
+        return []
+    lines = [
+        f"checkpoint         {inspection.path}",
+        f"model_type         {text(model.model_type)}",
+        f"num_hidden_layers  {'-' if model.num_hidden_layers is None else model.num_hidden_layers}",
+        f"KV-cache scheme    {_scheme_text(inspection)}",
+        "",
+    ]
+    if not model.layers:
+        return [*lines, "layers             none with scales"]
+    lines += shown_table(["layer", *_KINDS], model.layers, _row)
+    names = _names(model.layers)
+    if names:
+        lines += ["", "tensors (first layer with each) and the vLLM parameter each becomes:"]
+        lines += shown(names, indent="  ")
+    return lines
+
+
+def _row(layer: LayerReport) -> list[str]:
+    return [str(layer.layer), *(_cell(getattr(layer, kind)) for kind in _KINDS)]
+
+
+def _names(layers: tuple[LayerReport, ...]) -> list[str]:
+    """Each naming once, at the first layer that has it: `k, v: file["tensor"] -> parameter`."""
+    kinds: dict[str, list[str]] = {}
+    lines: dict[str, str] = {}
+    for layer in layers:
+        for kind in _KINDS:
+            entry: ScaleEntry | None = getattr(layer, kind)
+            if entry is None:
+                continue
+            general = entry.tensor.replace(f".{layer.layer}.", ".N.", 1)
+            if general not in lines:
+                lines[general] = (
+                    f"{entry.file}[{text(entry.tensor)}] -> {entry.vllm_name or 'not read by vLLM'}"
+                )
+            if kind not in kinds.setdefault(general, []):
+                kinds[general].append(kind)
+    return [f"{', '.join(kinds[general])}: {line}" for general, line in lines.items()]

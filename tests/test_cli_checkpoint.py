@@ -1,0 +1,202 @@
+"""`quantparams validate DIR` and `inspect DIR`, run as a person runs them, on checkpoints on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli_process import run_cli
+from producers import compressed_tensors_config, model_config, write_named
+from quantparams import inspect_checkpoint
+from quantparams.cli import main
+
+SCHEME = "compressed-tensors, static, per tensor (config.json quantization_config.kv_cache_scheme)"
+
+
+def _sound(folder: Path, layers: int = 2) -> Path:
+    scales = {
+        f"model.layers.{n}.self_attn.{kind}_scale": 0.25 * (n + 1) for n in range(layers) for kind in "kv"
+    }
+    return write_named(folder, scales, config=model_config(layers, compressed_tensors_config()))
+
+
+def _broken(folder: Path) -> Path:
+    scales = {
+        "model.layers.0.self_attn.k_scale": 0.5,
+        "model.layers.0.self_attn.v_scale": math.nan,
+        "model.layers.2.self_attn.kv_scale": 0.5,
+    }
+    return write_named(folder, scales, config=model_config(2, compressed_tensors_config()))
+
+
+BROKEN_STDERR = [
+    'model.safetensors["model.layers.0.self_attn.v_scale"]: scale must be a finite number > 0, got NaN',
+    "*.safetensors: no k or v scale for layer 1: the engine will use 1.0 (layers 0..1)",
+    "warning: *.safetensors: layer 2 past config.json num_hidden_layers = 2 (MTP or draft layers?): "
+    "reported, not checked as model layers",
+]
+
+
+class _Run:
+    """`quantparams *args` run in this process, as `main` runs it."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., _Run]:
+    def run(*args: str) -> _Run:
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return _Run(status, out, err)
+
+    return run
+
+
+def test_validate_a_sound_checkpoint_as_a_subprocess(tmp_path: Path) -> None:
+    folder = _sound(tmp_path / "ckpt")
+    result = run_cli("validate", str(folder))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (
+        result.stdout
+        == f'ok  {folder}: checkpoint, model_type "llama", k and v scales in 2 layers, KV-cache scheme {SCHEME}\n'
+    )
+
+
+def test_validate_a_broken_checkpoint(tmp_path: Path, cli: Any) -> None:
+    folder = _broken(tmp_path / "ckpt")
+    result = cli("validate", str(folder))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [f"{folder}: {line}" for line in BROKEN_STDERR]
+
+
+def test_warnings_leave_the_exit_status(tmp_path: Path, cli: Any) -> None:
+    folder = write_named(
+        tmp_path / "ckpt", {"model.layers.0.self_attn.kv_scale": 1.0}, config=model_config(1)
+    )
+    result = cli("validate", str(folder))
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"ok  {folder}: ")
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2
+    assert all(line.startswith(f"{folder}: warning: *.safetensors: ") for line in warnings)
+
+
+def test_validate_json_gives_the_file_document_plus_warnings(tmp_path: Path, cli: Any) -> None:
+    sound, broken = _sound(tmp_path / "sound"), _broken(tmp_path / "broken")
+    result = cli("validate", "--json", str(sound), str(broken))
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    first, second = document["files"]
+    assert first == {
+        "path": str(sound),
+        "ok": True,
+        "error": None,
+        "problems": [],
+        "warnings": [],
+        "summary": {"model_type": "llama", "num_hidden_layers": 2, "layers_with_k_and_v": 2},
+    }
+    assert (second["ok"], second["error"], second["summary"]) == (False, None, None)
+    assert [f"{p['path']}: {p['message']}" for p in second["problems"]] == BROKEN_STDERR[:2]
+    assert [f"warning: {p['path']}: {p['message']}" for p in second["warnings"]] == BROKEN_STDERR[2:]
+
+
+def test_inspect_json_is_the_library_document(tmp_path: Path, cli: Any) -> None:
+    folder = _broken(tmp_path / "ckpt")
+    result = cli("inspect", "--json", str(folder))
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1
+    expected = inspect_checkpoint(folder).to_json()
+    # JSON has no NaN: the stored NaN is written as null.
+    expected["report"]["layers"][0]["scales"]["v"]["values"] = [None]
+    assert json.loads(result.stdout) == expected
+
+
+def test_inspect_text_and_long_tables_cut_to_20(tmp_path: Path, cli: Any) -> None:
+    folder = _sound(tmp_path / "ckpt", layers=30)
+    result = cli("inspect", str(folder))
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[:6] == [
+        f"checkpoint         {folder}",
+        'model_type         "llama"',
+        "num_hidden_layers  30",
+        f"KV-cache scheme    {SCHEME}",
+        "",
+        "layer     k     v  q  prob",
+    ]
+    assert lines[6] == "    0  0.25  0.25  -     -"
+    assert lines[26] == "... and 10 more (--json lists all)"
+    assert lines[28:] == [
+        "tensors (first layer with each) and the vLLM parameter each becomes:",
+        '  k: model.safetensors["model.layers.0.self_attn.k_scale"] -> model.layers.0.self_attn.attn.k_scale',
+        '  v: model.safetensors["model.layers.0.self_attn.v_scale"] -> model.layers.0.self_attn.attn.v_scale',
+    ]
+
+
+def test_an_unreadable_folder_exits_2_with_one_document(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "empty").mkdir()
+    folder = str(tmp_path / "empty")
+    result = cli("inspect", "--json", folder)
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {
+        "path": folder,
+        "ok": False,
+        "problems": [{"path": folder, "message": "no safetensors files in the checkpoint folder"}],
+        "warnings": [],
+        "report": None,
+    }
+    assert result.stderr == f"{folder}: cannot read: no safetensors files in the checkpoint folder\n"
+    result = cli("validate", "--json", folder)
+    assert result.returncode == 2
+    [entry] = json.loads(result.stdout)["files"]
+    assert (entry["ok"], entry["error"], entry["problems"]) == (
+        False,
+        "no safetensors files in the checkpoint folder",
+        [],
+    )
+
+
+def test_engine_flags_do_not_apply_to_a_folder(tmp_path: Path, cli: Any) -> None:
+    folder = _sound(tmp_path / "ckpt")
+    result = cli("validate", "--tp-size", "2", "--num-layers", "2", str(folder))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"quantparams validate: error: {folder} is a checkpoint folder, checked against its own config: "
+        "leave out --tp-size and --num-layers\n"
+    )
+
+
+def test_inspect_text_of_per_head_unreadable_and_missing_scales(tmp_path: Path, cli: Any) -> None:
+    import numpy as np
+
+    scales = {
+        "model.layers.0.self_attn.k_scale": [0.25, 0.75],
+        "model.layers.0.self_attn.v_scale": [0.5, 0.5],
+    }
+    extra = {"model.layers.1.self_attn.kv_scale": np.array(1, np.int32)}
+    config = model_config(2, compressed_tensors_config("attn_head"))
+    folder = write_named(tmp_path / "ckpt", scales, config=config, extra_tensors=extra)
+    result = cli("inspect", str(folder))
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[5:8] == [
+        "layer                  k                 v  q  prob",
+        "    0  2 heads, max 0.75  2 heads, max 0.5  -     -",
+        "    1             unread            unread  -     -",
+    ]
+    bare = write_named(tmp_path / "bare", {"model.embed_tokens.extra": 0.5})
+    result = cli("inspect", str(bare))
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[2:6] == [
+        "num_hidden_layers  -",
+        "KV-cache scheme    none declared",
+        "",
+        "layers             none with scales",
+    ]

@@ -1,0 +1,182 @@
+"""The safetensors header reader on broken files, fuzzed, and on a file of many gigabytes."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import safetensors.numpy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checkpoints import zeros
+from producers import compressed_tensors_config, model_config, write_named
+from quantparams import ExtractError, Problem, extract_scales, inspect_checkpoint
+from quantparams.checkpoint import header as header_module
+from quantparams.checkpoint.header import HeaderError, read_header
+
+SCALES = {
+    f"model.layers.{layer}.self_attn.{kind}_scale": 0.25 * (layer + 1) for layer in range(2) for kind in "kv"
+}
+
+
+def _sound_bytes() -> bytes:
+    tensors = {name: np.array(value, np.float32) for name, value in SCALES.items()}
+    tensors["model.embed_tokens.weight"] = np.ones((4, 4), np.float32)
+    return safetensors.numpy.save(tensors)
+
+
+SOUND = _sound_bytes()
+HEADER_LENGTH = struct.unpack("<Q", SOUND[:8])[0]
+HEADER = json.loads(SOUND[8 : 8 + HEADER_LENGTH])
+
+
+def _with_header(header: object, data: bytes | None = None) -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + (SOUND[8 + HEADER_LENGTH :] if data is None else data)
+
+
+def _one_line_problem(tmp_path: Path, data: bytes) -> str:
+    """The one problem inspect_checkpoint gives for a checkpoint whose one file holds `data`."""
+    folder = write_named(tmp_path, {}, config=model_config(2, compressed_tensors_config()))
+    (folder / "model.safetensors").write_bytes(data)
+    inspection = inspect_checkpoint(folder)
+    [problem] = inspection.problems
+    assert problem.path == "model.safetensors"
+    assert "\n" not in problem.message
+    assert problem.message.startswith("not a readable safetensors file: ")
+    with pytest.raises(HeaderError) as caught:
+        read_header(folder / "model.safetensors", "model.safetensors")
+    assert [str(one) for one in caught.value.problems] == [f"{problem.path}: {problem.message}"]
+    return problem.message.removeprefix("not a readable safetensors file: ")
+
+
+def test_the_sound_file_reads(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(SOUND)
+    header = read_header(path, "model.safetensors")
+    assert set(header.tensors) == {*SCALES, "model.embed_tokens.weight"}
+    assert header_module.read_floats(header, header.tensors["model.layers.1.self_attn.v_scale"]) == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x01\x00", "2 bytes, too short for the 8-byte header length"),
+        (struct.pack("<Q", 10**6) + b"{}", "header length 1000000 runs past the end of the 10-byte file"),
+        (struct.pack("<Q", 2**40), "header length 1099511627776 is past the 100000000-byte limit"),
+        (struct.pack("<Q", 4) + b"\xff\xfe{}", "the header is not UTF-8 (byte 0)"),
+        (struct.pack("<Q", 3) + b"[1]", "the header must be a JSON object, got [1]"),
+        (struct.pack("<Q", 2) + b'{"', None),
+    ],
+)
+def test_broken_prefixes(tmp_path: Path, data: bytes, reason: str | None) -> None:
+    message = _one_line_problem(tmp_path, data)
+    if reason is None:
+        assert message.startswith("the header is not JSON: ")
+    else:
+        assert message == reason
+
+
+def test_broken_entries(tmp_path: Path) -> None:
+    name = "model.layers.0.self_attn.k_scale"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"dtype": "F33"}, f'tensor "{name}" has an unknown dtype "F33"'),
+        ({"shape": [-1]}, f'tensor "{name}" has a shape that is not a list of sizes: [-1]'),
+        ({"data_offsets": [8, 4]}, f'tensor "{name}" has data_offsets that are not [begin, end]: [8,4]'),
+        (
+            {"data_offsets": [0, 10**9]},
+            f'tensor "{name}" has data_offsets [0,1000000000] past the end of the file',
+        ),
+        ({"shape": [3]}, f'tensor "{name}" holds 4 bytes, but F32 of shape [3] takes 12'),
+    ]
+    for number, (change, reason) in enumerate(cases):
+        header = json.loads(json.dumps(HEADER))
+        header[name].update(change)
+        assert _one_line_problem(tmp_path / str(number), _with_header(header)) == reason
+    header = {**HEADER, name: "F32"}
+    assert _one_line_problem(tmp_path / "entry", _with_header(header)) == (
+        f'tensor "{name}" must be an object with dtype, shape and data_offsets, got "F32"'
+    )
+
+
+def _mutated(draw: st.DrawFn) -> bytes:
+    how = draw(st.sampled_from(["cut", "length", "offsets", "dtype", "garbage", "flip"]))
+    if how == "cut":
+        return SOUND[: draw(st.integers(0, len(SOUND) - 1))]
+    if how == "length":
+        return struct.pack("<Q", draw(st.integers(len(SOUND) - 7, 2**64 - 1))) + SOUND[8:]
+    header = json.loads(json.dumps(HEADER))
+    name = draw(st.sampled_from(sorted(SCALES)))
+    if how == "offsets":
+        begin = draw(st.integers(-(2**70), 2**70))
+        header[name]["data_offsets"] = [begin, draw(st.integers(-(2**70), 2**70) | st.just(begin + 10**6))]
+        return _with_header(header)
+    if how == "dtype":
+        header[name]["dtype"] = draw(st.text(max_size=8) | st.integers() | st.none())
+        return _with_header(header)
+    if how == "garbage":
+        return struct.pack("<Q", HEADER_LENGTH) + draw(
+            st.binary(min_size=HEADER_LENGTH, max_size=HEADER_LENGTH)
+        )
+    data = bytearray(SOUND)
+    position = draw(st.integers(8, 8 + HEADER_LENGTH - 1))
+    data[position] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+@given(st.composite(_mutated)())
+def test_fuzzed_headers_give_one_line_problems(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "model.safetensors").write_bytes(data)
+    (folder / "config.json").write_text(json.dumps(model_config(2, compressed_tensors_config())))
+    inspection = inspect_checkpoint(folder)
+    assert inspection.report is not None
+    for problem in inspection.problems:
+        assert "\n" not in problem.message
+    try:
+        read_header(folder / "model.safetensors", "model.safetensors")
+    except HeaderError as error:
+        [problem] = error.problems
+        assert problem.path == "model.safetensors"
+        assert problem in inspection.problems
+    problems: list[Problem] = []
+    try:
+        extract_scales(folder)
+    except ExtractError as error:
+        problems = error.problems
+    # Every line names the file or the folder's files.
+    assert all(problem.path.startswith(("model.safetensors", "*.safetensors")) for problem in problems)
+
+
+class _CountingFile(io.FileIO):
+    read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        _CountingFile.read_bytes += len(data)
+        return data
+
+
+def test_a_16_gib_sparse_checkpoint_reads_headers_and_scale_bytes_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    weights = {"model.layers.0.mlp.down_proj.weight": zeros("BF16", (1 << 33,))}
+    folder = write_named(
+        tmp_path, SCALES, config=model_config(2, compressed_tensors_config()), extra_tensors=weights
+    )
+    assert (folder / "model.safetensors").stat().st_size > 16 << 30
+    monkeypatch.setattr(header_module, "open", _CountingFile, raising=False)
+    _CountingFile.read_bytes = 0
+    inspection = inspect_checkpoint(folder)
+    assert inspection.ok
+    assert extract_scales(folder).kv_cache.scaling_factor == {0: {0: 0.25, 1: 0.5}}
+    # Two readings of the header and the 4 scales of 4 bytes each.
+    with open(folder / "model.safetensors", "rb") as file:
+        header_bytes = 8 + struct.unpack("<Q", file.read(8))[0]
+    assert _CountingFile.read_bytes == 2 * (header_bytes + 4 * 4)

@@ -1,0 +1,369 @@
+"""inspect_checkpoint on checkpoints written in each producer's naming and config."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import quantparams
+from checkpoints import INDEX_NAME
+from producers import (
+    PRODUCERS,
+    compressed_tensors_config,
+    fp8_config,
+    model_config,
+    modelopt_quant_config,
+    quark_config,
+    write_named,
+)
+from quantparams import CheckpointInspection, inspect_checkpoint
+from vllm_mapper import vllm_attention_parameter
+
+LAYERS = 3
+NO_SCHEME = (
+    "config.json quantization_config.kv_cache_scheme, export.kv_cache_group or kv_cache_quant_method, "
+    "or hf_quant_config.json kv_cache_quant_algo"
+)
+
+# (producer naming, the config it comes with, its family, hf_quant_config.json)
+SOUND: dict[str, tuple[str, dict[str, Any] | None, str, dict[str, Any] | None]] = {
+    "llm-compressor": ("llm-compressor", compressed_tensors_config(), "compressed-tensors", None),
+    "quark": ("quark", quark_config(), "quark", None),
+    "fp8-output-scale": ("llm-compressor-old", fp8_config(), "fp8", None),
+    "modelopt": ("modelopt", None, "modelopt", modelopt_quant_config()),
+    "fused-qkv": ("fused-qkv", compressed_tensors_config(), "compressed-tensors", None),
+    "fused-qkqkv": ("fused-qkqkv", fp8_config(), "fp8", None),
+    "nemotron-h": ("nemotron-h", compressed_tensors_config(), "compressed-tensors", None),
+    "hunyuan": ("hunyuan", fp8_config(), "fp8", None),
+    "legacy-kv": ("legacy-kv", fp8_config(), "fp8", None),
+}
+
+
+def _scale(layer: int, kind: str) -> float:
+    return {"q": 0.5, "k": 0.25, "v": 0.125, "prob": 1.5, "kv": 0.375}[kind] * (layer + 1)
+
+
+def _write(
+    folder: Path, producer: str, config: dict[str, Any] | None, layers: int = LAYERS, **kw: Any
+) -> Path:
+    names = PRODUCERS[producer]
+    scales = {
+        tensor.format(layer=layer): _scale(layer, kind)
+        for layer in range(layers)
+        for kind, tensor in names.items()
+    }
+    return write_named(folder, scales, config=model_config(LAYERS, config), **kw)
+
+
+def _messages(problems: tuple[quantparams.Problem, ...]) -> list[str]:
+    return [f"{problem.path}: {problem.message}" for problem in problems]
+
+
+@pytest.mark.parametrize("name", sorted(SOUND))
+def test_each_producers_sound_checkpoint(tmp_path: Path, name: str) -> None:
+    producer, config, family, modelopt = SOUND[name]
+    folder = _write(tmp_path, producer, config, modelopt=modelopt)
+    inspection = inspect_checkpoint(folder)
+    assert (inspection.problems, inspection.warnings) == ((), ())
+    assert inspection.ok
+    report = inspection.report
+    assert report is not None
+    assert (report.model_type, report.num_hidden_layers) == ("llama", LAYERS)
+    assert report.kv_cache_scheme is not None
+    assert report.kv_cache_scheme.config == family
+    assert [layer.layer for layer in report.layers] == list(range(LAYERS))
+    for layer in report.layers:
+        for kind in ("q", "k", "v", "prob"):
+            entry = getattr(layer, kind)
+            source = "kv" if kind in ("k", "v") and "kv" in PRODUCERS[producer] else kind
+            if source not in PRODUCERS[producer]:
+                assert entry is None
+                continue
+            tensor = PRODUCERS[producer][source].format(layer=layer.layer)
+            assert (entry.file, entry.tensor, entry.dtype, entry.shape) == (
+                "model.safetensors",
+                tensor,
+                "F32",
+                (),
+            )
+            assert entry.values == (_scale(layer.layer, source),)
+            assert entry.vllm_name == vllm_attention_parameter(tensor, family)
+            assert entry.vllm_name is not None
+
+
+def test_the_json_document(tmp_path: Path) -> None:
+    folder = _write(tmp_path, "legacy-kv", compressed_tensors_config(), shards=2)
+    document = inspect_checkpoint(folder).to_json()
+    assert list(document) == ["path", "ok", "problems", "warnings", "report"]
+    assert (document["path"], document["ok"], document["problems"], document["warnings"]) == (
+        str(folder),
+        True,
+        [],
+        [],
+    )
+    report = document["report"]
+    assert list(report) == ["model_type", "num_hidden_layers", "kv_cache_scheme", "layers"]
+    assert report["kv_cache_scheme"] == {
+        "config": "compressed-tensors",
+        "source": "config.json quantization_config.kv_cache_scheme",
+        "strategy": "tensor",
+        "dynamic": False,
+    }
+    first = report["layers"][0]
+    kv = {
+        "file": "model-00001-of-00002.safetensors",
+        "tensor": "model.layers.0.self_attn.kv_scale",
+        "dtype": "F32",
+        "shape": [],
+        "values": [0.375],
+        "vllm_name": "model.layers.0.self_attn.attn.k_scale",
+    }
+    # A fused kv_scale fills both k and v.
+    assert first == {"layer": 0, "scales": {"q": None, "k": kv, "v": kv, "prob": None}}
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_output_scale_names_under_compressed_tensors_are_read_by_no_engine(tmp_path: Path) -> None:
+    folder = _write(tmp_path, "llm-compressor-old", compressed_tensors_config(), layers=1)
+    inspection = inspect_checkpoint(folder)
+    tail = (
+        "named like a KV-cache scale, but no engine reads it under this config: vLLM 0.33.0 maps it only "
+        "under fp8 and quark configs (this is compressed-tensors), SGLang not at all; "
+        "layer 0's {} scale will be 1.0"
+    )
+    assert _messages(inspection.problems) == [
+        f'model.safetensors["model.layers.0.self_attn.k_proj.output_scale"]: {tail.format("k")}',
+        f'model.safetensors["model.layers.0.self_attn.v_proj.output_scale"]: {tail.format("v")}',
+        "*.safetensors: no k or v scale for layers 1..2: the engine will use 1.0 (layers 0..2)",
+    ]
+    assert inspection.report is not None
+    assert inspection.report.layers[0].k is not None
+    assert inspection.report.layers[0].k.vllm_name is None
+
+
+def test_a_layer_without_scales_and_k_without_v(tmp_path: Path) -> None:
+    scales = {
+        "model.layers.0.self_attn.k_scale": 0.5,
+        "model.layers.0.self_attn.v_scale": 0.5,
+        "model.layers.1.self_attn.k_scale": 0.5,
+    }
+    folder = write_named(tmp_path, scales, config=model_config(3, compressed_tensors_config()))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        'model.safetensors["model.layers.1.self_attn.k_scale"]: layer 1 has a k scale but no v scale '
+        "(a fused kv_scale serves both; vLLM would use the k scale for v)",
+        "*.safetensors: no k or v scale for layer 2: the engine will use 1.0 (layers 0..2)",
+    ]
+
+
+def test_a_tensor_named_like_a_scale_that_no_engine_reads(tmp_path: Path) -> None:
+    scales = {
+        "model.layers.0.self_attn.kv_scale": 0.5,
+        "model.layers.0.self_attn.kv_cache_scaling_factor": 0.5,
+    }
+    folder = write_named(tmp_path, scales, config=model_config(1, fp8_config()))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        'model.safetensors["model.layers.0.self_attn.kv_cache_scaling_factor"]: '
+        "named like a KV-cache scale, but no engine reads it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(math.nan, "NaN"), (0.0, "0.0"), (-2.0, "-2.0"), (math.inf, "Infinity")]
+)
+def test_unsound_values(tmp_path: Path, value: float, shown: str) -> None:
+    scales = {"model.layers.0.self_attn.k_scale": 0.5, "model.layers.0.self_attn.v_scale": value}
+    folder = write_named(tmp_path, scales, config=model_config(1, compressed_tensors_config()))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        f'model.safetensors["model.layers.0.self_attn.v_scale"]: scale must be a finite number > 0, got {shown}'
+    ]
+
+
+def test_a_dtype_that_is_not_a_float_and_a_shape_that_fits_nothing(tmp_path: Path) -> None:
+    import numpy as np
+
+    extra = {
+        "model.layers.0.self_attn.k_scale": np.array([3], np.int32),
+        "model.layers.0.self_attn.v_scale": np.ones(3, np.float32),
+    }
+    folder = write_named(
+        tmp_path, {}, config=model_config(1, compressed_tensors_config()), extra_tensors=extra
+    )
+    inspection = inspect_checkpoint(folder)
+    assert _messages(inspection.problems) == [
+        'model.safetensors["model.layers.0.self_attn.k_scale"]: expected a scale stored as F16, BF16, F32 or F64, got I32',
+        'model.safetensors["model.layers.0.self_attn.v_scale"]: expected a per-tensor scale (shape [] or [1]) '
+        "or one per head (shape [2]: config.json num_key_value_heads is 2), got shape [3]",
+    ]
+    assert inspection.report is not None
+    assert inspection.report.layers[0].v is not None
+    assert inspection.report.layers[0].v.values == ()
+
+
+def test_per_head_scales_against_the_declared_strategy(tmp_path: Path) -> None:
+    per_head = {
+        "model.layers.0.self_attn.q_scale": [0.5, 0.25, 0.75, 1.0],
+        "model.layers.0.self_attn.k_scale": [0.5, 0.25],
+        "model.layers.0.self_attn.v_scale": [0.125, 0.375],
+    }
+    # A prob scale stays one per layer under attn_head.
+    per_head_and_prob = {**per_head, "model.layers.0.self_attn.attn.prob_scale": 0.5}
+    heads = write_named(
+        tmp_path / "heads", per_head_and_prob, config=model_config(1, compressed_tensors_config("attn_head"))
+    )
+    inspection = inspect_checkpoint(heads)
+    assert inspection.ok
+    assert inspection.report is not None
+    layer = inspection.report.layers[0]
+    assert layer.q is not None
+    assert layer.k is not None
+    assert (layer.q.shape, layer.q.values, layer.k.values) == ((4,), (0.5, 0.25, 0.75, 1.0), (0.5, 0.25))
+
+    declared_tensor = write_named(
+        tmp_path / "tensor", per_head, config=model_config(1, compressed_tensors_config())
+    )
+    declared_heads = write_named(
+        tmp_path / "head",
+        {"model.layers.0.self_attn.k_scale": 0.5, "model.layers.0.self_attn.v_scale": 0.5},
+        config=model_config(1, compressed_tensors_config("attn_head")),
+    )
+    source = "config.json quantization_config.kv_cache_scheme"
+    assert _messages(inspect_checkpoint(declared_tensor).problems) == [
+        f'model.safetensors["model.layers.0.self_attn.{kind}_scale"]: holds one scale per head (shape [{n}]), '
+        f"but {source} declares per-tensor scales"
+        for kind, n in (("k", 2), ("q", 4), ("v", 2))
+    ]
+    assert _messages(inspect_checkpoint(declared_heads).problems) == [
+        f'model.safetensors["model.layers.0.self_attn.{kind}_scale"]: holds a per-tensor scale, '
+        f"but {source} declares one scale per head"
+        for kind in ("k", "v")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "modelopt", "source"),
+    [
+        (compressed_tensors_config(), None, "config.json quantization_config.kv_cache_scheme"),
+        (quark_config(), None, "config.json quantization_config.export.kv_cache_group"),
+        (fp8_config(), None, "config.json quantization_config.kv_cache_quant_method"),
+        (None, modelopt_quant_config(), "hf_quant_config.json quantization.kv_cache_quant_algo"),
+    ],
+)
+def test_a_declared_static_scheme_without_scales(
+    tmp_path: Path, config: dict[str, Any] | None, modelopt: dict[str, Any] | None, source: str
+) -> None:
+    folder = write_named(tmp_path, {}, config=model_config(2, config), modelopt=modelopt)
+    [problem] = _messages(inspect_checkpoint(folder).problems)
+    assert problem.startswith(
+        "*.safetensors: found no KV-cache scale tensors among the 1 tensors of the file"
+    )
+    assert problem.endswith(f"; {source} declares static KV-cache quantization")
+
+
+def test_a_dynamic_scheme_needs_no_scales(tmp_path: Path) -> None:
+    folder = write_named(tmp_path, {}, config=model_config(2, compressed_tensors_config(dynamic=True)))
+    assert inspect_checkpoint(folder).ok
+
+
+def test_warnings(tmp_path: Path) -> None:
+    ones = {f"model.layers.{layer}.self_attn.kv_scale": 1.0 for layer in range(4)}
+    folder = write_named(tmp_path, ones, config=model_config(2))
+    inspection = inspect_checkpoint(folder)
+    assert inspection.ok
+    assert _messages(inspection.warnings) == [
+        "*.safetensors: every KV-cache scale is exactly 1.0: an uncalibrated export?",
+        f"*.safetensors: the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({NO_SCHEME})",
+        "*.safetensors: layers 2..3 past config.json num_hidden_layers = 2 (MTP or draft layers?): "
+        "reported, not checked as model layers",
+    ]
+    assert inspection.report is not None
+    assert [layer.layer for layer in inspection.report.layers] == [0, 1, 2, 3]
+
+
+def test_mtp_layers_are_not_checked_as_model_layers(tmp_path: Path) -> None:
+    # Layer 2 is an MTP layer with a k scale only: reported, not a problem.
+    scales = {f"model.layers.{layer}.self_attn.{kind}_scale": 0.5 for layer in range(2) for kind in "kv"}
+    scales["model.layers.2.self_attn.k_scale"] = 0.25
+    folder = write_named(tmp_path, scales, config=model_config(2, compressed_tensors_config()))
+    inspection = inspect_checkpoint(folder)
+    assert inspection.ok
+    assert [warning.message.split(" past")[0] for warning in inspection.warnings] == ["layer 2"]
+
+
+def test_an_index_that_points_outside_the_folder(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "ckpt", "legacy-kv", fp8_config(), shards=2)
+    index = json.loads((folder / INDEX_NAME).read_text())
+    index["weight_map"]["model.layers.0.self_attn.kv_scale"] = "../elsewhere.safetensors"
+    (folder / INDEX_NAME).write_text(json.dumps(index))
+    assert _messages(inspect_checkpoint(folder).problems)[0] == (
+        f'{INDEX_NAME}: weight_map["model.layers.0.self_attn.kv_scale"] must be the name of a file in the folder, '
+        'got "../elsewhere.safetensors"'
+    )
+
+
+def test_unreadable_folders_have_no_report(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "empty").mkdir()
+    for folder, reason in [
+        (tmp_path / "nowhere", "No such file or directory"),
+        (tmp_path / "file", "Not a directory"),
+        (tmp_path / "empty", "no safetensors files in the checkpoint folder"),
+    ]:
+        inspection = inspect_checkpoint(folder)
+        assert inspection == CheckpointInspection(
+            str(folder), (quantparams.Problem(str(folder), reason),), (), None
+        )
+        assert inspection.to_json()["report"] is None
+        assert not inspection.ok
+
+
+def _hf_cache(root: Path, source: Path) -> Path:
+    """`source`'s files as a Hugging Face cache entry: blobs, a snapshot of links to them, refs/main."""
+    entry = root / "models--org--llama-fp8"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = entry / "snapshots" / revision
+    (entry / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for number, file in enumerate(sorted(source.iterdir())):
+        blob = entry / "blobs" / f"{number:064x}"
+        blob.write_bytes(file.read_bytes())
+        os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text(revision)
+    return entry
+
+
+def test_a_hugging_face_cache_snapshot(tmp_path: Path) -> None:
+    source = _write(tmp_path / "source", "modelopt", None, modelopt=modelopt_quant_config(), shards=2)
+    entry = _hf_cache(tmp_path / "hub", source)
+    [snapshot] = (entry / "snapshots").iterdir()
+    assert (snapshot / INDEX_NAME).is_symlink()
+    expected = inspect_checkpoint(source)
+    assert expected.ok
+    for folder in (entry, snapshot):
+        inspection = inspect_checkpoint(folder)
+        assert (inspection.ok, inspection.report) == (True, expected.report)
+    # Without refs/main, the one snapshot there is.
+    (entry / "refs" / "main").unlink()
+    assert inspect_checkpoint(entry).report == expected.report
+    (entry / "refs" / "main").write_text("feedface")
+    [problem] = inspect_checkpoint(entry).problems
+    assert problem.message == "refs/main names snapshot feedface, which is not in snapshots/"
+
+
+def test_a_vision_towers_scales_are_not_the_language_models(tmp_path: Path) -> None:
+    config = {"model_type": "llava", "text_config": model_config(1, compressed_tensors_config())}
+    scales = {
+        "language_model.model.layers.0.self_attn.k_scale": 0.5,
+        "language_model.model.layers.0.self_attn.v_scale": 0.5,
+        "vision_tower.vision_model.encoder.layers.0.self_attn.k_scale": 0.5,
+    }
+    write_named(tmp_path, scales, config=config)
+    inspection = inspect_checkpoint(tmp_path)
+    assert (inspection.problems, inspection.warnings) == ((), ())
+    assert inspection.report is not None
+    assert [layer.layer for layer in inspection.report.layers] == [0]

@@ -1,0 +1,152 @@
+"""The naming table against an independent copy of vLLM's and SGLang's name mapping."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quantparams.checkpoint import NAMINGS, VLLM_RELEASE
+from quantparams.checkpoint.naming import CONFIG_FAMILIES, looks_like_scale, name_scale, vllm_name
+from vllm_mapper import sglang_reads, vllm_attention_parameter
+
+STACKS = ["model.", "language_model.model.", "model.language_model.", "backbone.", ""]
+MODULES = ["self_attn.", "mixer.", "self_attn.attn.", "mlp.", "self_attn.k_proj."]
+ENDS = [
+    "k_scale",
+    "v_scale",
+    "q_scale",
+    "kv_scale",
+    "prob_scale",
+    "k_proj.k_scale",
+    "v_proj.v_scale",
+    "k_proj.v_scale",
+    "qkv_proj.k_scale",
+    "qkqkv_proj.v_scale",
+    "qkv_proj.q_scale",
+    "k_proj.output_scale",
+    "v_proj.output_scale",
+    "q_proj.output_scale",
+    "prob_output_scale",
+    "q.scale",
+    "k_cache.scale",
+    "v_cache.scale",
+    "k_proj.weight",
+    "k_proj.weight_scale",
+    "k_zero_point",
+    "kv_cache_scaling_factor",
+]
+names = st.builds(
+    lambda stack, layer, module, end: f"{stack}layers.{layer}.{module}{end}",
+    st.sampled_from(STACKS),
+    st.integers(0, 200),
+    st.sampled_from(MODULES),
+    st.sampled_from(ENDS),
+)
+
+
+@given(names, st.sampled_from(CONFIG_FAMILIES))
+def test_vllm_name_is_what_vllms_mapper_makes(tensor: str, family: str) -> None:
+    assert vllm_name(tensor, family) == vllm_attention_parameter(tensor, family)
+
+
+@given(names, st.sampled_from(CONFIG_FAMILIES))
+def test_every_name_an_engine_reads_is_in_the_table(tensor: str, family: str) -> None:
+    named = name_scale(tensor, family)
+    read_by_vllm = vllm_attention_parameter(tensor, family) is not None
+    if tensor.startswith(("model.", "language_model.", "backbone.")) and (
+        read_by_vllm or sglang_reads(tensor)
+    ):
+        assert named is not None
+    if named is not None:
+        assert named.vllm_name == vllm_attention_parameter(tensor, family)
+        assert named.sglang == sglang_reads(tensor)
+        assert named.layer == int(tensor.split("layers.")[1].split(".")[0])
+
+
+@pytest.mark.parametrize(
+    ("tensor", "family", "kind", "expected"),
+    [
+        ("model.layers.3.self_attn.kv_scale", "", "kv", "model.layers.3.self_attn.attn.k_scale"),
+        (
+            "model.layers.3.self_attn.k_scale",
+            "compressed-tensors",
+            "k",
+            "model.layers.3.self_attn.attn.k_scale",
+        ),
+        (
+            "model.layers.3.self_attn.q_scale",
+            "compressed-tensors",
+            "q",
+            "model.layers.3.self_attn.attn.q_scale",
+        ),
+        ("model.layers.3.self_attn.k_proj.k_scale", "modelopt", "k", "model.layers.3.self_attn.attn.k_scale"),
+        ("model.layers.3.self_attn.qkqkv_proj.v_scale", "", "v", "model.layers.3.self_attn.attn.v_scale"),
+        ("backbone.layers.3.mixer.k_proj.k_scale", "", "k", "backbone.layers.3.mixer.attn.k_scale"),
+        ("model.layers.3.self_attn.q.scale", "", "q", "model.layers.3.self_attn.attn.q_scale"),
+        ("model.layers.3.self_attn.v_cache.scale", "", "v", "model.layers.3.self_attn.attn.v_scale"),
+        (
+            "model.layers.3.self_attn.k_proj.output_scale",
+            "quark",
+            "k",
+            "model.layers.3.self_attn.attn.k_scale",
+        ),
+        ("model.layers.3.self_attn.v_proj.output_scale", "fp8", "v", "model.layers.3.self_attn.attn.v_scale"),
+        (
+            "model.layers.3.self_attn.prob_output_scale",
+            "quark",
+            "prob",
+            "model.layers.3.self_attn.attn.prob_scale",
+        ),
+        # Under compressed-tensors vLLM 0.33.0 maps no output_scale: the layer keeps 1.0.
+        ("model.layers.3.self_attn.k_proj.output_scale", "compressed-tensors", "k", None),
+        ("model.layers.3.self_attn.attn.prob_scale", "", "prob", "model.layers.3.self_attn.attn.prob_scale"),
+    ],
+)
+def test_each_producers_naming(tensor: str, family: str, kind: str, expected: str | None) -> None:
+    named = name_scale(tensor, family)
+    assert named is not None
+    assert (named.layer, named.kind, named.vllm_name) == (3, kind, expected)
+
+
+def test_sglang_reads_the_older_names_only() -> None:
+    reads = {
+        tensor: named.sglang
+        for tensor in (
+            "model.layers.0.self_attn.kv_scale",
+            "model.layers.0.self_attn.k_scale",
+            "model.layers.0.self_attn.k_proj.k_scale",
+            "model.layers.0.self_attn.q_scale",
+            "model.layers.0.self_attn.qkv_proj.k_scale",
+            "model.layers.0.self_attn.k_proj.output_scale",
+        )
+        if (named := name_scale(tensor, "")) is not None
+    }
+    assert reads == {
+        "model.layers.0.self_attn.kv_scale": True,
+        "model.layers.0.self_attn.k_scale": True,
+        "model.layers.0.self_attn.k_proj.k_scale": True,
+        "model.layers.0.self_attn.q_scale": False,
+        "model.layers.0.self_attn.qkv_proj.k_scale": False,
+        "model.layers.0.self_attn.k_proj.output_scale": False,
+    }
+
+
+def test_a_vision_towers_layers_are_not_the_language_models() -> None:
+    assert name_scale("vision_tower.vision_model.encoder.layers.0.self_attn.k_scale", "") is None
+    assert name_scale("model.layers.0.self_attn.k_proj.weight", "") is None
+
+
+def test_lookalikes() -> None:
+    assert looks_like_scale("model.layers.0.self_attn.kv_cache_scaling_factor")
+    assert looks_like_scale("model.layers.0.self_attn.k_proj.output_scale")
+    assert not looks_like_scale("model.layers.0.self_attn.k_proj.weight_scale")
+    assert not looks_like_scale("vision_tower.vision_model.encoder.layers.0.self_attn.k_scale")
+    assert not looks_like_scale("visual.blocks.3.attn.k_scale")
+
+
+def test_the_table_names_its_release_and_producers() -> None:
+    assert VLLM_RELEASE == "0.33.0"
+    producers = {naming.producer for naming in NAMINGS}
+    assert {"NVIDIA ModelOpt", "NemotronH", "HunYuan v3", "deprecated fused scale", "AMD Quark"} <= producers
+    assert all(naming.example for naming in NAMINGS)
