@@ -150,7 +150,7 @@ def _render(path: str, inspection: Inspection) -> list[str]:
 
 COMMAND = Command(
     name="inspect",
-    help="show a file's ranks, layers and scale statistics",
+    help="show a file's ranks, layers and scale statistics, or a checkpoint's scales layer by layer",
     description="Show the model type, dtype, ranks and layers of a file, each rank's smallest, "
     f"median and largest scale, the layers whose scale is more than {OUTLIER_FACTOR:g}x or less "
     f"than 1/{OUTLIER_FACTOR:g} of their rank's median, and the ranks whose layers differ. "

@@ -104,7 +104,7 @@ def _validate_file(
 
 COMMAND = Command(
     name="validate",
-    help="check files, alone or against an engine's TP size and layer count",
+    help="check files, alone or against an engine's TP size and layer count, or checkpoint folders",
     description="Check each file and list every problem with its JSON path. "
     "With --tp-size and --num-layers, also check it as an engine would load it: "
     "for --tp-rank, or for every rank when --tp-rank is left out. "
