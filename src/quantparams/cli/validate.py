@@ -110,7 +110,8 @@ COMMAND = Command(
     "for --tp-rank, or for every rank when --tp-rank is left out. "
     "A checkpoint folder is checked layer by layer: which KV-cache scales the engine will load "
     "(see inspect DIR); warnings go to stderr and leave the exit status as it is.",
-    exit_status="0 every file is valid, 1 a file is invalid, 2 a usage error or a file that cannot be read.",
+    exit_status="0 every file and folder is valid (warnings leave it 0), 1 one is invalid, 2 a usage "
+    "error or a file or folder that cannot be read.",
     example="quantparams validate examples/llama-tp2-32layers.json --tp-size 2 --num-layers 32",
     add_arguments=_add_arguments,
     run=_run,
