@@ -36,11 +36,12 @@ from quantparams._checks import (
     is_sound_kv_cache,
     kv_cache_problems,
 )
+from quantparams._schema import ContextLike
 from quantparams._storage import key_strings
-from strategies import FP8, schemas, sound_documents
+from strategies import FP8, SoundDocument, schemas, sound_documents
 
 # Any value a JSON layer map may hold, weighted towards scales and near-misses.
-_LAYER_VALUES = st.one_of(
+_LAYER_VALUES: st.SearchStrategy[object] = st.one_of(
     st.floats(min_value=1e-4, max_value=1e2),
     st.floats(),
     st.sampled_from([0.0, -0.0, -1.0, math.nan, math.inf, -math.inf, 1.7e308, 5e-324]),
@@ -130,8 +131,8 @@ _CONTEXT_INTS = st.one_of(st.integers(-2, 10), st.sampled_from([True, False, 1.0
 
 
 @st.composite
-def _contexts(draw: st.DrawFn) -> object:
-    fields = {
+def _contexts(draw: st.DrawFn) -> ContextLike:
+    fields: dict[str, object] = {
         "tp_size": draw(_CONTEXT_INTS),
         "tp_rank": draw(_CONTEXT_INTS),
         "num_hidden_layers": draw(st.one_of(st.integers(-1, 70), _CONTEXT_INTS)),
@@ -143,11 +144,12 @@ def _contexts(draw: st.DrawFn) -> object:
     if form == "dict-missing":
         return {k: v for k, v in fields.items() if k != draw(st.sampled_from(sorted(fields)))}
     if form == "ValidationContext":
-        return ValidationContext(**fields)
+        # Hostile field values on purpose: validation must name them.
+        return ValidationContext(**fields)  # type: ignore[arg-type]
     return {} if form == "empty" else None
 
 
-def _precise_problems(schema: QuantParamSchema, ctx: object) -> list[str]:
+def _precise_problems(schema: QuantParamSchema, ctx: ContextLike) -> list[str]:
     context, problems = context_problems(ctx)
     kv = schema.kv_cache
     problems += document_problems(schema.model_type, kv.dtype, kv._ranks, context)
@@ -156,7 +158,7 @@ def _precise_problems(schema: QuantParamSchema, ctx: object) -> list[str]:
 
 @given(schemas(), _contexts())
 def test_fast_check_says_sound_only_when_the_precise_checks_find_nothing(
-    schema: QuantParamSchema, ctx: object
+    schema: QuantParamSchema, ctx: ContextLike
 ) -> None:
     precise = _precise_problems(schema, ctx)
     kv = schema.kv_cache
@@ -167,16 +169,17 @@ def test_fast_check_says_sound_only_when_the_precise_checks_find_nothing(
         assert problems + kv_cache_problems(kv.dtype, kv._ranks, context, ()) == []
     if precise:
         with pytest.raises(ValidationError) as caught:
-            schema.validate(ctx)  # type: ignore[arg-type]
+            schema.validate(ctx)
         assert [str(p) for p in caught.value.problems] == precise
     else:
-        schema.validate(ctx)  # type: ignore[arg-type]
+        schema.validate(ctx)
 
 
 @given(sound_documents())
-def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: Any) -> None:
+def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: SoundDocument) -> None:
     schema = loads(json.dumps(sound.document))
     kv = schema.kv_cache
+    ctx: ContextLike
     for ctx in (sound.context, sound.validation_context(), None, {}):
         if kv._ranks.is_dense and all(layers.is_dense for layers in kv._ranks.values()):
             assert is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx)
@@ -219,6 +222,7 @@ def test_layer_maps_past_the_key_table_take_the_fast_path(layer_count: int) -> N
 def test_integer_scales_become_floats() -> None:
     doc = b'{"model_type":null,"kv_cache":{"dtype":"float8_e4m3fn","scaling_factor":{"0":{"0":1,"1":0.5}}}}'
     layers = loads(doc).kv_cache.scaling_factor[0]
+    assert isinstance(layers, LayerScales)
     assert [(k, v, type(v)) for k, v in layers.items()] == [(0, 1.0, float), (1, 0.5, float)]
     assert orjson.loads(orjson.dumps(layers._json_form())) == {"0": 1.0, "1": 0.5}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def mutated_documents(draw: st.DrawFn) -> tuple[SoundDocument, bytes]:
     return sound, data
 
 
-_CONTEXT_VALUES = st.one_of(
+_CONTEXT_VALUES: st.SearchStrategy[object] = st.one_of(
     st.integers(-2, 70),
     st.sampled_from([True, 1.5, math.nan, "2", None, [], {}, -(2**63)]),
 )
@@ -192,7 +193,7 @@ def test_hang_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         while True:
             pass
 
-    monkeypatch.setattr(fuzz_loads.quantparams, "loads", spin)
+    monkeypatch.setattr(quantparams, "loads", spin)
     with pytest.raises(Broken, match="hang"):
         check_with_budget(Case(_document(), None, None), budget=0.2)
 
@@ -211,7 +212,7 @@ _HUGE_INT = 10**5000
 _ENGINE = {"tp_size": 1, "tp_rank": 0, "num_hidden_layers": 1, "model_type": "llama"}
 
 
-def _problems(document: bytes, context: object) -> list[str]:
+def _problems(document: bytes, context: Mapping[str, object] | None) -> list[str]:
     with pytest.raises(QuantParamError) as caught:
         quantparams.loads(document, context)
     return [str(p) for p in caught.value.problems]

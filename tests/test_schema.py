@@ -115,7 +115,7 @@ def test_constructed_wrong_types_are_reported_by_validate() -> None:
 
 def test_kv_cache_must_be_the_section_class() -> None:
     with pytest.raises(StructureError) as caught:
-        QuantParamSchema("llama", {"dtype": "float8_e4m3fn"})  # type: ignore[arg-type]
+        QuantParamSchema("llama", {"dtype": "float8_e4m3fn"})
     assert str(caught.value) == '$.kv_cache: expected a KVCacheQuantSchema, got {"dtype":"float8_e4m3fn"}'
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import operator
 import random
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import orjson
@@ -119,11 +118,14 @@ def _outcome(load: Callable[[], QuantParamSchema]) -> tuple[object, ...]:
     return ("ok", _contents(schema), quantparams.dumps(schema))
 
 
-def _in_threads(work: Callable[[int], list[tuple[object, ...]]]) -> list[list[tuple[object, ...]]]:
+_Result = TypeVar("_Result")
+
+
+def _in_threads(work: Callable[[int], _Result]) -> list[_Result]:
     """`work(thread index)` in THREADS threads that start together."""
     start = threading.Barrier(THREADS)
 
-    def run(index: int) -> list[tuple[object, ...]]:
+    def run(index: int) -> _Result:
         start.wait()
         return work(index)
 
@@ -150,7 +152,7 @@ def test_loading_from_many_threads_gives_what_one_thread_gets(tmp_path: Path) ->
     assert [outcome[0] for outcome in expected_file] == ["ok"] * 8 + ["error"] * 5
     assert [outcome[:3] for outcome in expected_file] == [outcome[:3] for outcome in expected_bytes]
 
-    def work(thread: int) -> list[tuple[object, ...]]:
+    def work(thread: int) -> list[tuple[int, str, tuple[object, ...]]]:
         # Every thread loads every document several times, in its own order,
         # from the file and from bytes; half the threads load one document only.
         if thread % 2:
@@ -229,7 +231,7 @@ def test_validating_one_object_from_many_threads_gives_the_sequential_answers(
     for _ in range(5):
         shared = fresh()
 
-        def work(thread: int, shared: Any = shared) -> list[tuple[object, ...]]:
+        def work(thread: int, shared: Any = shared) -> list[tuple[int, tuple[object, ...]]]:
             # Each thread goes through every context, starting at its own place.
             order = [(thread + i) % len(_CONTEXTS) for i in range(len(_CONTEXTS))] * 2
             return [(i, _validation_outcome(shared, _CONTEXTS[i])) for i in order]
@@ -402,7 +404,7 @@ def test_nothing_changes_an_object(name: str, obj: Any) -> None:
     with pytest.raises(TypeError):
         del obj[0]
     with pytest.raises(TypeError):
-        operator.ior(obj, {0: 9.0})
+        obj |= {0: 9.0}
     if isinstance(obj, Mapping):
         # Nor can anything be changed through the keys, values and items views.
         for view in (obj.keys(), obj.values(), obj.items()):
@@ -426,7 +428,9 @@ def test_objects_are_immutable_all_the_way_down() -> None:
                 assert type(key) is int
                 walk(item)
         elif attrs.has(type(value)):
-            assert type(value).__setattr__ is not object.__setattr__
+            # Typed as object: mypy takes the class's __setattr__ for a bound method.
+            class_setattr: object = type(value).__setattr__
+            assert class_setattr is not object.__setattr__
             for field in attrs.fields(type(value)):
                 walk(getattr(value, field.name))
         else:
@@ -486,14 +490,16 @@ def _kv_from_builder(builder: str, source: dict[Any, Any]) -> KVCacheQuantSchema
     if builder == "RankScales.from_json":
         ranks, problems = RankScales.from_json(source)
         assert problems == []
-        return KVCacheQuantSchema(FP8, ranks)  # type: ignore[arg-type]
+        assert ranks is not None
+        return KVCacheQuantSchema(FP8, ranks)
     assert builder == "LayerScales.from_json"
-    ranks = {}
+    layer_maps: dict[int, LayerScales] = {}
     for rank, layers_json in source.items():
         layers, problems = LayerScales.from_json(layers_json)
         assert problems == []
-        ranks[int(rank)] = layers
-    return KVCacheQuantSchema(FP8, ranks)  # type: ignore[arg-type]
+        assert layers is not None
+        layer_maps[int(rank)] = layers
+    return KVCacheQuantSchema(FP8, layer_maps)
 
 
 @pytest.mark.parametrize(

@@ -291,7 +291,7 @@ class _Seed:
 def _shape(tree: Any) -> tuple[int, int] | None:
     try:
         ranks = tree["kv_cache"]["scaling_factor"]
-        first = next(iter(ranks.values()), {})
+        first: Any = next(iter(ranks.values()), {})
         return len(ranks), len(first)
     except (TypeError, KeyError, AttributeError):
         return None
@@ -314,7 +314,7 @@ def _loads_cleanly(data: bytes) -> bool:
 
 def _generated_seeds() -> list[bytes]:
     rng = random.Random(0)  # noqa: S311 - fixed test data, not security
-    docs = []
+    docs: list[dict[str, Any]] = []
     for ranks, layers in ((1, 1), (2, 3), (8, 128)):
         scales = {
             str(rank): {str(layer): rng.uniform(1e-3, 0.1) for layer in range(layers)}
@@ -632,7 +632,7 @@ class Mutator:
         if not match:
             return data
         rng = self.rng
-        choices = [
+        choices: list[Callable[[], str]] = [
             lambda: '"\\ud800"',
             lambda: '"\\udc00x"',
             lambda: '"\\ud83d\\ude00"',
@@ -707,8 +707,9 @@ class Mutator:
                 fields["extra"] = self.hostile_value()
             kind = rng.random()
             if kind < 0.2:
+                # Hostile values on purpose: the context must refuse them.
                 return ValidationContext(
-                    **{k: fields.get(k) for k in ("tp_size", "tp_rank", "num_hidden_layers")}
+                    **{k: fields.get(k) for k in ("tp_size", "tp_rank", "num_hidden_layers")}  # type: ignore[arg-type]
                 )
             if kind < 0.3:
                 return MappingProxyType(fields)
@@ -847,9 +848,11 @@ def _names_a_key_twice(data: object) -> bool | None:
     json's pairs hook. None when json cannot tell: not JSON orjson takes, or
     nested past json's recursion limit.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        return None  # orjson refuses any other type as not JSON
     try:
-        orjson.loads(data)  # type: ignore[arg-type]
-        text = data if isinstance(data, str) else bytes(data).decode("utf-8")  # type: ignore[arg-type]
+        orjson.loads(data)
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8")
         json.loads(text, object_pairs_hook=_refuse_twice)
     except _KeyNamedTwice:
         return True
