@@ -36,6 +36,7 @@ from quantparams.checkpoint import (
     extract_scales,
 )
 from quantparams.checkpoint import scan as scan_module
+from quantparams.checkpoint.header import Header, TensorInfo, read_floats, read_header
 from quantparams.checkpoint.naming import accepted_names
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones.
@@ -222,16 +223,15 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     opened: list[str] = []
     read: list[str] = []
-    real_header, real_floats = scan_module.read_header, scan_module.read_floats
 
-    def spy_header(path: Path, name: str) -> Any:
+    def spy_header(path: Path, name: str) -> Header:
         opened.append(name)
-        return real_header(path, name)
+        return read_header(path, name)
 
-    def spy_floats(header: Any, info: Any) -> list[float]:
+    def spy_floats(header: Header, info: TensorInfo) -> list[float]:
         read.extend(name for name, one in header.tensors.items() if one == info)
         assert info.end - info.begin <= 8
-        return real_floats(header, info)
+        return read_floats(header, info)
 
     monkeypatch.setattr(scan_module, "read_header", spy_header)
     monkeypatch.setattr(scan_module, "read_floats", spy_floats)

@@ -157,7 +157,7 @@ def test_fuzzed_headers_give_one_line_problems(tmp_path_factory: pytest.TempPath
 class _CountingFile(io.FileIO):
     read_bytes = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         data = super().read(size)
         _CountingFile.read_bytes += len(data)
         return data

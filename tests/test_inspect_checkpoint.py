@@ -211,7 +211,10 @@ def test_per_head_scales_against_the_declared_strategy(tmp_path: Path) -> None:
         "model.layers.0.self_attn.v_scale": [0.125, 0.375],
     }
     # A prob scale stays one per layer under attn_head.
-    per_head_and_prob = {**per_head, "model.layers.0.self_attn.attn.prob_scale": 0.5}
+    per_head_and_prob: dict[str, float | list[float]] = {
+        **per_head,
+        "model.layers.0.self_attn.attn.prob_scale": 0.5,
+    }
     heads = write_named(
         tmp_path / "heads", per_head_and_prob, config=model_config(1, compressed_tensors_config("attn_head"))
     )
