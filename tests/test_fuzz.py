@@ -40,10 +40,16 @@ from strategies import SoundDocument, json_values, sound_documents
 # file were once here. Name a class while a strict xfail test pins its failure.
 STILL_FAILING: frozenset[str] = frozenset()
 
+# Here the fuzzer's time limit tells a hang (a loop that never ends, work that
+# grows with a claimed size of 2**63) from a slow input; the standalone run's
+# tighter limit flags slow inputs on a machine of its own. On a shared CI
+# machine a slow input is not a failure: speed is measured in benchmarks/.
+HANG_BUDGET = 30.0
+
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_mutation_engine(seed: int) -> None:
-    report = run(1000, seed, skip=STILL_FAILING)
+    report = run(1000, seed, skip=STILL_FAILING, time_budget=HANG_BUDGET)
     details = "\n\n".join(f"{f.signature}\n{f.case}\n{f.detail}" for f in report.failures[:3])
     assert not report.failure_counts, f"{format_report(report, seed)}\n\n{details}"
     # The engine reaches every outcome, checked documents included.
@@ -151,7 +157,7 @@ def test_mutated_sound_documents(data: st.DataObject) -> None:
         compare_deferred=data.draw(st.booleans()),
         check_pickle=data.draw(st.booleans()),
     )
-    check_with_budget(case, STILL_FAILING)
+    check_with_budget(case, STILL_FAILING, budget=HANG_BUDGET)
 
 
 # --- The standalone script ----------------------------------------------------------------
@@ -219,7 +225,7 @@ def _problems(document: bytes, context: Mapping[str, object] | None) -> list[str
 
 
 def test_key_of_5000_digits() -> None:
-    check_with_budget(Case(_document(key="1" + "0" * 5000), None, None))
+    check_with_budget(Case(_document(key="1" + "0" * 5000), None, None), budget=HANG_BUDGET)
     assert _problems(_document(key="1" + "0" * 5000), None) == [
         '$.kv_cache.scaling_factor["0"]["100000000000000000000000000000000000...]: expected a key '
         'like "0" or "17" (a non-negative integer without sign, spaces or leading zeros) of a '
@@ -230,7 +236,7 @@ def test_key_of_5000_digits() -> None:
 @pytest.mark.parametrize("field", ["tp_size", "tp_rank", "num_hidden_layers"])
 def test_context_int_of_5000_digits(field: str) -> None:
     context = {**_ENGINE, field: _HUGE_INT}
-    check_with_budget(Case(_document(), context, None))
+    check_with_budget(Case(_document(), context, None), budget=HANG_BUDGET)
     problems = _problems(_document(), context)
     assert problems
     assert all(len(line) < 300 for line in problems), problems
@@ -250,14 +256,14 @@ def test_huge_context_size_is_one_problem_per_run() -> None:
         ),
     ]:
         context = {**_ENGINE, field: 2**63}
-        check_with_budget(Case(_document(), context, None), budget=0.5)
+        check_with_budget(Case(_document(), context, None), budget=HANG_BUDGET)
         assert expected in _problems(_document(), context)
 
 
 @pytest.mark.parametrize("field", ["dtype", "model_type"])
 def test_long_text_is_quoted_short(field: str) -> None:
     document = _document(**{field: "x" * 10_000})
-    check_with_budget(Case(document, {**_ENGINE, "model_type": "y"}, None))
+    check_with_budget(Case(document, {**_ENGINE, "model_type": "y"}, None), budget=HANG_BUDGET)
     problems = _problems(document, {**_ENGINE, "model_type": "y"})
     assert any("xxxxxxxx..." in line for line in problems), problems
     assert all(len(line) < 300 for line in problems), problems
