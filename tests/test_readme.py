@@ -1,4 +1,4 @@
-"""Every `console` example in README.md runs and prints what the README shows."""
+"""The README's examples run and print what it shows: every `console` block, and the reports snippet."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
+
+import quantparams
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
@@ -84,3 +87,23 @@ def test_readme_console_examples(tmp_path: Path) -> None:
 )
 def test_examples_are_read_from_console_blocks_only(text: str, examples: list[Example]) -> None:
     assert _examples(text) == examples
+
+
+def test_readme_reports_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = README.read_text()
+    start = text.index("```python\n", text.index("### Reports")) + len("```python\n")
+    code = text[start : text.index("```\n", start)]
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, Any] = {"quantparams": quantparams}
+    exec(code, namespace)  # noqa: S102 - the README's own snippet
+    # What its comments say.
+    assert namespace["inspection"].ranks[1].layer_count == 32
+    (outlier,) = namespace["inspection"].outliers
+    assert (outlier.rank, outlier.layer, outlier.scale, round(outlier.median, 6)) == (
+        1,
+        1,
+        0.009121,
+        0.037179,
+    )
+    assert namespace["difference"].same is False
+    assert namespace["difference"].largest == quantparams.ScaleDifference(0, 3, 0.019745, -0.019745, 2.0)
