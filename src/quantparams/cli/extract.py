@@ -123,7 +123,7 @@ COMMAND = Command(
     "an error naming the tensor, and nothing is written.",
     exit_status="0 written, 1 the checkpoint's scales are not sound (nothing is written), 2 a usage "
     "error, a checkpoint that cannot be read or an output that cannot be written.",
-    example="quantparams extract ./llama-fp8 --tp-size 2 -o scales.json",
+    example="quantparams extract examples/llama-fp8 --tp-size 2 -o scales.json",
     add_arguments=_add_arguments,
     run=_run,
 )
