@@ -10,18 +10,19 @@
 
     python examples/make_checkpoints.py
 
-The shards are written by `write_checkpoint.write_safetensors` (standard library only);
-tests/test_examples.py checks that the shipped files are what this script writes.
+Only the standard library is needed: a safetensors file is an 8-byte header
+length, a JSON header naming each tensor's dtype, shape and byte range, and the
+tensors' bytes. tests/test_examples.py checks that the shipped files are what
+this script writes.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 import sys
 from pathlib import Path
-
-from write_checkpoint import write_safetensors
 
 LAYERS = 8
 INDEX = "model.safetensors.index.json"
@@ -64,6 +65,19 @@ def _layer(layer: int, broken: bool) -> dict[str, float]:
     if broken and layer == 3:
         return {f"{prefix}{kind}_proj.output_scale": value for kind, value in scales.items()}
     return {f"{prefix}{kind}_scale": value for kind, value in scales.items()}
+
+
+def write_safetensors(path: Path, tensors: dict[str, float]) -> None:
+    """Each value as a float32 scalar (shape [])."""
+    header: dict[str, object] = {}
+    data = b""
+    for name, value in tensors.items():
+        header[name] = {"dtype": "F32", "shape": [], "data_offsets": [len(data), len(data) + 4]}
+        data += struct.pack("<f", value)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    # The header is padded with spaces to a multiple of 8 bytes, as safetensors writes it.
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
 
 
 def write(folder: Path, broken: bool) -> None:

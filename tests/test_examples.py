@@ -15,11 +15,7 @@ EXAMPLES = ROOT / "examples"
 README = (ROOT / "README.md").read_text()
 
 
-def test_the_shipped_checkpoints_are_what_the_script_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The script imports its neighbour write_checkpoint, as it does when run from examples/.
-    monkeypatch.syspath_prepend(str(EXAMPLES))
+def test_the_shipped_checkpoints_are_what_the_script_writes(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("make_checkpoints", EXAMPLES / "make_checkpoints.py")
     assert spec is not None
     assert spec.loader is not None
