@@ -565,3 +565,40 @@ def test_bf16_helper_writes_what_safetensors_reads(tmp_path: Path) -> None:
         assert file.get_slice("a").get_dtype() == "BF16"
         assert file.get_slice("a").get_shape() == [2]
         assert file.get_tensor("b").tolist() == [0.0, 1.0, 2.0]
+
+
+# ------------------------------------------------------- absurd layer numbers
+
+
+def test_a_layer_count_past_any_model(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES, config=config_for(10_000_000))
+    assert _problems(tmp_path) == [
+        "config.json: num_hidden_layers is 10000000, more layers than any model has (at most 65536): correct it"
+    ]
+
+
+def test_a_scale_of_a_layer_past_any_model(tmp_path: Path) -> None:
+    tensor = "model.layers.50000000.self_attn.k_scale"
+    write_checkpoint(tmp_path, SCALES, extra_tensors={tensor: np.array(0.5, np.float32)})
+    assert _problems(tmp_path) == [
+        f'model.safetensors["{tensor}"]: layer 50000000 is past any model\'s layers (0..65535): '
+        "not read as a layer"
+    ]
+
+
+def test_legacy_rank_and_layer_past_any_model(tmp_path: Path) -> None:
+    write_legacy_checkpoint(tmp_path, {0: {0: 0.5, 50_000_000: 0.5}, 99_999_999_999: {0: 0.5}})
+    assert _problems(tmp_path) == [
+        "rank99999999999.safetensors: TP rank 99999999999 is past any TP size's ranks (0..65535): "
+        "the file is not read",
+        'rank0.safetensors["model.layers.50000000.self_attn.kv_cache_scaling_factor"]: '
+        "layer 50000000 is past any model's layers (0..65535): not read as a layer",
+    ]
+    # Only absurd rank files: nothing is read, and that is the one problem.
+    for file in tmp_path.iterdir():
+        file.unlink()
+    write_legacy_checkpoint(tmp_path, {99_999_999_999: {0: 0.5}})
+    assert _problems(tmp_path) == [
+        "rank99999999999.safetensors: TP rank 99999999999 is past any TP size's ranks (0..65535): "
+        "the file is not read"
+    ]

@@ -370,3 +370,18 @@ def test_a_vision_towers_scales_are_not_the_language_models(tmp_path: Path) -> N
     assert (inspection.problems, inspection.warnings) == ((), ())
     assert inspection.report is not None
     assert [layer.layer for layer in inspection.report.layers] == [0]
+
+
+def test_a_layer_count_and_a_layer_past_any_model(tmp_path: Path) -> None:
+    config = model_config(10_000_000, compressed_tensors_config())
+    scales = {f"model.layers.0.self_attn.{kind}_scale": 0.5 for kind in "kv"}
+    folder = write_named(tmp_path / "count", scales, config=config)
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        "config.json: num_hidden_layers is 10000000, more layers than any model has (at most 65536): correct it"
+    ]
+    scales["model.layers.50000000.self_attn.k_scale"] = 0.5
+    folder = write_named(tmp_path / "layer", scales, config=model_config(1, compressed_tensors_config()))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        'model.safetensors["model.layers.50000000.self_attn.k_scale"]: '
+        "layer 50000000 is past any model's layers (0..65535): not read as a layer"
+    ]

@@ -28,6 +28,7 @@ import attrs
 
 __all__ = [
     "CONFIG_FAMILIES",
+    "MAX_LAYERS",
     "NAMINGS",
     "VLLM_RELEASE",
     "Kind",
@@ -40,6 +41,12 @@ __all__ = [
 ]
 
 VLLM_RELEASE = "0.33.0"
+
+# The most layers (and TP ranks) a checkpoint may claim, refused past it where
+# they enter (a config's num_hidden_layers, a tensor's layers.N., a rank
+# file's N): no model has that many, and a claimed count must not cost time or
+# memory in the loops over every layer.
+MAX_LAYERS = 1 << 16
 
 # The quantization configs the table tells apart ("" for none or another).
 CONFIG_FAMILIES = ("compressed-tensors", "quark", "modelopt", "fp8", "")

@@ -15,7 +15,8 @@ from typing import cast
 from .._errors import Problem, describe
 from .folder import RANK_FILE, Layout
 from .header import FLOAT_DTYPES, HeaderError, read_floats, read_header
-from .scan import tensor_path
+from .naming import MAX_LAYERS
+from .scan import past_layers, tensor_path
 from .scheme import ModelConfig
 from .text import layers_text, quote_list
 
@@ -44,10 +45,18 @@ def from_rank_files(
     by_rank: dict[int, str] = {}
     for name in rank_files:
         rank = int(cast("re.Match[str]", RANK_FILE.fullmatch(name))[1])
+        if rank >= MAX_LAYERS:
+            message = (
+                f"TP rank {rank} is past any TP size's ranks (0..{MAX_LAYERS - 1}): the file is not read"
+            )
+            problems.append(Problem(name, message))
+            continue
         if rank in by_rank:
             problems.append(Problem(name, f"TP rank {rank} already has {by_rank[rank]}"))
             continue
         by_rank[rank] = name
+    if not by_rank:
+        return {}, ()
     count = max(by_rank) + 1
     missing = [f"rank{rank}.safetensors" for rank in range(count) if rank not in by_rank]
     if missing:
@@ -108,6 +117,9 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[_Read
         match = _LEGACY_LAYER.search(tensor)
         if match is None:
             problems.append(Problem(where, 'cannot tell the layer: the name has no "layers.N." part'))
+            continue
+        if int(match[1]) >= MAX_LAYERS:
+            problems.append(Problem(where, past_layers(int(match[1]))))
             continue
         info = header.tensors[tensor]
         messages = []

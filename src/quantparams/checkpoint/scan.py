@@ -14,14 +14,18 @@ import orjson
 from .._errors import Problem, describe
 from .folder import INDEX_NAME, Layout
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
-from .naming import NamedScale, looks_like_scale, name_scale
+from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale
 from .scheme import ModelConfig
 
-__all__ = ["FoundScale", "Scan", "scan", "tensor_path"]
+__all__ = ["FoundScale", "Scan", "past_layers", "scan", "tensor_path"]
 
 
 def tensor_path(file: str, tensor: str) -> str:
     return f"{file}[{orjson.dumps(tensor).decode()}]"
+
+
+def past_layers(layer: int) -> str:
+    return f"layer {layer} is past any model's layers (0..{MAX_LAYERS - 1}): not read as a layer"
 
 
 @attrs.frozen
@@ -127,8 +131,11 @@ def _take(
         if looks_like_scale(tensor):
             found.unknown.append(tensor_path(file, tensor))
         return
-    info = header.tensors[tensor]
     where = tensor_path(file, tensor)
+    if named.layer >= MAX_LAYERS:
+        problems.append(Problem(where, past_layers(named.layer)))
+        return
+    info = header.tensors[tensor]
     values = _values(problems, where, header, info, named, config)
     sound = values is not None and all(0.0 < value < math.inf for value in values)
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))

@@ -26,6 +26,7 @@ import attrs
 import orjson
 
 from .._errors import Problem, describe
+from .naming import MAX_LAYERS
 
 __all__ = ["CONFIG_NAME", "MODELOPT_NAME", "KVCacheScheme", "ModelConfig", "read_configs"]
 
@@ -104,6 +105,10 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
         where, value = setting(key)
         if value is not None and not (type(value) is int and value >= 1):
             problems.append(Problem(CONFIG_NAME, f"{where} must be an integer >= 1, got {describe(value)}"))
+            value = None
+        elif key == "num_hidden_layers" and type(value) is int and value > MAX_LAYERS:
+            message = f"{where} is {value}, more layers than any model has (at most {MAX_LAYERS}): correct it"
+            problems.append(Problem(CONFIG_NAME, message))
             value = None
         counts[key] = value if type(value) is int else None
     layers_key, _ = setting("num_hidden_layers")
