@@ -602,3 +602,9 @@ def test_legacy_rank_and_layer_past_any_model(tmp_path: Path) -> None:
         "rank99999999999.safetensors: TP rank 99999999999 is past any TP size's ranks (0..65535): "
         "the file is not read"
     ]
+
+
+def test_an_index_that_cannot_be_read(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, SCALES)
+    (tmp_path / INDEX_NAME).mkdir()
+    assert _problems(tmp_path) == [f"{INDEX_NAME}: cannot read: Is a directory"]

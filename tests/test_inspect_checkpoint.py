@@ -385,3 +385,38 @@ def test_a_layer_count_and_a_layer_past_any_model(tmp_path: Path) -> None:
         'model.safetensors["model.layers.50000000.self_attn.k_scale"]: '
         "layer 50000000 is past any model's layers (0..65535): not read as a layer"
     ]
+
+
+def test_an_index_that_cannot_be_read(tmp_path: Path) -> None:
+    folder = _write(tmp_path, "legacy-kv", fp8_config())
+    (folder / INDEX_NAME).mkdir()
+    inspection = inspect_checkpoint(folder)
+    assert _messages(inspection.problems) == [f"{INDEX_NAME}: cannot read: Is a directory"]
+
+
+def test_a_refs_main_that_is_not_text(tmp_path: Path) -> None:
+    source = _write(tmp_path / "source", "modelopt", None, modelopt=modelopt_quant_config())
+    entry = _hf_cache(tmp_path / "hub", source)
+    (entry / "refs" / "main").write_bytes(b"\xff\xfe\x80 not utf-8")
+    # As without refs/main: the one snapshot there is.
+    inspection = inspect_checkpoint(entry)
+    assert (inspection.ok, inspection.report) == (True, inspect_checkpoint(source).report)
+
+
+def test_snapshots_that_cannot_be_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _write(tmp_path / "source", "modelopt", None, modelopt=modelopt_quant_config())
+    entry = _hf_cache(tmp_path / "hub", source)
+    (entry / "refs" / "main").unlink()
+    snapshots = entry / "snapshots"
+    listed = Path.iterdir
+
+    # A folder that cannot be listed, as a non-root user gets from chmod 0 (root reads any folder).
+    def denied(self: Path) -> Any:
+        if self == snapshots:
+            raise PermissionError(13, "Permission denied", str(self))
+        return listed(self)
+
+    monkeypatch.setattr(Path, "iterdir", denied)
+    inspection = inspect_checkpoint(entry)
+    assert _messages(inspection.problems) == [f"{entry}: Permission denied"]
+    assert inspection.report is None

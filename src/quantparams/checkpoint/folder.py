@@ -70,8 +70,11 @@ def resolve_folder(path: str | os.PathLike[str]) -> Path:
     if folder.name.startswith("models--") and snapshots.is_dir():
         try:
             revision = (folder / "refs" / "main").read_text().strip()
-        except OSError:
-            names = sorted(entry.name for entry in snapshots.iterdir())
+        except (OSError, UnicodeDecodeError):
+            try:
+                names = sorted(entry.name for entry in snapshots.iterdir())
+            except OSError as error:
+                raise UnreadableCheckpoint(error.errno, error.strerror, os.fspath(snapshots)) from None
             if len(names) != 1:
                 message = (
                     f"a Hugging Face cache entry without refs/main and with {len(names)} snapshots: name one"
@@ -94,7 +97,8 @@ def find_layout(folder: Path, problems: list[Problem]) -> Layout:
         names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".safetensors") and p.is_file())
     except OSError as error:
         raise UnreadableCheckpoint(error.errno, error.strerror, os.fspath(folder)) from None
-    if (folder / INDEX_NAME).is_file():
+    # An index that is there but cannot be read (a folder of that name, say) is a problem, not absent.
+    if (folder / INDEX_NAME).exists():
         weight_map = _weight_map(folder, problems)
         # A broken index says nothing to trust about the files: none is read.
         files = sorted(set(weight_map.values())) if weight_map is not None else []
@@ -116,6 +120,9 @@ def _inside(file: str) -> bool:
 def _weight_map(folder: Path, problems: list[Problem]) -> dict[str, str] | None:
     try:
         document = orjson.loads((folder / INDEX_NAME).read_bytes())
+    except OSError as error:
+        problems.append(Problem(INDEX_NAME, f"cannot read: {error.strerror or error}"))
+        return None
     except orjson.JSONDecodeError as error:
         problems.append(Problem(INDEX_NAME, f"not valid JSON: {error}"))
         return None
