@@ -131,18 +131,18 @@ def extract(
     else:
         made = _from_scales(layout, config, reduce, problems)
         ranks = {0: made.values} if made.values is not None else {}
-    if problems or not ranks:
-        raise ExtractError(
-            problems or [Problem(layout.where, "found no KV-cache scales")], os.fspath(checkpoint)
-        )
-    if len(ranks) == 1 and tp_size > 1:
-        ranks = dict.fromkeys(range(tp_size), ranks[0])
-    final_type = model_type if model_type is not None else config.model_type
+    # Both readers add a problem whenever they return no layer map.
+    if problems:
+        raise ExtractError(problems, os.fspath(checkpoint))
     scales = {rank: LayerScales(layers) for rank, layers in ranks.items()}
+    if len(scales) == 1 and tp_size > 1:
+        # One immutable map serves every rank.
+        scales = dict.fromkeys(range(tp_size), scales[0])
+    final_type = model_type if model_type is not None else config.model_type
     schema = QuantParamSchema(final_type, KVCacheQuantSchema("float8_e4m3fn", scales))
     layer_count = len(ranks[0])
-    for rank in ranks:
-        schema.validate(ValidationContext(len(ranks), rank, layer_count, final_type))
+    for rank in scales:
+        schema.validate(ValidationContext(len(scales), rank, layer_count, final_type))
     return Extraction(schema, made.reduced, made.per_head, made.left_out, made.not_written)
 
 
