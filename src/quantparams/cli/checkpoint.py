@@ -145,6 +145,8 @@ def _row(layer: LayerReport) -> list[str]:
 
 def _names(layers: tuple[LayerReport, ...]) -> list[str]:
     """Each naming once, at the first layer that has it: `k, v: file["tensor"] -> parameter`."""
+    from ..checkpoint.scan import tensor_path
+
     kinds: dict[str, list[str]] = {}
     lines: dict[str, str] = {}
     for layer in layers:
@@ -154,9 +156,8 @@ def _names(layers: tuple[LayerReport, ...]) -> list[str]:
                 continue
             general = entry.tensor.replace(f".{layer.layer}.", ".N.", 1)
             if general not in lines:
-                lines[general] = (
-                    f"{entry.file}[{text(entry.tensor)}] -> {entry.vllm_name or 'not read by vLLM'}"
-                )
+                vllm_name = entry.vllm_name or "not read by vLLM"
+                lines[general] = f"{tensor_path(entry.file, entry.tensor)} -> {vllm_name}"
             if kind not in kinds.setdefault(general, []):
                 kinds[general].append(kind)
     return [f"{', '.join(kinds[general])}: {line}" for general, line in lines.items()]
