@@ -82,3 +82,14 @@ def test_an_unknown_attribute_is_an_attribute_error() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "module 'quantparams' has no attribute 'nothing'\n"
+
+
+def test_the_command_line_leaves_the_reports_until_a_command_runs_them() -> None:
+    reports = ["statistics", "quantparams._inspect", "quantparams._diff"]
+    code = f"""
+import json, sys, quantparams.cli
+print(json.dumps([m for m in {reports!r} if m in sys.modules]))
+"""
+    result = _python(code=code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

@@ -41,9 +41,8 @@ if TYPE_CHECKING:
     )
 
 # Imported on first use: `loads` needs none of them. The converter would
-# import cattrs, and `inspect_schema`'s statistics module costs an import; the
-# reports are those behind the command line; the checkpoint side reads
-# safetensors folders.
+# import cattrs; the reports are those behind the command line; the checkpoint
+# side reads safetensors folders.
 _LAZY = {
     "converter": "._convert",
     "Difference": "._diff",

@@ -6,13 +6,10 @@ import math
 
 import attrs
 
+from ._format import DEFAULT_RTOL
 from ._schema import QuantParamSchema
 
 __all__ = ["DEFAULT_RTOL", "Difference", "ScaleDifference", "diff_schemas", "relative_difference"]
-
-# Tolerates a trip through float32 (about 6e-8) and the last digit of a
-# decimal printout with 7 significant digits, but not a recalibration.
-DEFAULT_RTOL = 1e-6
 
 
 def relative_difference(a: float, b: float) -> float:

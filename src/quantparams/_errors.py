@@ -254,6 +254,10 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
 
+    def to_json(self) -> dict[str, str]:
+        """The form every `--json` document lists problems in: `{"path", "message"}`."""
+        return {"path": self.path, "message": self.message}
+
 
 def problem(path: JsonPath, message: str) -> Problem:
     return Problem(_render_path(path), message)

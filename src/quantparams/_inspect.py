@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Iterable
 
 import attrs
 
+from ._format import OUTLIER_FACTOR
 from ._schema import QuantParamSchema
 
 __all__ = ["OUTLIER_FACTOR", "Inspection", "Outlier", "RankStats", "inspect_schema"]
-
-# A layer whose scale is this many times its rank's median, or that fraction
-# of it, is worth a look: calibration usually keeps a model's layers within
-# one order of magnitude.
-OUTLIER_FACTOR = 4.0
 
 
 @attrs.frozen
@@ -99,7 +94,7 @@ def inspect_schema(schema: QuantParamSchema) -> Inspection:
     for rank in ranks:
         layers = scaling_factor[rank]
         finite = sorted(scale for scale in layers.values() if math.isfinite(scale))
-        median = statistics.median(finite) if finite else None
+        median = _median(finite) if finite else None
         outliers = [] if median is None else _outliers(rank, sorted(layers.items()), median)
         all_outliers += outliers
         all_stats.append(
@@ -125,6 +120,14 @@ def inspect_schema(schema: QuantParamSchema) -> Inspection:
         layer_gaps=_gaps(sorted(reference)),
         outliers=tuple(all_outliers),
     )
+
+
+def _median(ordered: list[float]) -> float:
+    # `ordered` is already sorted: statistics.median would sort it again.
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _reference_rank(ranks: list[int], layer_sets: dict[int, frozenset[int]]) -> int | None:

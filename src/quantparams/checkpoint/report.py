@@ -97,11 +97,7 @@ class CheckpointInspection:
         return {
             "path": self.path,
             "ok": self.ok,
-            "problems": [_problem_json(problem) for problem in self.problems],
-            "warnings": [_problem_json(warning) for warning in self.warnings],
+            "problems": [problem.to_json() for problem in self.problems],
+            "warnings": [warning.to_json() for warning in self.warnings],
             "report": None if self.report is None else self.report.to_json(),
         }
-
-
-def _problem_json(problem: Problem) -> dict[str, str]:
-    return {"path": problem.path, "message": problem.message}

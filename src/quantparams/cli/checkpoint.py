@@ -36,6 +36,9 @@ def _status(inspection: CheckpointInspection) -> int:
 
 
 def _report(path: str, inspection: CheckpointInspection) -> None:
+    if inspection.report is None:
+        print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
+        return
     report(path, inspection.problems)
     for warning in inspection.warnings:
         print(f"{path}: warning: {warning}", file=sys.stderr)
@@ -54,9 +57,6 @@ def validate_folder(path: str, as_json: bool) -> tuple[int, dict[str, Any]]:
         "warnings": problems_json(inspection.warnings),
         "summary": _summary_json(inspection) if inspection.ok else None,
     }
-    if unreadable:
-        print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
-        return status, result
     if inspection.ok and not as_json:
         print(f"ok  {path}: {_summary(inspection)}")
     _report(path, inspection)
@@ -69,10 +69,7 @@ def inspect_folder(path: str, as_json: bool) -> int:
         print_json(inspection.to_json())
     elif inspection.report is not None:
         print("\n".join(_render(inspection)))
-    if inspection.report is None:
-        print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
-    else:
-        _report(path, inspection)
+    _report(path, inspection)
     return _status(inspection)
 
 
@@ -145,6 +142,8 @@ def _row(layer: LayerReport) -> list[str]:
 
 def _names(layers: tuple[LayerReport, ...]) -> list[str]:
     """Each naming once, at the first layer that has it: `k, v: file["tensor"] -> parameter`."""
+    from ..checkpoint.scan import tensor_path
+
     kinds: dict[str, list[str]] = {}
     lines: dict[str, str] = {}
     for layer in layers:
@@ -154,9 +153,8 @@ def _names(layers: tuple[LayerReport, ...]) -> list[str]:
                 continue
             general = entry.tensor.replace(f".{layer.layer}.", ".N.", 1)
             if general not in lines:
-                lines[general] = (
-                    f"{entry.file}[{text(entry.tensor)}] -> {entry.vllm_name or 'not read by vLLM'}"
-                )
+                vllm_name = entry.vllm_name or "not read by vLLM"
+                lines[general] = f"{tensor_path(entry.file, entry.tensor)} -> {vllm_name}"
             if kind not in kinds.setdefault(general, []):
                 kinds[general].append(kind)
     return [f"{', '.join(kinds[general])}: {line}" for general, line in lines.items()]

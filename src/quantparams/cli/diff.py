@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import Problem, QuantParamSchema
-from .._diff import DEFAULT_RTOL, Difference, ScaleDifference, diff_schemas
+from .._format import DEFAULT_RTOL
 from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import STDIN, display_name, load_file
 from .output import cannot_read, print_json, problems_json, report, usage_error
 from .text import SHOWN, ranges, shown, shown_table, text
+
+if TYPE_CHECKING:
+    from .._diff import Difference, ScaleDifference
 
 __all__ = ["COMMAND"]
 
@@ -61,6 +64,9 @@ def _read(source: str, max_bytes: int) -> _Side:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here, not with the module: the other commands need none of it.
+    from .._diff import diff_schemas
+
     if args.a == args.b == STDIN:
         return usage_error("diff", UsageError("standard input (-) can be read only once"), as_json=args.json)
     a, b = _read(args.a, args.max_bytes), _read(args.b, args.max_bytes)

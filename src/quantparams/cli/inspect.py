@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import Problem
-from .._inspect import OUTLIER_FACTOR, Inspection, inspect_schema
+from .._format import OUTLIER_FACTOR
 from .arguments import Command, json_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import display_name, load_file
 from .output import cannot_read, print_json, problems_json, report
 from .text import SHOWN, g, pairs_text, ranges, shown, shown_table, text
+
+if TYPE_CHECKING:
+    from .._inspect import Inspection
 
 __all__ = ["COMMAND"]
 
@@ -34,6 +37,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _inspect_file(source: str, max_bytes: int, as_json: bool) -> int:
+    # Imported here, not with the module: the other commands need none of it.
+    from .._inspect import inspect_schema
+
     path = display_name(source)
     try:
         schema, problems = load_file(source, max_bytes)

@@ -41,7 +41,7 @@ def report(path: str, problems: Iterable[Problem]) -> None:
 
 
 def problems_json(problems: Iterable[Problem]) -> list[dict[str, str]]:
-    return [{"path": item.path, "message": item.message} for item in problems]
+    return [item.to_json() for item in problems]
 
 
 def print_json(document: object, *, indent: bool = False) -> None:
