@@ -12,11 +12,11 @@ import math
 import re
 from typing import cast
 
-from .._errors import Problem, describe
+from .._errors import Problem
 from .folder import RANK_FILE, Layout
-from .header import FLOAT_DTYPES, HeaderError, read_floats, read_header
+from .header import HeaderError, read_header
 from .naming import MAX_LAYERS
-from .scan import past_layers, tensor_path
+from .scan import past_layers, scale_values, tensor_path
 from .scheme import ModelConfig
 from .text import layers_text, quote_list
 
@@ -121,20 +121,9 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[_Read
         if int(match[1]) >= MAX_LAYERS:
             problems.append(Problem(where, past_layers(int(match[1]))))
             continue
-        info = header.tensors[tensor]
-        messages = []
-        if info.dtype not in FLOAT_DTYPES:
-            messages.append(f"expected a scale stored as F16, BF16, F32 or F64, got {info.dtype}")
-        if list(info.shape) not in ([], [1]):
-            messages.append(f"expected a per-tensor scale (shape [] or [1]), got shape {list(info.shape)}")
-        value = None
-        if messages:
-            problems.extend(Problem(where, message) for message in messages)
-        else:
-            [value] = read_floats(header, info)
-            if not 0.0 < value < math.inf:
-                problems.append(Problem(where, f"scale must be a finite number > 0, got {describe(value)}"))
-                value = None
+        values = scale_values(problems, where, header, header.tensors[tensor], None, "")
+        # One per-tensor scale, kept only when sound: its problems are already said.
+        value = values[0] if values and 0.0 < values[0] < math.inf else None
         read.append((int(match[1]), where, value))
     return sorted(read, key=lambda item: (item[0], item[1]))
 

@@ -136,23 +136,26 @@ def _take(
         problems.append(Problem(where, past_layers(named.layer)))
         return
     info = header.tensors[tensor]
-    values = _values(problems, where, header, info, named, config)
+    values = scale_values(problems, where, header, info, *_head_count(named.kind, config))
     sound = values is not None and all(0.0 < value < math.inf for value in values)
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
 
-def _values(
+def scale_values(
     problems: list[Problem],
     where: str,
     header: Header,
     info: TensorInfo,
-    named: NamedScale,
-    config: ModelConfig,
+    heads: int | None,
+    heads_key: str,
 ) -> tuple[float, ...] | None:
+    """The values of a scale tensor, one per tensor or one per head (`heads`,
+    from config.json's `heads_key`; None: per tensor only), with a problem for
+    each that is not finite and > 0; None, with its problems, when the tensor's
+    dtype or shape is not a scale's or its bytes cannot be read."""
     messages = []
     if info.dtype not in FLOAT_DTYPES:
         messages.append(f"expected a scale stored as F16, BF16, F32 or F64, got {info.dtype}")
-    heads, heads_key = _head_count(named.kind, config)
     shape = list(info.shape)
     if shape not in ([], [1]) and not (heads is not None and shape == [heads]):
         if heads is None:
