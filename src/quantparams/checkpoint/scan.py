@@ -68,39 +68,40 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
     if layout.broken_index:
         return found
     if layout.kind == "index" and layout.weight_map is not None:
-        names = list(layout.weight_map)
-        found.tensor_count = len(names)
+        found.tensor_count = len(layout.weight_map)
+        # Each name is matched against the table once; the rest reads this.
+        named = {tensor: name_scale(tensor, config.family) for tensor in layout.weight_map}
         by_file: dict[str, list[str]] = {}
-        for tensor in names:
-            if name_scale(tensor, config.family) is not None or looks_like_scale(tensor):
+        for tensor, one in named.items():
+            if one is not None or looks_like_scale(tensor):
                 by_file.setdefault(layout.weight_map[tensor], []).append(tensor)
         for file, wanted in sorted(by_file.items()):
             header = _open(layout, file, problems, found, wanted)
             if header is None:
-                named = [name_scale(tensor, config.family) for tensor in wanted]
-                found.unread_layers.update(one.layer for one in named if one is not None)
+                found.unread_layers.update(one.layer for one in map(named.get, wanted) if one is not None)
                 continue
-            for tensor in sorted(wanted, key=lambda name: _order(name, config)):
+            for tensor in sorted(wanted, key=lambda name: _order(name, named)):
                 if tensor not in header.tensors:
                     message = f"no such tensor in the file, but {INDEX_NAME} places it there"
                     problems.append(Problem(tensor_path(file, tensor), message))
                     continue
-                _take(found, config, problems, file, header, tensor)
+                _take(found, config, problems, file, header, tensor, named[tensor])
         return found
     for file in layout.files:
         header = _open(layout, file, problems, found, None)
         if header is None:
             continue
         found.tensor_count += len(header.tensors)
-        for tensor in sorted(header.tensors, key=lambda name: _order(name, config)):
-            _take(found, config, problems, file, header, tensor)
+        named = {tensor: name_scale(tensor, config.family) for tensor in header.tensors}
+        for tensor in sorted(header.tensors, key=lambda name: _order(name, named)):
+            _take(found, config, problems, file, header, tensor, named[tensor])
     return found
 
 
-def _order(tensor: str, config: ModelConfig) -> tuple[int, str]:
+def _order(tensor: str, named: dict[str, NamedScale | None]) -> tuple[int, str]:
     """Layer by layer, then by name: the order problems are listed in."""
-    named = name_scale(tensor, config.family)
-    return (-1 if named is None else named.layer), tensor
+    one = named[tensor]
+    return (-1 if one is None else one.layer), tensor
 
 
 def _open(
@@ -124,9 +125,15 @@ def _open(
 
 
 def _take(
-    found: Scan, config: ModelConfig, problems: list[Problem], file: str, header: Header, tensor: str
+    found: Scan,
+    config: ModelConfig,
+    problems: list[Problem],
+    file: str,
+    header: Header,
+    tensor: str,
+    named: NamedScale | None,
 ) -> None:
-    named = name_scale(tensor, config.family)
+    """Record `tensor`, which the table names `named` (None: not a scale it knows)."""
     if named is None:
         if looks_like_scale(tensor):
             found.unknown.append(tensor_path(file, tensor))
