@@ -8,7 +8,9 @@ constructors.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import copy
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from hypothesis import strategies as st
 
@@ -18,6 +20,7 @@ __all__ = [
     "FIELD_NAMES",
     "FP8",
     "SoundDocument",
+    "fresh_choice",
     "json_values",
     "model_types",
     "positive_scales",
@@ -26,6 +29,19 @@ __all__ = [
 ]
 
 FP8 = "float8_e4m3fn"
+
+T = TypeVar("T")
+
+
+def fresh_choice(values: Sequence[T]) -> st.SearchStrategy[T]:
+    """One of `values`, as a deep copy: `sampled_from` hands out the very objects it holds.
+
+    A test that edits a drawn list or dict in place would otherwise edit the
+    strategy's own constant, so the same choices would later draw a different
+    value and Hypothesis would stop with `FlakyStrategyDefinition`.
+    """
+    return st.sampled_from(values).map(copy.deepcopy)
+
 
 # The schema's own keys: an unknown extra key must not be one of them.
 FIELD_NAMES = frozenset({"model_type", "kv_cache", "dtype", "scaling_factor"})

@@ -38,7 +38,7 @@ from quantparams._checks import (
 )
 from quantparams._schema import ContextLike
 from quantparams._storage import key_strings
-from strategies import FP8, SoundDocument, schemas, sound_documents
+from strategies import FP8, SoundDocument, fresh_choice, schemas, sound_documents
 
 # Any value a JSON layer map may hold, weighted towards scales and near-misses.
 _LAYER_VALUES: st.SearchStrategy[object] = st.one_of(
@@ -46,7 +46,7 @@ _LAYER_VALUES: st.SearchStrategy[object] = st.one_of(
     st.floats(),
     st.sampled_from([0.0, -0.0, -1.0, math.nan, math.inf, -math.inf, 1.7e308, 5e-324]),
     st.integers(min_value=-5, max_value=10**30),
-    st.sampled_from([2**1100, True, False, None, "0.5", [], {}]),
+    fresh_choice([2**1100, True, False, None, "0.5", [], {}]),
 )
 
 

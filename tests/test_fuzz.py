@@ -34,7 +34,7 @@ from fuzz.fuzz_loads import (
     write_json,
 )
 from quantparams import QuantParamError, ValidationContext
-from strategies import SoundDocument, json_values, sound_documents
+from strategies import SoundDocument, fresh_choice, json_values, sound_documents
 
 # Input classes the engine leaves out; the pinned inputs at the end of this
 # file were once here. Name a class while a strict xfail test pins its failure.
@@ -61,7 +61,7 @@ def test_mutation_engine(seed: int) -> None:
 
 _HOSTILE_VALUES = st.one_of(
     json_values(),
-    st.sampled_from([None, True, 0, -1, 0.0, -0.0, 5e-324, 2**64, "0.5", "", [], {}, [0.5], {"0": 0.5}]),
+    fresh_choice([None, True, 0, -1, 0.0, -0.0, 5e-324, 2**64, "0.5", "", [], {}, [0.5], {"0": 0.5}]),
     st.sampled_from([math.nan, math.inf, -math.inf]),
     st.sampled_from(HOSTILE_NUMBERS).map(Raw),
     st.sampled_from([2, 1024, 1025]).map(lambda depth: Raw("[" * depth + "]" * depth)),
@@ -120,7 +120,7 @@ def mutated_documents(draw: st.DrawFn) -> tuple[SoundDocument, bytes]:
 
 _CONTEXT_VALUES: st.SearchStrategy[object] = st.one_of(
     st.integers(-2, 70),
-    st.sampled_from([True, 1.5, math.nan, "2", None, [], {}, -(2**63)]),
+    fresh_choice([True, 1.5, math.nan, "2", None, [], {}, -(2**63)]),
 )
 
 
@@ -136,12 +136,24 @@ def _contexts(sound: SoundDocument) -> st.SearchStrategy[Any]:
     )
     return st.one_of(
         st.none(),
-        st.just(sound.context),
+        st.just(sound.context).map(dict),
         st.just(sound.validation_context()),
         hostile,
         st.builds(ValidationContext, _CONTEXT_VALUES, _CONTEXT_VALUES, _CONTEXT_VALUES),
-        st.sampled_from([[2, 0, 2], 42, "tp_size", object()]),
+        fresh_choice([[2, 0, 2], 42, "tp_size", object()]),
     )
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_drawn_values_are_never_shared(data: st.DataObject) -> None:
+    # mutated_documents edits inside the values it draws: a list or dict handed
+    # out twice would carry one draw's edits into the next, and the same
+    # choices would then draw another document (FlakyStrategyDefinition).
+    for strategy in (_HOSTILE_VALUES, _CONTEXT_VALUES):
+        first, second = data.draw(strategy), data.draw(strategy)
+        if isinstance(first, (list, dict)) and isinstance(second, (list, dict)):
+            assert first is not second
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -34,7 +34,7 @@ from quantparams import (
     ValidationError,
     kv_cache_scales_loader,
 )
-from strategies import FP8, SoundDocument, schemas, sound_documents
+from strategies import FP8, SoundDocument, fresh_choice, schemas, sound_documents
 
 pytestmark = pytest.mark.skipif(
     not __debug__, reason="the oracle checks with assert, as vLLM does, and python -O strips those"
@@ -618,7 +618,7 @@ def _perturbed(draw: st.DrawFn) -> tuple[Doc, Doc | None, bool]:
             else:
                 del sf[rank]
         elif edit == "layer-map" and rank is not None:
-            sf[rank] = draw(st.sampled_from([[0.5], 0.5, None, "x"]))
+            sf[rank] = draw(fresh_choice([[0.5], 0.5, None, "x"]))
         elif edit == "dtype":
             kv["dtype"] = draw(st.sampled_from([FP8, "float8_e5m2", "", 8, None]))
         elif edit == "model_type":
