@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checkpoints import write_legacy_checkpoint, write_safetensors
-from producers import model_config, write_named
+from producers import fp8_config, model_config, write_named
 from quantparams import ExtractError, KVCacheScheme, extract, extract_scales, inspect_checkpoint
 
 KV = {"model.layers.0.self_attn.kv_scale": 0.5}
@@ -112,7 +112,8 @@ def test_an_unreadable_or_broken_config(tmp_path: Path) -> None:
     (tmp_path / "dir" / "config.json").mkdir()
     [problem] = inspect_checkpoint(tmp_path / "dir").problems
     assert (problem.path, problem.message.split(":")[0]) == ("config.json", "cannot read")
-    write_named(tmp_path / "heads", KV, config={"num_hidden_layers": 1, "num_key_value_heads": 0})
+    config = {"num_hidden_layers": 1, "num_key_value_heads": 0, "quantization_config": fp8_config()}
+    write_named(tmp_path / "heads", KV, config=config)
     assert [str(p) for p in inspect_checkpoint(tmp_path / "heads").problems] == [
         "config.json: num_key_value_heads must be an integer >= 1, got 0"
     ]
@@ -120,7 +121,7 @@ def test_an_unreadable_or_broken_config(tmp_path: Path) -> None:
 
 def test_duplicate_scales_in_the_report(tmp_path: Path) -> None:
     scales = {**KV, "model.layers.0.self_attn.k_scale": 0.25, "model.layers.0.self_attn.v_scale": 0.25}
-    write_named(tmp_path, scales, config=model_config(1))
+    write_named(tmp_path, scales, config=model_config(1, fp8_config()))
     # Layer by layer, then by name: k_scale, kv_scale, v_scale.
     assert [str(problem) for problem in inspect_checkpoint(tmp_path).problems] == [
         'model.safetensors["model.layers.0.self_attn.kv_scale"]: duplicate KV-cache scale for layer 0: '
@@ -158,7 +159,7 @@ def test_per_rank_scale_of_the_wrong_dtype_and_shape(tmp_path: Path) -> None:
         extract_scales(tmp_path)
     assert [str(problem) for problem in caught.value.problems] == [
         f'rank0.safetensors["{name}"]: expected a scale stored as F16, BF16, F32 or F64, got I32',
-        f'rank0.safetensors["{name}"]: expected a per-tensor scale (shape [] or [1]), got shape [1, 2]',
+        f'rank0.safetensors["{name}"]: expected a per-tensor scale (one value, such as shape [] or [1]), got shape [1, 2]',
     ]
 
 

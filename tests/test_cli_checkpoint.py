@@ -36,7 +36,7 @@ def _broken(folder: Path) -> Path:
 
 BROKEN_STDERR = [
     'model.safetensors["model.layers.0.self_attn.v_scale"]: scale must be a finite number > 0, got NaN',
-    "*.safetensors: no k or v scale for layer 1: the engine will use 1.0 (layers 0..1)",
+    "*.safetensors: vLLM 0.33.0 runs layer 1 with k and v at 1.0: no such scale in the checkpoint",
     "warning: *.safetensors: layer 2 past config.json num_hidden_layers = 2 (MTP or draft layers?): "
     "reported, not checked as model layers",
 ]
@@ -77,14 +77,14 @@ def test_validate_a_broken_checkpoint(tmp_path: Path, cli: Any) -> None:
 
 
 def test_warnings_leave_the_exit_status(tmp_path: Path, cli: Any) -> None:
-    folder = write_named(
-        tmp_path / "ckpt", {"model.layers.0.self_attn.kv_scale": 1.0}, config=model_config(1)
-    )
+    # An fp8 config that declares no KV-cache scheme: Fp8Config still gives Attention its method.
+    config = model_config(1, {"quant_method": "fp8"})
+    folder = write_named(tmp_path / "ckpt", {"model.layers.0.self_attn.kv_scale": 1.0}, config=config)
     result = cli("validate", str(folder))
     assert result.returncode == 0
     assert result.stdout.startswith(f"ok  {folder}: ")
     warnings = result.stderr.splitlines()
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     assert all(line.startswith(f"{folder}: warning: *.safetensors: ") for line in warnings)
 
 
@@ -116,6 +116,8 @@ def test_inspect_json_is_the_library_document(tmp_path: Path, cli: Any) -> None:
     expected = inspect_checkpoint(folder).to_json()
     # JSON has no NaN: the stored NaN is written as null.
     expected["report"]["layers"][0]["scales"]["v"]["values"] = [None]
+    for engine in expected["engines"]:
+        engine["layers"][0]["v"]["value"] = None
     assert json.loads(result.stdout) == expected
 
 
@@ -124,17 +126,30 @@ def test_inspect_text_and_long_tables_cut_to_20(tmp_path: Path, cli: Any) -> Non
     result = cli("inspect", str(folder))
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
-    assert lines[:6] == [
+    assert lines[:5] == [
         f"checkpoint         {folder}",
         'model_type         "llama"',
         "num_hidden_layers  30",
         f"KV-cache scheme    {SCHEME}",
         "",
+    ]
+    assert lines[5:9] == [
+        "vLLM 0.33.0: starts; k and v from the checkpoint in 30 of 30 attention layers; q 1.0 in all 30 "
+        "(not in the checkpoint); prob 1.0",
+        "",
+        "the values vLLM 0.33.0 uses, by attention layer (default: not from the checkpoint):",
+        "layer     k     v            q         prob",
+    ]
+    assert lines[9] == "    0  0.25  0.25  1.0 default  1.0 default"
+    assert lines[29:33] == [
+        "... and 10 more (--json lists all)",
+        "",
+        "the scales stored in the checkpoint:",
         "layer     k     v  q  prob",
     ]
-    assert lines[6] == "    0  0.25  0.25  -     -"
-    assert lines[26] == "... and 10 more (--json lists all)"
-    assert lines[28:] == [
+    assert lines[33] == "    0  0.25  0.25  -     -"
+    assert lines[53] == "... and 10 more (--json lists all)"
+    assert lines[55:] == [
         "tensors (first layer with each) and the vLLM parameter each becomes:",
         '  k: model.safetensors["model.layers.0.self_attn.k_scale"] -> model.layers.0.self_attn.attn.k_scale',
         '  v: model.safetensors["model.layers.0.self_attn.v_scale"] -> model.layers.0.self_attn.attn.v_scale',
@@ -152,6 +167,7 @@ def test_an_unreadable_folder_exits_2_with_one_document(tmp_path: Path, cli: Any
         "problems": [{"path": folder, "message": "no safetensors files in the checkpoint folder"}],
         "warnings": [],
         "report": None,
+        "engines": [],
     }
     assert result.stderr == f"{folder}: cannot read: no safetensors files in the checkpoint folder\n"
     result = cli("validate", "--json", folder)
@@ -186,7 +202,14 @@ def test_inspect_text_of_per_head_unreadable_and_missing_scales(tmp_path: Path, 
     folder = write_named(tmp_path / "ckpt", scales, config=config, extra_tensors=extra)
     result = cli("inspect", str(folder))
     assert result.returncode == 1
-    assert result.stdout.splitlines()[5:8] == [
+    lines = result.stdout.splitlines()
+    assert lines[7:11] == [
+        "the values vLLM 0.33.0 uses, by attention layer (default: not from the checkpoint):",
+        "layer                      k                     v            q         prob",
+        "    0  0.75 (max of 2 heads)  0.5 (max of 2 heads)  1.0 default  1.0 default",
+        "    1            1.0 default           1.0 default  1.0 default  1.0 default",
+    ]
+    assert lines[13:16] == [
         "layer                  k                 v  q  prob",
         "    0  2 heads, max 0.75  2 heads, max 0.5  -     -",
         "    1             unread            unread  -     -",

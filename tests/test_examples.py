@@ -46,8 +46,11 @@ def test_the_readme_python_checkpoint_example(tmp_path: Path, monkeypatch: pytes
     # What its comments say.
     assert namespace["inspection"].ok is False
     assert str(namespace["inspection"].problems[-1]) == (
-        "model.safetensors.index.json: no k or v scale for layer 5: the engine will use 1.0 (layers 0..7)"
+        "model.safetensors.index.json: SGLang 0.5.23 runs layer 5 with k and v at 1.0: no such scale in the checkpoint"
     )
+    vllm, sglang = namespace["vllm"], namespace["sglang"]
+    assert (vllm.starts, vllm.failure.error) == (False, "ValueError")
+    assert repr(sglang.layers[5].k) == "ScaleView(value=1.0, source='default', tensor=None, per_head=None)"
     k = namespace["k"]
     assert (k.tensor, k.values, k.vllm_name) == (
         "model.layers.0.self_attn.k_scale",

@@ -253,8 +253,8 @@ def test_default_output_name() -> None:
 def test_non_scalar_scale(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, {0: 0.5, 1: 0.25}, style="kv", shape=(8,))
     assert _problems(tmp_path) == [
-        f'model.safetensors["{scale_name(0, "kv")}"]: expected a per-tensor scale (shape [] or [1]), got shape [8]',
-        f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (shape [] or [1]), got shape [8]',
+        f'model.safetensors["{scale_name(0, "kv")}"]: expected a per-tensor scale (one value, such as shape [] or [1]), got shape [8]',
+        f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (one value, such as shape [] or [1]), got shape [8]',
     ]
 
 
@@ -263,7 +263,7 @@ def test_scale_of_a_dtype_that_is_not_a_float(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, {0: 0.5}, style="kv", extra_tensors=extra, config=None)
     assert _problems(tmp_path) == [
         f'model.safetensors["{scale_name(1, "kv")}"]: expected a scale stored as F16, BF16, F32 or F64, got I32',
-        f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (shape [] or [1]), got shape [2]',
+        f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (one value, such as shape [] or [1]), got shape [2]',
     ]
 
 

@@ -69,8 +69,19 @@ def test_each_producers_sound_checkpoint(tmp_path: Path, name: str) -> None:
     producer, config, family, modelopt = SOUND[name]
     folder = _write(tmp_path, producer, config, modelopt=modelopt)
     inspection = inspect_checkpoint(folder)
-    assert (inspection.problems, inspection.warnings) == ((), ())
+    # vLLM's fp8 and Quark configs leave `--kv-cache-dtype auto` unquantized (only ModelOpt's
+    # `resolve_kv_cache_dtype_string` and compressed-tensors' Attention.__init__ turn it to fp8).
+    unquantized = (
+        "*.safetensors: vLLM 0.33.0 keeps the KV cache in the model's dtype under this config unless "
+        "served with --kv-cache-dtype fp8: these scales are used only then"
+    )
+    expected = [unquantized] if family in ("fp8", "quark") else []
+    assert (inspection.problems, _messages(inspection.warnings)) == ((), expected)
     assert inspection.ok
+    [vllm, _] = inspection.engines
+    assert (vllm.starts, vllm.kv_cache_method, len(vllm.layers)) == (True, family, LAYERS)
+    v_source = "k" if producer == "legacy-kv" else "checkpoint"
+    assert {(layer.k.source, layer.v.source) for layer in vllm.layers} == {("checkpoint", v_source)}
     report = inspection.report
     assert report is not None
     assert (report.model_type, report.num_hidden_layers) == ("llama", LAYERS)
@@ -97,20 +108,15 @@ def test_each_producers_sound_checkpoint(tmp_path: Path, name: str) -> None:
 
 
 def test_the_json_document(tmp_path: Path) -> None:
-    folder = _write(tmp_path, "legacy-kv", compressed_tensors_config(), shards=2)
+    folder = _write(tmp_path, "legacy-kv", fp8_config(), shards=2)
     document = inspect_checkpoint(folder).to_json()
-    assert list(document) == ["path", "ok", "problems", "warnings", "report"]
-    assert (document["path"], document["ok"], document["problems"], document["warnings"]) == (
-        str(folder),
-        True,
-        [],
-        [],
-    )
+    assert list(document) == ["path", "ok", "problems", "warnings", "report", "engines"]
+    assert (document["path"], document["ok"], document["problems"]) == (str(folder), True, [])
     report = document["report"]
     assert list(report) == ["model_type", "num_hidden_layers", "kv_cache_scheme", "layers"]
     assert report["kv_cache_scheme"] == {
-        "config": "compressed-tensors",
-        "source": "config.json quantization_config.kv_cache_scheme",
+        "config": "fp8",
+        "source": "config.json quantization_config.kv_cache_quant_method",
         "strategy": "tensor",
         "dynamic": False,
     }
@@ -126,24 +132,50 @@ def test_the_json_document(tmp_path: Path) -> None:
     # A fused kv_scale fills both k and v.
     assert first == {"layer": 0, "scales": {"q": None, "k": kv, "v": kv, "prob": None}}
     assert json.loads(json.dumps(document)) == document
+    # vLLM maps the fused kv_scale to k (base_config.py, get_cache_scale_mapper), and
+    # BaseKVCacheMethod.process_weights_after_loading (kv_cache.py) gives v k's value.
+    [vllm, sglang] = document["engines"]
+    assert {key: vllm[key] for key in ("engine", "release", "starts", "failure", "kv_cache_method")} == {
+        "engine": "vllm",
+        "release": "0.33.0",
+        "starts": True,
+        "failure": None,
+        "kv_cache_method": "fp8",
+    }
+    assert list(vllm) == ["engine", "release", "starts", "failure", "kv_cache_method", "layers"]
+    default = {"value": 1.0, "from": "default", "tensor": None, "per_head": None}
+    tensor = "model.layers.0.self_attn.kv_scale"
+    assert vllm["layers"][0] == {
+        "layer": 0,
+        "q": default,
+        "k": {"value": 0.375, "from": "checkpoint", "tensor": tensor, "per_head": None},
+        "v": {"value": 0.375, "from": "k", "tensor": tensor, "per_head": None},
+        "prob": default,
+    }
+    assert [layer["layer"] for layer in vllm["layers"]] == [0, 1, 2]
+    assert (sglang["engine"], sglang["release"], sglang["layers"][2]["v"]["from"]) == (
+        "sglang",
+        "0.5.23",
+        "k",
+    )
 
 
-def test_output_scale_names_under_compressed_tensors_are_read_by_no_engine(tmp_path: Path) -> None:
+def test_output_scale_names_under_compressed_tensors_stop_vllm(tmp_path: Path) -> None:
+    # CompressedTensorsConfig keeps the base cache-scale mapper (base_config.py), which
+    # leaves `k_proj.output_scale` as it is; the stacked rename makes it qkv_proj's, a
+    # parameter no such module has, and AutoWeightsLoader._load_module (models/utils.py)
+    # raises: the suffix is not one a quantization config lets it ignore.
     folder = _write(tmp_path, "llm-compressor-old", compressed_tensors_config(), layers=1)
     inspection = inspect_checkpoint(folder)
-    tail = (
-        "named like a KV-cache scale, but no engine reads it under this config: vLLM 0.33.0 maps it only "
-        "under fp8 and quark configs (this is compressed-tensors), SGLang not at all; "
-        "layer 0's {} scale will be 1.0"
-    )
     assert _messages(inspection.problems) == [
-        f'model.safetensors["model.layers.0.self_attn.k_proj.output_scale"]: {tail.format("k")}',
-        f'model.safetensors["model.layers.0.self_attn.v_proj.output_scale"]: {tail.format("v")}',
-        "*.safetensors: no k or v scale for layers 1..2: the engine will use 1.0 (layers 0..2)",
+        'model.safetensors["model.layers.0.self_attn.k_proj.output_scale"]: vLLM 0.33.0: will not start: '
+        "ValueError in utils.py: There is no module or parameter named "
+        "'model.layers.0.self_attn.qkv_proj.output_scale' in the model"
     ]
     assert inspection.report is not None
     assert inspection.report.layers[0].k is not None
     assert inspection.report.layers[0].k.vllm_name is None
+    assert inspection.engines[0].layers == ()
 
 
 def test_a_layer_without_scales_and_k_without_v(tmp_path: Path) -> None:
@@ -152,11 +184,17 @@ def test_a_layer_without_scales_and_k_without_v(tmp_path: Path) -> None:
         "model.layers.0.self_attn.v_scale": 0.5,
         "model.layers.1.self_attn.k_scale": 0.5,
     }
+    # CompressedTensorsKVCacheMethod.create_weights (compressed_tensors.py) starts each
+    # scale at torch.ones and nothing copies k into v.
     folder = write_named(tmp_path, scales, config=model_config(3, compressed_tensors_config()))
     assert _messages(inspect_checkpoint(folder).problems) == [
-        'model.safetensors["model.layers.1.self_attn.k_scale"]: layer 1 has a k scale but no v scale '
-        "(a fused kv_scale serves both; vLLM would use the k scale for v)",
-        "*.safetensors: no k or v scale for layer 2: the engine will use 1.0 (layers 0..2)",
+        "*.safetensors: vLLM 0.33.0 runs layer 2 with k and v at 1.0: no such scale in the checkpoint",
+        "*.safetensors: vLLM 0.33.0 runs layer 1 with v at 1.0: no such scale in the checkpoint",
+    ]
+    # Under fp8, BaseKVCacheMethod.process_weights_after_loading (kv_cache.py) gives v k's value.
+    folder = write_named(tmp_path / "fp8", scales, config=model_config(3, fp8_config()))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        "*.safetensors: vLLM 0.33.0 runs layer 2 with k and v at 1.0: no such scale in the checkpoint",
     ]
 
 
@@ -196,8 +234,8 @@ def test_a_dtype_that_is_not_a_float_and_a_shape_that_fits_nothing(tmp_path: Pat
     inspection = inspect_checkpoint(folder)
     assert _messages(inspection.problems) == [
         'model.safetensors["model.layers.0.self_attn.k_scale"]: expected a scale stored as F16, BF16, F32 or F64, got I32',
-        'model.safetensors["model.layers.0.self_attn.v_scale"]: expected a per-tensor scale (shape [] or [1]) '
-        "or one per head (shape [2]: config.json num_key_value_heads is 2), got shape [3]",
+        'model.safetensors["model.layers.0.self_attn.v_scale"]: expected a per-tensor scale (one value, such as shape [] or [1]) '
+        "or one per head (shape [2] or [2, 1, 1]: config.json num_key_value_heads is 2), got shape [3]",
     ]
     assert inspection.report is not None
     assert inspection.report.layers[0].v is not None
@@ -210,16 +248,20 @@ def test_per_head_scales_against_the_declared_strategy(tmp_path: Path) -> None:
         "model.layers.0.self_attn.k_scale": [0.5, 0.25],
         "model.layers.0.self_attn.v_scale": [0.125, 0.375],
     }
-    # A prob scale stays one per layer under attn_head.
-    per_head_and_prob: dict[str, float | list[float]] = {
-        **per_head,
-        "model.layers.0.self_attn.attn.prob_scale": 0.5,
-    }
     heads = write_named(
-        tmp_path / "heads", per_head_and_prob, config=model_config(1, compressed_tensors_config("attn_head"))
+        tmp_path / "heads", per_head, config=model_config(1, compressed_tensors_config("attn_head"))
     )
     inspection = inspect_checkpoint(heads)
     assert inspection.ok
+    # compressed_tensors.py `_tp_aware_loader`: q is reduced by max over each KV head's
+    # query heads; process_weights_after_loading gives the backend the largest.
+    [view] = [view.layers[0] for view in inspection.engines if view.engine == "vllm"]
+    assert (view.q.per_head, view.q.value, view.k.per_head, view.k.value) == (
+        (0.5, 1.0),
+        1.0,
+        (0.5, 0.25),
+        0.5,
+    )
     assert inspection.report is not None
     layer = inspection.report.layers[0]
     assert layer.q is not None
@@ -234,16 +276,29 @@ def test_per_head_scales_against_the_declared_strategy(tmp_path: Path) -> None:
         {"model.layers.0.self_attn.k_scale": 0.5, "model.layers.0.self_attn.v_scale": 0.5},
         config=model_config(1, compressed_tensors_config("attn_head")),
     )
-    source = "config.json quantization_config.kv_cache_scheme"
+    # Per tensor, the parameter holds one value: default_weight_loader (weight_utils.py) asserts.
     assert _messages(inspect_checkpoint(declared_tensor).problems) == [
-        f'model.safetensors["model.layers.0.self_attn.{kind}_scale"]: holds one scale per head (shape [{n}]), '
-        f"but {source} declares per-tensor scales"
-        for kind, n in (("k", 2), ("q", 4), ("v", 2))
+        'model.safetensors["model.layers.0.self_attn.k_scale"]: vLLM 0.33.0: will not start: AssertionError '
+        "in weight_utils.py: Attempted to load weight (torch.Size([2])) into parameter (torch.Size([1]))"
     ]
-    assert _messages(inspect_checkpoint(declared_heads).problems) == [
-        f'model.safetensors["model.layers.0.self_attn.{kind}_scale"]: holds a per-tensor scale, '
-        f"but {source} declares one scale per head"
-        for kind in ("k", "v")
+    # One value under attn_head fills every head (`_tp_aware_loader` copies it into each).
+    inspection = inspect_checkpoint(declared_heads)
+    assert inspection.ok
+    assert inspection.engines[0].layers[0].k.value == 0.5
+
+
+def test_a_prob_scale_under_compressed_tensors_stops_vllm(tmp_path: Path) -> None:
+    # CompressedTensorsKVCacheMethod.create_weights makes no prob parameter, and
+    # AutoWeightsLoader ignores only q, k and v suffixes (base_config.py).
+    scales = {"model.layers.0.self_attn.k_scale": 0.5, "model.layers.0.self_attn.v_scale": 0.5}
+    scales["model.layers.0.self_attn.attn.prob_scale"] = 0.5
+    folder = write_named(tmp_path, scales, config=model_config(1, compressed_tensors_config("attn_head")))
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "architectures": ["LlamaForCausalLM"]}))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        'model.safetensors["model.layers.0.self_attn.attn.prob_scale"]: vLLM 0.33.0: will not start: '
+        "ValueError in utils.py: There is no module or parameter named 'layers.0.self_attn.attn.prob_scale' "
+        "in LlamaModel"
     ]
 
 
@@ -274,7 +329,8 @@ def test_a_dynamic_scheme_needs_no_scales(tmp_path: Path) -> None:
 
 def test_warnings(tmp_path: Path) -> None:
     ones = {f"model.layers.{layer}.self_attn.kv_scale": 1.0 for layer in range(4)}
-    folder = write_named(tmp_path, ones, config=model_config(2))
+    # fp8 without a declared KV-cache scheme: Fp8Config still gives Attention its KV-cache method.
+    folder = write_named(tmp_path, ones, config=model_config(2, {"quant_method": "fp8"}))
     inspection = inspect_checkpoint(folder)
     assert inspection.ok
     assert _messages(inspection.warnings) == [
@@ -282,6 +338,8 @@ def test_warnings(tmp_path: Path) -> None:
         f"*.safetensors: the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({NO_SCHEME})",
         "*.safetensors: layers 2..3 past config.json num_hidden_layers = 2 (MTP or draft layers?): "
         "reported, not checked as model layers",
+        "*.safetensors: vLLM 0.33.0 keeps the KV cache in the model's dtype under this config unless "
+        "served with --kv-cache-dtype fp8: these scales are used only then",
     ]
     assert inspection.report is not None
     assert [layer.layer for layer in inspection.report.layers] == [0, 1, 2, 3]
@@ -367,7 +425,11 @@ def test_a_vision_towers_scales_are_not_the_language_models(tmp_path: Path) -> N
     }
     write_named(tmp_path, scales, config=config)
     inspection = inspect_checkpoint(tmp_path)
-    assert (inspection.problems, inspection.warnings) == ((), ())
+    assert _messages(inspection.problems) == []
+    assert _messages(inspection.warnings) == [
+        "*.safetensors: 1 scale tensors of vision_tower.vision_model.encoder.layers, a vision, audio or MTP "
+        "tower: reported apart, not checked as the language model's layers"
+    ]
     assert inspection.report is not None
     assert [layer.layer for layer in inspection.report.layers] == [0]
 

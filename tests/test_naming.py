@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantparams.checkpoint import NAMINGS, VLLM_RELEASE
+from quantparams.checkpoint.layers import is_tower
 from quantparams.checkpoint.naming import CONFIG_FAMILIES, looks_like_scale, name_scale, vllm_name
 from vllm_mapper import sglang_reads, vllm_attention_parameter
 
@@ -133,7 +134,17 @@ def test_sglang_reads_the_older_names_only() -> None:
 
 
 def test_a_vision_towers_layers_are_not_the_language_models() -> None:
-    assert name_scale("vision_tower.vision_model.encoder.layers.0.self_attn.k_scale", "") is None
+    tower = name_scale("vision_tower.vision_model.encoder.layers.0.self_attn.k_scale", "")
+    assert tower is not None
+    assert tower.stack == "vision_tower.vision_model.encoder.layers"
+    assert is_tower(tower.stack)
+    for stack in ("model.layers", "transformer.blocks", "model.llm.layers", "model.language_model.layers"):
+        named = name_scale(f"{stack}.3.self_attn.k_scale", "")
+        assert named is not None
+        assert (named.stack, named.layer) == (stack, 3)
+        assert not is_tower(stack)
+    assert is_tower("vision_model.model.layers")
+    assert is_tower("model.mtp.layers")
     assert name_scale("model.layers.0.self_attn.k_proj.weight", "") is None
 
 
@@ -141,8 +152,8 @@ def test_lookalikes() -> None:
     assert looks_like_scale("model.layers.0.self_attn.kv_cache_scaling_factor")
     assert looks_like_scale("model.layers.0.self_attn.k_proj.output_scale")
     assert not looks_like_scale("model.layers.0.self_attn.k_proj.weight_scale")
-    assert not looks_like_scale("vision_tower.vision_model.encoder.layers.0.self_attn.k_scale")
-    assert not looks_like_scale("visual.blocks.3.attn.k_scale")
+    # Towers are told apart by their stack, not by the name's look.
+    assert looks_like_scale("visual.blocks.3.attn.k_scale")
 
 
 def test_the_table_names_its_release_and_producers() -> None:

@@ -22,6 +22,7 @@ from .. import KVCacheQuantSchema, LayerScales, QuantParamSchema, ValidationCont
 from .._errors import Problem, QuantParamError, describe
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .inspection import none_found
+from .layers import is_tower
 from .per_rank import from_rank_files
 from .scan import FoundScale, scan
 from .scheme import ModelConfig, read_configs
@@ -170,6 +171,8 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     not_written = []
     for scale in found.scales:
         kind = scale.named.kind
+        if is_tower(scale.named.stack):
+            continue
         if kind in ("q", "prob"):
             not_written.append(scale.where)
             continue

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 
 from .._errors import Problem
+from .engines import ENGINES, CheckpointFacts, EngineView, engine_views
+from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
-from .naming import VLLM_RELEASE, accepted_names
+from .layers import attention_layers, is_tower
+from .naming import accepted_names
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
 from .scan import FoundScale, Scan, scan
 from .scheme import MODELOPT_NAME, ModelConfig, read_configs
@@ -22,14 +26,22 @@ _SCHEME_PLACES = (
 )
 
 
-def inspect_checkpoint(path: str | os.PathLike[str]) -> CheckpointInspection:
-    """The KV-cache scales of the safetensors checkpoint in folder `path`, layer by layer.
+def inspect_checkpoint(
+    path: str | os.PathLike[str], *, engines: Sequence[str] = ("vllm",)
+) -> CheckpointInspection:
+    """The KV-cache scales of the safetensors checkpoint in folder `path`, layer by layer,
+    and what each engine in `engines` ("vllm", "sglang") makes of them.
 
     Reads the configs, the safetensors headers and the scale tensors' bytes,
     never the weights. Never raises for what is in the folder: every problem
-    (what an engine would load wrongly or not at all) is in `problems`, every
-    doubt in `warnings`. `report` is None when the folder cannot be read.
+    (an engine that will not start, a layer it runs with a default 1.0, a
+    scale no engine reads...) is in `problems`, every doubt in `warnings`.
+    Every engine modelled is in `engines`; the problems follow the ones
+    named. `report` is None when the folder cannot be read.
     """
+    unknown = [engine for engine in engines if engine not in ENGINES]
+    if unknown:
+        raise ValueError(f"unknown engine {unknown[0]!r}: expected one of {', '.join(ENGINES)}")
     problems: list[Problem] = []
     warnings: list[Problem] = []
     try:
@@ -41,10 +53,33 @@ def inspect_checkpoint(path: str | os.PathLike[str]) -> CheckpointInspection:
         return CheckpointInspection(os.fspath(path), (Problem(os.fspath(path), reason),), (), None)
     before = len(problems)
     found = scan(layout, config, problems)
-    layers = _check(layout, config, found, problems, warnings)
+    layers, facts, unjudged = _check(layout, config, found, problems, warnings)
+    views = engine_views(facts, ENGINES)
+    if found.scales and config.readable:
+        for engine, (view, failed_at) in zip(ENGINES, views):
+            if engine in engines:
+                judge(_judged(view, unjudged), failed_at, config, layout.where, problems, warnings)
     problems[before:] = sorted(problems[before:], key=lambda problem: _position(problem, layout))
     report = CheckpointReport(config.model_type, config.num_hidden_layers, config.kv_cache_scheme, layers)
-    return CheckpointInspection(os.fspath(path), tuple(problems), tuple(warnings), report)
+    engine_list = tuple(view for view, _ in views)
+    return CheckpointInspection(os.fspath(path), tuple(problems), tuple(warnings), report, engine_list)
+
+
+def _judged(view: EngineView, unjudged: set[int]) -> EngineView:
+    """The view without the layers whose scales are already reported unreadable or unsound."""
+    if not unjudged:
+        return view
+    kept = tuple(layer for layer in view.layers if layer.layer not in unjudged)
+    return EngineView(
+        view.engine,
+        view.release,
+        view.title,
+        view.failure,
+        view.kv_cache_method,
+        kept,
+        view.ignored,
+        view.parameters,
+    )
 
 
 def _position(problem: Problem, layout: Layout) -> tuple[int, int]:
@@ -78,10 +113,28 @@ def none_found(found: Scan, layout: Layout, config: ModelConfig) -> str:
 
 def _check(
     layout: Layout, config: ModelConfig, found: Scan, problems: list[Problem], warnings: list[Problem]
-) -> tuple[LayerReport, ...]:
+) -> tuple[tuple[LayerReport, ...], CheckpointFacts, set[int]]:
+    """The layer reports, what the engines read, and the layers not to judge (their scales are reported already)."""
     scheme = config.kv_cache_scheme
     for where in found.unknown:
         problems.append(Problem(where, "named like a KV-cache scale, but no engine reads it"))
+    towers = [scale for scale in found.scales if is_tower(scale.named.stack)]
+    if towers:
+        stacks = sorted({scale.named.stack for scale in towers})
+        message = (
+            f"{len(towers)} scale tensors of {quote_list(stacks)}, a vision, audio or MTP tower: "
+            "reported apart, not checked as the language model's layers"
+        )
+        warnings.append(Problem(layout.where, message))
+    language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
+    count = config.num_hidden_layers
+    if count is None:
+        count = max((scale.named.layer for scale in language), default=-1) + 1
+    kept = attention_layers(config.text, count)
+    keeps_cache = tuple(range(count)) if kept is None else kept
+    model = [scale for scale in language if scale.named.layer < count]
+    facts = CheckpointFacts(config, tuple(scale for scale in model if scale.values is not None), keeps_cache)
+    unjudged = set(found.unread_layers) | {scale.named.layer for scale in model if not scale.sound}
     if not found.scales:
         if (
             found.unreadable_files == 0
@@ -89,11 +142,10 @@ def _check(
             and not (scheme is not None and scheme.dynamic)
         ):
             problems.append(Problem(layout.where, none_found(found, layout, config)))
-        return tuple(LayerReport(layer) for layer in range(config.num_hidden_layers or 0))
+        return tuple(LayerReport(layer) for layer in range(count)), facts, unjudged
 
     by_layer: dict[int, dict[str, FoundScale]] = {}
-    for scale in found.scales:
-        _unread(scale, config, problems)
+    for scale in language:
         kinds = by_layer.setdefault(scale.named.layer, {})
         for kind in ("k", "v") if scale.named.kind == "kv" else (scale.named.kind,):
             if kind in kinds:
@@ -103,59 +155,12 @@ def _check(
                     f"a {first.named.kind} scale was already found in {first.where}"
                 )
                 problems.append(Problem(scale.where, message))
+                unjudged.add(scale.named.layer)
             else:
                 kinds[kind] = scale
-        # A prob scale is one per layer under every strategy.
-        per_head_kind = scale.named.kind != "prob"
-        if (
-            scheme is not None
-            and scale.sound
-            and per_head_kind
-            and scale.per_head != (scheme.strategy == "attn_head")
-        ):
-            declared = "one scale per head" if scheme.strategy == "attn_head" else "per-tensor scales"
-            held = (
-                f"one scale per head (shape {list(scale.shape)})" if scale.per_head else "a per-tensor scale"
-            )
-            problems.append(Problem(scale.where, f"holds {held}, but {scheme.source} declares {declared}"))
-
-    count = config.num_hidden_layers if config.num_hidden_layers is not None else max(by_layer) + 1
-    missing = [
-        layer
-        for layer in range(count)
-        if not ({"k", "v"} & by_layer.get(layer, {}).keys()) and layer not in found.unread_layers
-    ]
-    if missing:
-        message = (
-            f"no k or v scale for {layers_text(missing)}: the engine will use 1.0 (layers 0..{count - 1})"
-        )
-        problems.append(Problem(layout.where, message))
-    for layer, kinds in sorted(by_layer.items()):
-        if layer >= count:
-            continue
-        for have, lack in (("k", "v"), ("v", "k")):
-            if have in kinds and lack not in kinds:
-                message = (
-                    f"layer {layer} has a {have} scale but no {lack} scale "
-                    f"(a fused kv_scale serves both; vLLM would use the {have} scale for {lack})"
-                )
-                problems.append(Problem(kinds[have].where, message))
     _warn(layout, config, found, by_layer, count, warnings)
     layers = sorted(set(range(count)) | set(by_layer))
-    return tuple(_layer_report(layer, by_layer.get(layer, {})) for layer in layers)
-
-
-def _unread(scale: FoundScale, config: ModelConfig, problems: list[Problem]) -> None:
-    named = scale.named
-    configs = named.naming.vllm_configs
-    if named.vllm_name is None and not named.sglang and configs is not None:
-        message = (
-            f"named like a KV-cache scale, but no engine reads it under this config: vLLM {VLLM_RELEASE} "
-            f"maps it only under {' and '.join(sorted(configs))} configs (this is "
-            f"{config.family or 'no quantization config'}), SGLang not at all; "
-            f"layer {named.layer}'s {named.kind} scale will be 1.0"
-        )
-        problems.append(Problem(scale.where, message))
+    return tuple(_layer_report(layer, by_layer.get(layer, {})) for layer in layers), facts, unjudged
 
 
 def _warn(
@@ -168,7 +173,14 @@ def _warn(
 ) -> None:
     values = [value for scale in found.scales if scale.sound for value in scale.values or ()]
     if values and all(value == 1.0 for value in values):
-        warnings.append(Problem(layout.where, "every KV-cache scale is exactly 1.0: an uncalibrated export?"))
+        if config.family.startswith("modelopt"):
+            message = (
+                "every KV-cache scale is exactly 1.0: NVIDIA ModelOpt clamps FP8 KV-cache scales to at "
+                "least 1.0, so this is what a calibration whose amax stayed below 448 exports"
+            )
+        else:
+            message = "every KV-cache scale is exactly 1.0: an uncalibrated export?"
+        warnings.append(Problem(layout.where, message))
     if config.kv_cache_scheme is None:
         message = (
             f"the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({_SCHEME_PLACES})"

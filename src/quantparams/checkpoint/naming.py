@@ -36,6 +36,7 @@ __all__ = [
     "Naming",
     "accepted_names",
     "looks_like_scale",
+    "mapped_name",
     "name_scale",
     "vllm_name",
 ]
@@ -197,10 +198,9 @@ _LOOKS_LIKE_SCALE = re.compile(
 )
 _SGLANG_PARAMETER = re.compile(r"layers\.[0-9]+\.self_attn\.attn\.[kv]_scale$")
 _SCALE_PARAMETER = re.compile(r"\.attn\.(q|k|v|prob)_scale$")
-# The language model's layer stack, after any prefix (`language_model.model.layers.N.`):
-# a vision tower's layers keep no KV cache.
-_LAYER = re.compile(r"(?:^|\.)(?:model|language_model|backbone|decoder)\.layers\.([0-9]+)\.")
-_ANY_LAYER = re.compile(r"(?:^|\.)(?:layers|blocks)\.[0-9]+\.")
+# A stack of layers and a layer in it: `model.layers.3.`, `transformer.blocks.3.`,
+# `vision_model.model.layers.3.` (the first such part of the name).
+_LAYER = re.compile(r"^(?P<stack>(?:.*?\.)?(?:layers|blocks|h))\.(?P<layer>[0-9]+)\.")
 
 
 @attrs.frozen
@@ -211,6 +211,8 @@ class NamedScale:
     layer: int
     kind: Kind
     naming: Naming
+    # The stack of layers the tensor belongs to: `model.layers`, `vision_model.model.layers`.
+    stack: str
     # The parameter vLLM's mapper makes of it under the config, or None when
     # vLLM would not load it into an attention layer.
     vllm_name: str | None
@@ -220,6 +222,12 @@ class NamedScale:
 
 def vllm_name(tensor: str, family: str) -> str | None:
     """The attention parameter vLLM's cache-scale mapper makes of `tensor` under config `family`."""
+    name = mapped_name(tensor, family)
+    return name if _SCALE_PARAMETER.search(name) else None
+
+
+def mapped_name(tensor: str, family: str) -> str:
+    """What vLLM's cache-scale mapper makes of `tensor` under config `family`, a scale or not."""
     name = tensor
     for naming in NAMINGS:
         if naming.step == "regex" and naming.vllm_rewrite is not None and naming.regex.search(name):
@@ -227,7 +235,7 @@ def vllm_name(tensor: str, family: str) -> str | None:
     for naming in NAMINGS:
         if naming.step == "suffix" and _applies(naming, family) and naming.regex.search(name):
             name = naming.regex.sub(naming.vllm_rewrite or "", name)
-    return name if _SCALE_PARAMETER.search(name) else None
+    return name
 
 
 def _applies(naming: Naming, family: str) -> bool:
@@ -250,7 +258,9 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
             continue
         kind = naming.kind or match["kind"]
         sglang = _sglang_reads(naming, tensor)
-        return NamedScale(tensor, int(layer[1]), kind, naming, vllm_name(tensor, family), sglang)
+        return NamedScale(
+            tensor, int(layer["layer"]), kind, naming, layer["stack"], vllm_name(tensor, family), sglang
+        )
     return None
 
 
@@ -265,10 +275,8 @@ def _sglang_reads(naming: Naming, tensor: str) -> bool:
 
 
 def looks_like_scale(tensor: str) -> bool:
-    """Named like a KV-cache scale of the language model (a vision tower's layers keep no KV cache)."""
-    if _LOOKS_LIKE_SCALE.search(tensor) is None:
-        return False
-    return _LAYER.search(tensor) is not None or _ANY_LAYER.search(tensor) is None
+    """Named like a KV-cache scale, whatever the table says."""
+    return _LOOKS_LIKE_SCALE.search(tensor) is not None
 
 
 def accepted_names() -> str:

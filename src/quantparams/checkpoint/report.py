@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from .._errors import Problem
+from .engines.model import EngineView
 from .scheme import KVCacheScheme
 
 __all__ = ["CheckpointInspection", "CheckpointReport", "LayerReport", "ScaleEntry"]
@@ -87,17 +88,20 @@ class CheckpointInspection:
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
     report: CheckpointReport | None
+    # What each engine release modelled makes of the checkpoint, in the order of `engines.RELEASES`.
+    engines: tuple[EngineView, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.report is not None and not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        """The `inspect --json` document: `{"path", "ok", "problems", "warnings", "report"}`."""
+        """The `inspect --json` document: `{"path", "ok", "problems", "warnings", "report", "engines"}`."""
         return {
             "path": self.path,
             "ok": self.ok,
             "problems": [problem.to_json() for problem in self.problems],
             "warnings": [warning.to_json() for warning in self.warnings],
             "report": None if self.report is None else self.report.to_json(),
+            "engines": [view.to_json() for view in self.engines],
         }

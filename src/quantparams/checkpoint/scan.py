@@ -46,7 +46,7 @@ class FoundScale:
 
     @property
     def per_head(self) -> bool:
-        return self.shape not in ((), (1,))
+        return any(size != 1 for size in self.shape)
 
 
 @attrs.define
@@ -164,13 +164,17 @@ def scale_values(
     if info.dtype not in FLOAT_DTYPES:
         messages.append(f"expected a scale stored as F16, BF16, F32 or F64, got {info.dtype}")
     shape = list(info.shape)
-    if shape not in ([], [1]) and not (heads is not None and shape == [heads]):
+    # Engines flatten a scale tensor: llm-compressor writes per-head scales as [heads, 1, 1].
+    sizes = [size for size in shape if size != 1]
+    if sizes and not (heads is not None and sizes == [heads]):
         if heads is None:
-            messages.append(f"expected a per-tensor scale (shape [] or [1]), got shape {shape}")
+            messages.append(
+                f"expected a per-tensor scale (one value, such as shape [] or [1]), got shape {shape}"
+            )
         else:
             messages.append(
-                f"expected a per-tensor scale (shape [] or [1]) or one per head (shape [{heads}]: "
-                f"config.json {heads_key} is {heads}), got shape {shape}"
+                f"expected a per-tensor scale (one value, such as shape [] or [1]) or one per head "
+                f"(shape [{heads}] or [{heads}, 1, 1]: config.json {heads_key} is {heads}), got shape {shape}"
             )
     if messages:
         problems.extend(Problem(where, message) for message in messages)

@@ -19,6 +19,7 @@ one:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,15 @@ class ModelConfig:
     # scheme: it decides which names vLLM maps ("" for none).
     family: str = ""
     kv_cache_scheme: KVCacheScheme | None = None
+    # The quantization config the engines apply, as the file holds it.
+    quantization: Mapping[str, Any] | None = None
+    # config.json's first `architectures` entry.
+    architecture: str | None = None
+    # The language model's config: `text_config` over the top level.
+    text: Mapping[str, Any] = attrs.Factory(dict)
+    # False when a config file is there but cannot be read: what an engine
+    # makes of the checkpoint is then unknown.
+    readable: bool = True
 
 
 def _load(folder: Path, name: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -91,8 +101,10 @@ def _load(folder: Path, name: str, problems: list[Problem]) -> dict[str, Any] | 
 
 def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
     """The folder's configs; what is wrong with them goes to `problems`."""
+    before = len(problems)
     config = _load(folder, CONFIG_NAME, problems) or {}
     modelopt = _load(folder, MODELOPT_NAME, problems)
+    readable = len(problems) == before
     text = config.get("text_config")
 
     def setting(key: str) -> tuple[str, object]:
@@ -117,14 +129,14 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
         problems.append(Problem(CONFIG_NAME, f"{type_key} must be a string, got {describe(model_type)}"))
         model_type = None
 
-    quantization = config.get("quantization_config") or config.get("compression_config")
-    if quantization is None and isinstance(text, dict):
-        quantization = text.get("quantization_config")
-    family, scheme = "", None
-    if isinstance(quantization, dict):
+    family, scheme, quantization = "", None, _applying(config, text)
+    if quantization is not None:
         family, scheme = _scheme(quantization)
-    if modelopt is not None and scheme is None:
-        family, scheme = "modelopt", _modelopt(modelopt.get("quantization"), f"{MODELOPT_NAME} quantization")
+    elif modelopt is not None:
+        quantization = modelopt
+        family, scheme = _modelopt(modelopt, f"{MODELOPT_NAME} quantization")
+    architectures = config.get("architectures")
+    architecture = architectures[0] if isinstance(architectures, list) and architectures else None
     return ModelConfig(
         model_type,
         counts["num_hidden_layers"],
@@ -133,7 +145,24 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
         counts["num_key_value_heads"] or counts["num_attention_heads"],
         family,
         scheme,
+        quantization,
+        architecture if isinstance(architecture, str) else None,
+        {**config, **text} if isinstance(text, dict) else config,
+        readable,
     )
+
+
+def _applying(config: dict[str, Any], text: object) -> dict[str, Any] | None:
+    """The quantization config vLLM applies: config.json's own (its text config's, or
+    `compression_config`), before any `hf_quant_config.json` (vLLM's `get_quant_config`)."""
+    for found in (
+        config.get("quantization_config"),
+        text.get("quantization_config") if isinstance(text, dict) else None,
+        config.get("compression_config"),
+    ):
+        if isinstance(found, dict):
+            return found
+    return None
 
 
 def _scheme(quantization: dict[str, Any]) -> tuple[str, KVCacheScheme | None]:
@@ -148,7 +177,7 @@ def _scheme(quantization: dict[str, Any]) -> tuple[str, KVCacheScheme | None]:
     if method == "quark":
         return method, _quark(quantization, where)
     if method == "modelopt":
-        return method, _modelopt(quantization, where)
+        return _modelopt(quantization, where)
     if method == "fp8":
         declared = quantization.get("kv_cache_quant_method") or quantization.get("kv_cache_scheme")
         if declared is None:
@@ -180,8 +209,20 @@ def _quark(quantization: dict[str, Any], where: str) -> KVCacheScheme | None:
     )
 
 
-def _modelopt(quantization: object, where: str) -> KVCacheScheme | None:
-    algo = quantization.get("kv_cache_quant_algo") if isinstance(quantization, dict) else None
-    if not isinstance(algo, str):
-        return None
-    return KVCacheScheme("modelopt", f"{where}.kv_cache_quant_algo", "tensor", False)
+def _modelopt(quantization: object, where: str) -> tuple[str, KVCacheScheme | None]:
+    """ModelOpt's family and KV-cache scheme, in hf_quant_config.json's form
+    (`kv_cache_quant_algo`) or config.json's flat one (`kv_cache_scheme`)."""
+    if not isinstance(quantization, dict):
+        return "modelopt", None
+    nested = quantization.get("quantization")
+    fields = nested if isinstance(nested, dict) else quantization
+    algo = str(fields.get("quant_algo", "")).upper()
+    family = "modelopt-mixed" if algo == "MIXED_PRECISION" else "modelopt"
+    if isinstance(fields.get("kv_cache_quant_algo"), str):
+        return family, KVCacheScheme("modelopt", f"{where}.kv_cache_quant_algo", "tensor", False)
+    kv = fields.get("kv_cache_scheme")
+    if isinstance(kv, dict) and kv.get("type") == "float" and kv.get("num_bits") == 8:
+        return family, KVCacheScheme(
+            "modelopt", f"{where}.kv_cache_scheme", "tensor", kv.get("dynamic") is True
+        )
+    return family, None

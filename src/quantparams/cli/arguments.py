@@ -17,6 +17,8 @@ __all__ = [
     "HelpFormatter",
     "Parser",
     "UsageError",
+    "engine_flag",
+    "engines_named",
     "integer_at_least",
     "json_flag",
     "max_bytes_flag",
@@ -80,6 +82,25 @@ def json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document for programs, whatever the exit status"
     )
+
+
+# The engines `--engine` names; the checkpoint package holds their models.
+ENGINE_CHOICES = ("vllm", "sglang", "all")
+
+
+def engine_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="vllm",
+        help="for a checkpoint folder: the engine whose view decides the problems and the exit status "
+        "(default vllm; all: vLLM and SGLang)",
+    )
+
+
+def engines_named(engine: str) -> tuple[str, ...]:
+    """The engines `--engine ENGINE` names."""
+    return ("vllm", "sglang") if engine == "all" else (engine,)
 
 
 def max_bytes_flag(parser: argparse.ArgumentParser) -> None:

@@ -15,18 +15,21 @@ from .text import g, shown, shown_table, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..checkpoint import CheckpointInspection, LayerReport, ScaleEntry
+    from ..checkpoint.engines import EngineView, LayerView, ScaleView
 
 __all__ = ["inspect_folder", "validate_folder"]
 
 _KINDS = ("k", "v", "q", "prob")
 
 
-def _inspect(path: str) -> CheckpointInspection:
+def _inspect(path: str, engines: Sequence[str]) -> CheckpointInspection:
     # Imported here: commands on files do not need it.
     from ..checkpoint import inspect_checkpoint
 
-    return inspect_checkpoint(path)
+    return inspect_checkpoint(path, engines=engines)
 
 
 def _status(inspection: CheckpointInspection) -> int:
@@ -44,9 +47,9 @@ def _report(path: str, inspection: CheckpointInspection) -> None:
         print(f"{path}: warning: {warning}", file=sys.stderr)
 
 
-def validate_folder(path: str, as_json: bool) -> tuple[int, dict[str, Any]]:
+def validate_folder(path: str, as_json: bool, engines: Sequence[str]) -> tuple[int, dict[str, Any]]:
     """The exit status for one checkpoint folder and its entry in `validate --json`."""
-    inspection = _inspect(path)
+    inspection = _inspect(path, engines)
     status = _status(inspection)
     unreadable = inspection.report is None
     result: dict[str, Any] = {
@@ -63,12 +66,13 @@ def validate_folder(path: str, as_json: bool) -> tuple[int, dict[str, Any]]:
     return status, result
 
 
-def inspect_folder(path: str, as_json: bool) -> int:
-    inspection = _inspect(path)
+def inspect_folder(path: str, as_json: bool, engines: Sequence[str]) -> int:
+    inspection = _inspect(path, engines)
     if as_json:
         print_json(inspection.to_json())
     elif inspection.report is not None:
-        print("\n".join(_render(inspection)))
+        views = [view for view in inspection.engines if view.engine in engines]
+        print("\n".join(_render(inspection, views)))
     _report(path, inspection)
     return _status(inspection)
 
@@ -115,7 +119,9 @@ def _cell(entry: ScaleEntry | None) -> str:
     return f"{len(entry.values)} heads, max {g(max(entry.values))}"
 
 
-def _render(inspection: CheckpointInspection) -> list[str]:
+def _render(inspection: CheckpointInspection, views: list[EngineView]) -> list[str]:
+    from ..checkpoint.engines.verdict import engine_line
+
     model = inspection.report
     if model is None:
         return []
@@ -128,12 +134,31 @@ def _render(inspection: CheckpointInspection) -> list[str]:
     ]
     if not model.layers:
         return [*lines, "layers             none with scales"]
+    lines += [*(engine_line(view) for view in views), ""]
+    used = next((view for view in views if view.starts and view.layers), None)
+    if used is not None:
+        lines += [f"the values {used.title} uses, by attention layer (default: not from the checkpoint):"]
+        lines += shown_table(["layer", *_KINDS], used.layers, _used_row)
+        lines += ["", "the scales stored in the checkpoint:"]
     lines += shown_table(["layer", *_KINDS], model.layers, _row)
     names = _names(model.layers)
     if names:
         lines += ["", "tensors (first layer with each) and the vLLM parameter each becomes:"]
         lines += shown(names, indent="  ")
     return lines
+
+
+def _used(view: ScaleView) -> str:
+    if view.source == "default":
+        return "1.0 default"
+    value = g(view.value)
+    if view.source == "k":
+        return f"{value} (k's)"
+    return value if view.per_head is None else f"{value} (max of {len(view.per_head)} heads)"
+
+
+def _used_row(layer: LayerView) -> list[str]:
+    return [str(layer.layer), *(_used(layer.scale(kind)) for kind in _KINDS)]
 
 
 def _row(layer: LayerReport) -> list[str]:

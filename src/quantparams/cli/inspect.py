@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import Problem
 from .._format import OUTLIER_FACTOR
-from .arguments import Command, json_flag, max_bytes_flag
+from .arguments import Command, engine_flag, engines_named, json_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import display_name, load_file
 from .output import cannot_read, print_json, problems_json, report
@@ -24,6 +24,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", metavar="FILE", help="a scale file, or a checkpoint folder; - reads standard input"
     )
+    engine_flag(parser)
     max_bytes_flag(parser)
     json_flag(parser)
 
@@ -32,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     if os.path.isdir(args.file):
         from .checkpoint import inspect_folder
 
-        return inspect_folder(args.file, args.json)
+        return inspect_folder(args.file, args.json, engines_named(args.engine))
     return _inspect_file(args.file, args.max_bytes, args.json)
 
 

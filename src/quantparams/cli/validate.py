@@ -6,7 +6,15 @@ import argparse
 import os
 from typing import Any
 
-from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag
+from .arguments import (
+    Command,
+    UsageError,
+    engine_flag,
+    engines_named,
+    integer_at_least,
+    json_flag,
+    max_bytes_flag,
+)
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import STDIN, Engine, display_name, load_file, summary, summary_json
 from .output import cannot_read, print_json, problems_json, report, usage_error
@@ -31,6 +39,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-layers", type=integer_at_least(1), metavar="L", help="the model's num_hidden_layers"
     )
     parser.add_argument("--model-type", metavar="T", help="the model's type, e.g. llama")
+    engine_flag(parser)
     max_bytes_flag(parser)
     json_flag(parser)
 
@@ -70,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         if source in folders:
             from .checkpoint import validate_folder
 
-            file_status, result = validate_folder(source, args.json)
+            file_status, result = validate_folder(source, args.json, engines_named(args.engine))
         else:
             file_status, result = _validate_file(source, args.max_bytes, engine, args.json)
         status = max(status, file_status)

@@ -1,0 +1,138 @@
+"""`engine_view`: a checkpoint read through one engine release, as the engine itself reads it.
+
+The steps follow the engine's start: the config's checks as the model is
+built, then each scale tensor's name through the release's loader and its
+shape through the parameter's loader, then each attention layer's scales
+settled by its KV-cache method. The first failure in that order is the
+one the engine stops at.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ..scan import FoundScale
+from ..scheme import ModelConfig
+from .model import (
+    AttentionKind,
+    EngineView,
+    Failure,
+    Ignored,
+    LayerView,
+    LoadContext,
+    Release,
+    ScaleMethod,
+    ScaleView,
+)
+
+__all__ = ["CheckpointFacts", "attention_kind", "engine_view"]
+
+
+@attrs.frozen
+class CheckpointFacts:
+    """What an engine view is computed from."""
+
+    config: ModelConfig
+    # The language model's scale tensors whose values could be read, in the order they are stored.
+    scales: tuple[FoundScale, ...]
+    # The attention layers that keep a KV cache, in order.
+    layers: tuple[int, ...]
+
+
+@attrs.frozen
+class _Held:
+    scale: FoundScale
+    values: tuple[float, ...]
+
+
+def attention_kind(release: Release, config: ModelConfig) -> AttentionKind:
+    """MLA for the model types the release runs with latent attention, when the config gives `kv_lora_rank`."""
+    latent = config.model_type in release.mla_model_types and config.text.get("kv_lora_rank") is not None
+    return "mla" if latent else "standard"
+
+
+def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, str | None]:
+    """What `release` makes of the checkpoint, and where a failure lies (a tensor's path, or None)."""
+    config = facts.config
+    attention = attention_kind(release, config)
+
+    def failed(
+        failure: Failure, method: ScaleMethod | None, where: str | None
+    ) -> tuple[EngineView, str | None]:
+        name = None if method is None else method.name
+        return EngineView(release.engine, release.release, release.title, failure, name, ()), where
+
+    quantization = config.quantization
+    if quantization is not None:
+        for check in release.config_checks:
+            failure = check(quantization, config.family, attention)
+            if failure is not None:
+                return failed(failure, None, None)
+    method = release.method(quantization, config.family, attention)
+    context = LoadContext(
+        config.family,
+        config.architecture,
+        attention,
+        frozenset() if method is None else method.parameters,
+        quantized=quantization is not None,
+    )
+    keeps_cache = set(facts.layers)
+    held: dict[tuple[int, str], _Held] = {}
+    ignored: list[Ignored] = []
+    heads = (config.num_attention_heads, config.num_key_value_heads)
+    for scale in facts.scales:
+        load = release.load(scale.named.tensor, context)
+        if load.outcome == "fails" and load.failure is not None:
+            return failed(load.failure, method, scale.where)
+        if load.outcome != "loaded" or method is None or load.kind is None or scale.values is None:
+            ignored.append(Ignored(scale.named.layer, scale.named.kind, scale.where, load.reason))
+            continue
+        if scale.named.layer not in keeps_cache:
+            reason = f"layer {scale.named.layer} keeps no KV cache"
+            ignored.append(Ignored(scale.named.layer, scale.named.kind, scale.where, reason))
+            continue
+        values = release.accept(method, load.kind, scale.shape, scale.values, heads)
+        if isinstance(values, Failure):
+            return failed(values, method, scale.where)
+        # Loaded twice, the later one stays.
+        held[scale.named.layer, load.kind] = _Held(scale, values)
+    layers = []
+    for layer in facts.layers:
+        settled = _settle(method, layer, held)
+        if isinstance(settled, Failure):
+            return failed(settled, method, None)
+        layers.append(settled)
+    name = None if method is None else method.name
+    view = EngineView(
+        release.engine,
+        release.release,
+        release.title,
+        None,
+        name,
+        tuple(layers),
+        tuple(ignored),
+        parameters=context.parameters,
+        fp8_by_default=release.fp8_by_default(quantization, config.family, attention),
+    )
+    return view, None
+
+
+def _loaded(found: _Held) -> ScaleView:
+    values = found.values
+    return ScaleView(max(values), "checkpoint", found.scale.named.tensor, values if len(values) > 1 else None)
+
+
+def _settle(
+    method: ScaleMethod | None, layer: int, held: dict[tuple[int, str], _Held]
+) -> LayerView | Failure:
+    if method is None:
+        return LayerView(layer)
+    views = {kind: _loaded(held[layer, kind]) for kind in method.parameters if (layer, kind) in held}
+    if method.sentinel:
+        # BaseKVCacheMethod.process_weights_after_loading: k alone serves v; v alone is refused.
+        if "k" in views and "v" not in views:
+            k = views["k"]
+            views["v"] = ScaleView(k.value, "k", k.tensor)
+        elif "v" in views and "k" not in views and method.v_without_k is not None:
+            return method.v_without_k
+    return LayerView(layer, **views)

@@ -1,0 +1,245 @@
+"""vLLM 0.33.0's handling of KV-cache scales, read from its sources (paths under `vllm/model_executor/`).
+
+- Which attention layers hold scales (`layers/attention/attention.py`,
+  `_init_kv_cache_quant`): those a quantization config gives a KV-cache
+  method. fp8 (`fp8.py`), compressed-tensors (`compressed_tensors.py`) and
+  Quark (`quark/quark.py`) give one to `Attention` only, ModelOpt FP8, NVFP4
+  and MXFP8 (`modelopt.py`) to `MLAAttention` too, ModelOpt mixed precision
+  to `Attention` when it declares `kv_cache_quant_algo`. Elsewhere q, k, v
+  and prob are 1.0 and no scale parameter exists.
+- How they settle: `BaseKVCacheMethod` (`layers/quantization/kv_cache.py`)
+  starts each at -1.0; k alone is copied to v, v alone fails `assert
+  layer.k_scale > 0.0`, a missing q or prob is 1.0 (the log's "Setting it to
+  k_scale" is overwritten a few lines on). `CompressedTensorsKVCacheMethod`
+  starts q, k and v at `torch.ones` and copies nothing; it has no prob.
+- Which names reach them: `AutoWeightsLoader` (`models/utils.py`) applies
+  the config's cache-scale mapper (`naming.py` holds it), then raises for a
+  name no module holds, unless a quantization config lets it ignore names
+  ending in `.q_scale`, `.k_scale` or `.v_scale`. Models with their own
+  loop (`deepseek_v2.py`, `llama4.py`, `dbrx.py`, `gpt_oss.py`) pass the
+  mapped name through `maybe_remap_kv_scale_name`
+  (`model_loader/weight_utils.py`), which drops what it cannot place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..naming import mapped_name
+from .checks import quark_kv_cache_config
+from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
+
+__all__ = ["RELEASE"]
+
+_ROOT = "vllm/model_executor/"
+_KV_CACHE = _ROOT + "layers/quantization/kv_cache.py"
+_COMPRESSED = _ROOT + "layers/quantization/compressed_tensors/compressed_tensors.py"
+_UTILS = _ROOT + "models/utils.py"
+_WEIGHT_UTILS = _ROOT + "model_loader/weight_utils.py"
+
+_ALL = frozenset({"q", "k", "v", "prob"})
+_V_WITHOUT_K = Failure("AssertionError", "assert layer.k_scale > 0.0", _KV_CACHE)
+
+
+def _base(name: str) -> ScaleMethod:
+    return ScaleMethod(name, _ALL, sentinel=True, v_without_k=_V_WITHOUT_K)
+
+
+def _modelopt_declares(quantization: Mapping[str, Any]) -> bool:
+    nested = quantization.get("quantization")
+    fields = nested if isinstance(nested, dict) else quantization
+    scheme = fields.get("kv_cache_scheme")
+    return bool(fields.get("kv_cache_quant_algo")) or (
+        isinstance(scheme, dict) and scheme.get("type") == "float" and scheme.get("num_bits") == 8
+    )
+
+
+def _methods(
+    quantization: Mapping[str, Any] | None, family: str
+) -> dict[tuple[str, AttentionKind], ScaleMethod]:
+    if quantization is None:
+        return {}
+    if family == "compressed-tensors":
+        scheme = quantization.get("kv_cache_scheme")
+        per_head = isinstance(scheme, dict) and scheme.get("strategy") == "attn_head"
+        method = ScaleMethod(family, frozenset({"q", "k", "v"}), sentinel=False, per_head=per_head)
+        return {(family, "standard"): method}
+    if family in ("fp8", "quark"):
+        return {(family, "standard"): _base(family)}
+    if family == "modelopt":
+        return {(family, "standard"): _base(family), (family, "mla"): _base(family)}
+    if family == "modelopt-mixed" and _modelopt_declares(quantization):
+        return {(family, "standard"): _base("modelopt")}
+    return {}
+
+
+def _compressed_tensors_check(
+    quantization: Mapping[str, Any], family: str, attention: AttentionKind
+) -> Failure | None:
+    """`CompressedTensorsKVCacheMethod.validate_kv_cache_scheme`, run as each `Attention` is built."""
+    scheme = quantization.get("kv_cache_scheme")
+    if family != "compressed-tensors" or attention != "standard" or not isinstance(scheme, dict):
+        return None
+    type_, num_bits = scheme.get("type"), scheme.get("num_bits")
+    if type_ != "float" or num_bits != 8:
+        message = (
+            "Currently supported kv cache quantization is num_bits=8, type=float, "
+            f"however received num_bits={num_bits}, type={type_}"
+        )
+        return Failure("NotImplementedError", message, _COMPRESSED)
+    strategy = scheme.get("strategy")
+    strategies = ("tensor", "channel", "group", "block", "token", "tensor_group", "attn_head")
+    if strategy not in strategies:
+        # `QuantizationStrategy(strategy)`, compressed-tensors' enum, refuses the value.
+        return Failure("ValueError", f"{strategy!r} is not a valid QuantizationStrategy", _COMPRESSED)
+    if strategy not in ("tensor", "attn_head"):
+        message = (
+            "Invalid strategy for compressed-tensors KV cache. Expected strategies: "
+            "(<QuantizationStrategy.TENSOR: 'tensor'>, <QuantizationStrategy.ATTN_HEAD: 'attn_head'>), "
+            f"found strategy: {strategy}"
+        )
+        return Failure("NotImplementedError", message, _COMPRESSED)
+    symmetric = scheme.get("symmetric")
+    if not symmetric:
+        message = (
+            "Only support symmetric scaling factor for compressed-tensors KV cache. "
+            f"However found symmetric: {symmetric}"
+        )
+        return Failure("NotImplementedError", message, _COMPRESSED)
+    return None
+
+
+def _quark_check(quantization: Mapping[str, Any], family: str, attention: AttentionKind) -> Failure | None:
+    if family != "quark":
+        return None
+    return quark_kv_cache_config(quantization, _ROOT + "layers/quantization/quark/quark.py")
+
+
+def _fp8_by_default(quantization: Mapping[str, Any] | None, family: str, attention: AttentionKind) -> bool:
+    """`resolve_kv_cache_dtype_string` (utils/torch_utils.py) for ModelOpt, and `Attention.__init__`
+    (layers/attention/attention.py) turning "auto" into "fp8" for a compressed-tensors `kv_cache_scheme`."""
+    if quantization is None:
+        return False
+    if family.startswith("modelopt"):
+        return _modelopt_declares(quantization)
+    scheme = quantization.get("kv_cache_scheme")
+    return family == "compressed-tensors" and attention == "standard" and isinstance(scheme, dict)
+
+
+# Models whose own `load_weights` loop reads the decoder layers, passing names
+# through `maybe_remap_kv_scale_name`, which drops a name it cannot place.
+_OWN_LOOP = frozenset(
+    {
+        "DeepseekForCausalLM",
+        "DeepseekV2ForCausalLM",
+        "DeepseekV3ForCausalLM",
+        "KimiK25ForConditionalGeneration",
+        "KimiVLForConditionalGeneration",
+        "MistralLarge3ForCausalLM",
+        "Llama4ForCausalLM",
+        "Llama4ForConditionalGeneration",
+        "DbrxForCausalLM",
+        "GptOssForCausalLM",
+    }
+)
+# The attention module paths under a decoder layer that hold vLLM's `Attention` as `.attn`.
+_PARAMETER = re.compile(
+    r"\.[0-9]+\.(?:self_attn|mixer|attention|self_attention|attn|norm_attn_norm\.attn)"
+    r"\.attn\.(?P<kind>q|k|v|prob)_scale$"
+)
+_IGNORED_SUFFIXES = (".q_scale", ".k_scale", ".v_scale", ".q_zero_point", ".k_zero_point", ".v_zero_point")
+
+
+def _load(tensor: str, context: LoadContext) -> Load:
+    quantized = context.family != "" or context.quantized
+    name = mapped_name(tensor, context.family) if quantized else tensor
+    architecture = context.architecture or ""
+    if context.attention == "mla":
+        # deepseek_v2.py: the mapped `.attn.k_scale` meets `maybe_remap_kv_scale_name`,
+        # which makes `.attn.attn.k_scale` of it, a parameter that no MLA layer has.
+        if re.search(r"prob_(?:output_)?scale$", tensor):
+            relative = name.removeprefix("model.")
+            return Load("fails", failure=Failure("KeyError", repr(relative), _ROOT + "models/deepseek_v2.py"))
+        return Load("ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it")
+    parameter = _PARAMETER.search(name)
+    if parameter is not None and parameter["kind"] in context.parameters:
+        return Load("loaded", kind=parameter["kind"], parameter=name)
+    if quantized and name.endswith(_IGNORED_SUFFIXES):
+        return Load(
+            "ignored", reason="no attention layer holds it, and vLLM ignores names ending in this suffix"
+        )
+    if architecture in _OWN_LOOP:
+        return Load("ignored", reason="maybe_remap_kv_scale_name finds no parameter for it and drops it")
+    return Load("fails", failure=Failure("ValueError", _no_parameter(name, architecture), _UTILS))
+
+
+def _no_parameter(name: str, architecture: str) -> str:
+    """AutoWeightsLoader's words, from the inner model's loader (`LlamaModel` for `LlamaForCausalLM`)."""
+    stacked = re.sub(r"\.[qkv]_proj\.", ".qkv_proj.", name, count=1)
+    if stacked.startswith("model.") and architecture.endswith("ForCausalLM"):
+        model = architecture.removesuffix("ForCausalLM") + "Model"
+        return f"There is no module or parameter named {stacked.removeprefix('model.')!r} in {model}"
+    return f"There is no module or parameter named {stacked!r} in {architecture or 'the model'}"
+
+
+def _accept(
+    method: ScaleMethod,
+    kind: str,
+    shape: tuple[int, ...],
+    values: tuple[float, ...],
+    heads: tuple[int | None, int | None],
+) -> tuple[float, ...] | Failure:
+    if method.sentinel:
+        # KVCacheScaleParameter.weight_loader: one value, any shape ([1, 1, 1] too).
+        if len(values) == 1:
+            return values
+        message = f"KV-cache scale expects a scalar weight, got shape {tuple(shape)}"
+        return Failure("ValueError", message, _KV_CACHE)
+    if not method.per_head or kind == "prob":
+        if len(values) == 1:
+            return values
+        # default_weight_loader into the one-value parameter.
+        message = f"Attempted to load weight (torch.Size({list(shape)})) into parameter (torch.Size([1]))"
+        return Failure("AssertionError", message, _WEIGHT_UTILS)
+    # compressed-tensors' `_tp_aware_loader` (attn_head): flattened, q reduced by
+    # max over each KV head's group of query heads; one value fills every head.
+    total, kv_heads = heads
+    if kv_heads is None or (kind == "q" and total is None):
+        return values
+    count = total if kind == "q" else kv_heads
+    if len(values) == 1:
+        return values * kv_heads
+    if len(values) != count or count is None:
+        message = f"The size of tensor a ({kv_heads}) must match the size of tensor b ({len(values)})"
+        return Failure("RuntimeError", message, _COMPRESSED)
+    if kind == "q":
+        group = count // kv_heads
+        return tuple(max(values[head * group : (head + 1) * group]) for head in range(kv_heads))
+    return values
+
+
+RELEASE = Release(
+    engine="vllm",
+    release="0.33.0",
+    title="vLLM 0.33.0",
+    methods_for=_methods,
+    config_checks=(_compressed_tensors_check, _quark_check),
+    load=_load,
+    fp8_by_default=_fp8_by_default,
+    mla_model_types=frozenset(
+        {
+            "deepseek_v2",
+            "deepseek_v3",
+            "deepseek_v32",
+            "deepseek_mtp",
+            "glm4_moe_lite",
+            "kimi_k2",
+            "kimi_linear",
+            "longcat_flash",
+            "pangu_ultra_moe",
+        }
+    ),
+    accept=_accept,
+)
