@@ -208,6 +208,21 @@ KEYS = st.sampled_from(
         "num_key_value_heads",
         "text_config",
         "quantization_config",
+        "quant_algo",
+        "symmetric",
+        "num_bits",
+        "type",
+        "model_type",
+        "architectures",
+        "kv_lora_rank",
+        "layer_types",
+        "layers_block_type",
+        "hybrid_override_pattern",
+        "attn_type_list",
+        "full_attention_interval",
+        "attn_layer_period",
+        "attn_layer_offset",
+        "num_attention_heads",
     ]
 )
 configs = st.recursive(
@@ -250,18 +265,18 @@ shaped = st.one_of(
 )
 
 
-@given(shaped, configs)
+@given(shaped, configs, st.dictionaries(KEYS, configs, max_size=4))
 def test_fuzzed_configs_never_crash(
-    tmp_path_factory: pytest.TempPathFactory, shaped_config: tuple[object, dict[str, Any]], modelopt: Any
+    tmp_path_factory: pytest.TempPathFactory,
+    shaped_config: tuple[object, dict[str, Any]],
+    modelopt: Any,
+    model: dict[str, Any],
 ) -> None:
     method, quantization = shaped_config
     folder = tmp_path_factory.mktemp("config")
-    write_named(
-        folder,
-        KV,
-        config={**model_config(1), "quantization_config": {"quant_method": method, **quantization}},
-    )
+    config = {**model_config(1), **model, "quantization_config": {"quant_method": method, **quantization}}
+    write_named(folder, {**KV, "model.layers.0.self_attn.q_scale": [0.5, 0.25]}, config=config)
     (folder / "hf_quant_config.json").write_text(json.dumps(modelopt))
-    inspection = inspect_checkpoint(folder)
+    inspection = inspect_checkpoint(folder, engines=("vllm", "sglang"))
     assert inspection.report is not None
     assert all("\n" not in problem.message for problem in inspection.problems)

@@ -29,7 +29,11 @@ def quark_kv_cache_config(quantization: Mapping[str, Any], where: str) -> Failur
         return None
     patterns = [pattern for pattern in group if isinstance(pattern, str)]
     layers = quantization.get("layer_quant_config")
-    names = list(layers) if isinstance(layers, dict) else []
+    if not isinstance(layers, dict):
+        # `layer_quant_config.keys()` on what is not a JSON object.
+        message = f"'{type(layers).__name__}' object has no attribute 'keys'"
+        return Failure("AttributeError", message, where)
+    names = list(layers)
     matched = [name for name in names if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
     if not matched and not set(patterns) <= set(names):
         message = (
@@ -37,7 +41,6 @@ def quark_kv_cache_config(quantization: Mapping[str, Any], where: str) -> Failur
             "quantization settings were found in the quantization configuration."
         )
         return Failure("ValueError", message, where)
-    assert isinstance(layers, dict)
     outputs = [
         layers[name].get("output_tensors") if isinstance(layers[name], dict) else None for name in matched
     ]

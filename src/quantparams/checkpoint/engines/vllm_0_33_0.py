@@ -216,6 +216,10 @@ def _accept(
         return Failure("RuntimeError", message, _COMPRESSED)
     if kind == "q":
         group = count // kv_heads
+        if group == 0 or count % kv_heads:
+            # `loaded_weight.view(-1, total_num_heads // total_num_kv_heads)`.
+            message = f"shape '[-1, {group}]' is invalid for input of size {len(values)}"
+            return Failure("RuntimeError", message, _COMPRESSED)
         return tuple(max(values[head * group : (head + 1) * group]) for head in range(kv_heads))
     return values
 
