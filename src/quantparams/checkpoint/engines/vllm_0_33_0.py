@@ -163,6 +163,8 @@ def _load(tensor: str, context: LoadContext) -> Load:
             relative = name.removeprefix("model.")
             return Load("fails", failure=Failure("KeyError", repr(relative), _ROOT + "models/deepseek_v2.py"))
         return Load("ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it")
+    if architecture in _OWN_LOOP:
+        name = _remap(name)
     parameter = _PARAMETER.search(name)
     if parameter is not None and parameter["kind"] in context.parameters:
         return Load("loaded", kind=parameter["kind"], parameter=name)
@@ -173,6 +175,29 @@ def _load(tensor: str, context: LoadContext) -> Load:
     if architecture in _OWN_LOOP:
         return Load("ignored", reason="maybe_remap_kv_scale_name finds no parameter for it and drops it")
     return Load("fails", failure=Failure("ValueError", _no_parameter(name, architecture), _UTILS))
+
+
+# maybe_remap_kv_scale_name's patterns for standard attention, the first that matches
+# applies (model_loader/weight_utils.py); a name that is already a parameter stays.
+_REMAP = (
+    (re.compile(r"\.kv_scale$"), ".attn.k_scale"),
+    (re.compile(r"\.self_attn\.([kv])_proj\.([kv])_scale$"), r".self_attn.attn.\2_scale"),
+    (re.compile(r"\.self_attn\.qkv_proj\.([kv])_scale$"), r".self_attn.attn.\1_scale"),
+    (re.compile(r"\.self_attn\.qkqkv_proj\.([kv])_scale$"), r".self_attn.attn.\1_scale"),
+    (re.compile(r"\.mixer\.[kv]_proj\.([kv])_scale$"), r".mixer.attn.\1_scale"),
+    (re.compile(r"\.self_attn\.q\.scale$"), ".self_attn.attn.q_scale"),
+    (re.compile(r"\.self_attn\.([kv])_cache\.scale$"), r".self_attn.attn.\1_scale"),
+    (re.compile(r"\.([qkv])_scale$"), r".attn.\1_scale"),
+)
+
+
+def _remap(name: str) -> str:
+    if _PARAMETER.search(name):
+        return name
+    for pattern, replacement in _REMAP:
+        if pattern.search(name):
+            return pattern.sub(replacement, name)
+    return name
 
 
 def _no_parameter(name: str, architecture: str) -> str:

@@ -1,0 +1,529 @@
+"""The engine model, row by row: checkpoints on disk read through vLLM 0.33.0's and SGLang 0.5.23's views.
+
+Each expected outcome comes from reading the engine's source; the file and
+function are named beside it (vLLM paths under `vllm/model_executor/`, SGLang's
+under `sglang/srt/`). Outcomes that the reading leaves uncertain say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from producers import compressed_tensors_config, fp8_config, model_config, modelopt_quant_config, write_named
+from quantparams.checkpoint import inspect_checkpoint
+from quantparams.checkpoint.engines import EngineView
+from quantparams.checkpoint.engines.model import float32
+
+LAYERS = 2
+
+
+def _scales(names: dict[str, str], layers: int = LAYERS) -> dict[str, Any]:
+    values = {"q": 0.5, "k": 0.25, "v": 0.125, "prob": 0.75, "kv": 0.375}
+    return {name.format(layer=layer): values[kind] for kind, name in names.items() for layer in range(layers)}
+
+
+LLM_COMPRESSOR = {
+    "q": "model.layers.{layer}.self_attn.q_scale",
+    "k": "model.layers.{layer}.self_attn.k_scale",
+    "v": "model.layers.{layer}.self_attn.v_scale",
+}
+
+
+def _config(
+    quantization: dict[str, Any] | None, architecture: str = "LlamaForCausalLM", **extra: Any
+) -> dict[str, Any]:
+    return {**model_config(LAYERS, quantization), "architectures": [architecture], **extra}
+
+
+def _inspect(
+    folder: Path, scales: dict[str, Any], config: dict[str, Any], **kw: Any
+) -> tuple[EngineView, EngineView, Any]:
+    write_named(folder, scales, config=config, **kw)
+    inspection = inspect_checkpoint(folder, engines=("vllm", "sglang"))
+    vllm, sglang = inspection.engines
+    return vllm, sglang, inspection
+
+
+def _sources(view: EngineView, kind: str) -> list[str]:
+    return [layer.scale(kind).source for layer in view.layers]
+
+
+def _failure(view: EngineView) -> tuple[str, str, str] | None:
+    return None if view.failure is None else (view.failure.error, view.failure.message, view.failure.where)
+
+
+# --- BaseKVCacheMethod: fp8, ModelOpt, Quark (layers/quantization/kv_cache.py) ---
+
+
+def test_fp8_k_alone_serves_v_and_v_alone_stops_vllm(tmp_path: Path) -> None:
+    # process_weights_after_loading: k > 0 and v < 0 takes max(k, v) for both; v alone fails
+    # `assert layer.k_scale > 0.0`.
+    k_only = {f"model.layers.{n}.self_attn.k_scale": 0.25 for n in range(LAYERS)}
+    vllm, sglang, _ = _inspect(tmp_path / "k", k_only, _config(fp8_config()))
+    assert (_sources(vllm, "k"), _sources(vllm, "v")) == (["checkpoint"] * 2, ["k"] * 2)
+    assert vllm.layers[0].v.value == 0.25
+    # SGLang's BaseKVCacheMethod (layers/quantization/kv_cache.py) does the same.
+    assert _sources(sglang, "v") == ["k"] * 2
+    v_only = {f"model.layers.{n}.self_attn.v_scale": 0.25 for n in range(LAYERS)}
+    vllm, sglang, inspection = _inspect(tmp_path / "v", v_only, _config(fp8_config()))
+    assert _failure(vllm) == (
+        "AssertionError",
+        "assert layer.k_scale > 0.0",
+        "vllm/model_executor/layers/quantization/kv_cache.py",
+    )
+    assert vllm.layers == ()
+    assert _failure(sglang) == (
+        "AssertionError",
+        "assert layer.k_scale > 0.0",
+        "python/sglang/srt/layers/quantization/kv_cache.py",
+    )
+    assert [problem.message for problem in inspection.problems] == [
+        "vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0",
+        "SGLang 0.5.23: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0",
+    ]
+
+
+def test_fp8_missing_q_is_1_and_quark_names_fill_q_and_prob(tmp_path: Path) -> None:
+    # The log says "Setting it to k_scale", but `q_scale = 1.0` a few lines on is what is copied.
+    names = {"k": LLM_COMPRESSOR["k"], "v": LLM_COMPRESSOR["v"]}
+    vllm, _, inspection = _inspect(tmp_path / "fp8", _scales(names), _config(fp8_config()))
+    assert (_sources(vllm, "q"), _sources(vllm, "prob")) == (["default"] * 2, ["default"] * 2)
+    assert inspection.ok
+    # Fp8Config.get_cache_scale_mapper (fp8.py) adds the output_scale suffixes, prob too.
+    quark_names = {
+        "q": "model.layers.{layer}.self_attn.q_proj.output_scale",
+        "k": "model.layers.{layer}.self_attn.k_proj.output_scale",
+        "v": "model.layers.{layer}.self_attn.v_proj.output_scale",
+        "prob": "model.layers.{layer}.self_attn.prob_output_scale",
+    }
+    vllm, sglang, _ = _inspect(tmp_path / "quark", _scales(quark_names), _config(fp8_config()))
+    assert [vllm.layers[0].scale(kind).value for kind in ("q", "k", "v", "prob")] == [0.5, 0.25, 0.125, 0.75]
+    # SGLang holds no q or prob parameter (layers/radix_attention.py): 1.0.
+    assert (sglang.layers[0].q.source, sglang.layers[0].prob.source) == ("default", "default")
+
+
+@pytest.mark.parametrize("shape", [[2], [2, 1, 1]])
+def test_fp8_per_head_scales_stop_both_engines(tmp_path: Path, shape: list[int]) -> None:
+    per_head = [0.25, 0.5] if shape == [2] else [[[0.25]], [[0.5]]]
+    scales = {f"model.layers.{n}.self_attn.{kind}_scale": per_head for n in range(LAYERS) for kind in "kv"}
+    vllm, sglang, _ = _inspect(tmp_path, scales, _config(fp8_config()))
+    # KVCacheScaleParameter.weight_loader (kv_cache.py): one value only.
+    assert _failure(vllm) == (
+        "ValueError",
+        f"KV-cache scale expects a scalar weight, got shape {tuple(shape)}",
+        "vllm/model_executor/layers/quantization/kv_cache.py",
+    )
+    # SGLang's default_weight_loader (model_loader/weight_utils.py) asserts the sizes match.
+    assert _failure(sglang) == (
+        "AssertionError",
+        f"Attempted to load weight (torch.Size({shape})) into parameter (torch.Size([]))",
+        "python/sglang/srt/model_loader/weight_utils.py",
+    )
+
+
+def test_a_one_value_tensor_of_any_shape_is_one_scale(tmp_path: Path) -> None:
+    scales = {f"model.layers.{n}.self_attn.{kind}_scale": [[[0.25]]] for n in range(LAYERS) for kind in "kv"}
+    vllm, sglang, inspection = _inspect(tmp_path, scales, _config(fp8_config()))
+    assert inspection.problems == ()
+    assert (vllm.layers[1].k.value, sglang.layers[1].v.value) == (0.25, 0.25)
+
+
+# --- CompressedTensorsKVCacheMethod (layers/quantization/compressed_tensors/compressed_tensors.py) ---
+
+
+def test_compressed_tensors_starts_each_scale_at_one(tmp_path: Path) -> None:
+    # create_weights: torch.ones for q, k and v; nothing copies k into v; no prob parameter.
+    fused = {f"model.layers.{n}.self_attn.kv_scale": 0.375 for n in range(LAYERS)}
+    vllm, sglang, inspection = _inspect(tmp_path, fused, _config(compressed_tensors_config()))
+    assert (_sources(vllm, "k"), _sources(vllm, "v")) == (["checkpoint"] * 2, ["default"] * 2)
+    assert [problem.message for problem in inspection.problems] == [
+        "vLLM 0.33.0 runs layers 0..1 with v at 1.0: no such scale in the checkpoint"
+    ]
+    assert vllm.kv_cache_method == "compressed-tensors"
+    # SGLang gives a supported compressed-tensors scheme its BaseKVCacheMethod: v takes k's value.
+    assert _sources(sglang, "v") == ["k"] * 2
+
+
+def test_llm_compressor_per_head_scales(tmp_path: Path) -> None:
+    # `_tp_aware_loader` flattens [heads, 1, 1], reduces q by max over each KV head's
+    # query heads (4 heads, 2 KV heads: pairs), and the backend gets the largest.
+    scales = {}
+    for n in range(LAYERS):
+        scales[f"model.layers.{n}.self_attn.q_scale"] = [[[0.5]], [[0.25]], [[0.125]], [[0.75]]]
+        scales[f"model.layers.{n}.self_attn.k_scale"] = [[[0.25]], [[0.0625]]]
+        scales[f"model.layers.{n}.self_attn.v_scale"] = [[[0.125]], [[0.5]]]
+    vllm, sglang, inspection = _inspect(tmp_path, scales, _config(compressed_tensors_config("attn_head")))
+    layer = vllm.layers[0]
+    assert (layer.q.per_head, layer.q.value) == ((0.5, 0.75), 0.75)
+    assert (layer.k.per_head, layer.k.value, layer.v.per_head, layer.v.value) == (
+        (0.25, 0.0625),
+        0.25,
+        (0.125, 0.5),
+        0.5,
+    )
+    # SGLang supports only per-tensor compressed-tensors scales (is_supported_scheme): the
+    # scheme is logged and ignored, no layer holds a scale, every one is 1.0.
+    assert sglang.kv_cache_method is None
+    assert [problem.message.split(" under")[0] for problem in inspection.problems] == [
+        "SGLang 0.5.23 gives these attention layers no KV-cache method"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "error", "message"),
+    [
+        (
+            {"num_bits": 4, "type": "float", "strategy": "tensor", "symmetric": True},
+            "NotImplementedError",
+            "Currently supported kv cache quantization is num_bits=8, type=float, however received num_bits=4, type=float",
+        ),
+        (
+            {"num_bits": 8, "type": "int", "strategy": "tensor", "symmetric": True},
+            "NotImplementedError",
+            "Currently supported kv cache quantization is num_bits=8, type=float, however received num_bits=8, type=int",
+        ),
+        (
+            # How compressed-tensors' QuantizationStrategy prints in the f-string is uncertain:
+            # a str-valued Enum gives its value under Python 3.11's format().
+            {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True},
+            "NotImplementedError",
+            "Invalid strategy for compressed-tensors KV cache. Expected strategies: "
+            "(<QuantizationStrategy.TENSOR: 'tensor'>, <QuantizationStrategy.ATTN_HEAD: 'attn_head'>), "
+            "found strategy: channel",
+        ),
+        (
+            {"num_bits": 8, "type": "float", "strategy": "tensor", "symmetric": False},
+            "NotImplementedError",
+            "Only support symmetric scaling factor for compressed-tensors KV cache. However found symmetric: False",
+        ),
+    ],
+)
+def test_unsupported_compressed_tensors_schemes_stop_vllm(
+    tmp_path: Path, scheme: dict[str, Any], error: str, message: str
+) -> None:
+    # validate_kv_cache_scheme, run from CompressedTensorsKVCacheMethod.__init__ as each Attention is built.
+    config = _config({**compressed_tensors_config(), "kv_cache_scheme": scheme})
+    vllm, sglang, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), config)
+    assert _failure(vllm) == (
+        error,
+        message,
+        "vllm/model_executor/layers/quantization/compressed_tensors/compressed_tensors.py",
+    )
+    assert inspection.problems[0].path == "config.json"
+    # SGLang logs "Ignoring compressed-tensors kv_cache_scheme ..." and starts without scales.
+    assert (sglang.starts, sglang.kv_cache_method) == (True, None)
+
+
+# --- Quark (layers/quantization/quark/quark.py) ---
+
+
+def _quark(output: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "quant_method": "quark",
+        "export": {"kv_cache_group": ["*k_proj", "*v_proj"], "pack_method": "reorder"},
+        "layer_quant_config": {"*k_proj": {"output_tensors": output}, "*v_proj": {"output_tensors": output}},
+    }
+
+
+def test_quark_kv_cache_configs(tmp_path: Path) -> None:
+    names = {
+        "k": "model.layers.{layer}.self_attn.k_proj.output_scale",
+        "v": "model.layers.{layer}.self_attn.v_proj.output_scale",
+    }
+    sound = _quark({"dtype": "fp8_e4m3", "qscheme": "per_tensor", "is_dynamic": False})
+    vllm, sglang, _ = _inspect(tmp_path / "sound", _scales(names), _config(sound))
+    assert (vllm.kv_cache_method, _sources(vllm, "k"), _sources(sglang, "v")) == (
+        "quark",
+        ["checkpoint"] * 2,
+        ["checkpoint"] * 2,
+    )
+    # QuarkKVCacheMethod.validate_kv_cache_config, in both engines.
+    channel = _quark({"dtype": "fp8_e4m3", "qscheme": "per_channel", "is_dynamic": False})
+    vllm, sglang, _ = _inspect(tmp_path / "channel", _scales(names), _config(channel))
+    message = "Only support per-tensor scaling factor for quark KV cache. Expected qscheme: per_tensor, found qscheme: per_channel"
+    assert _failure(vllm) == (
+        "NotImplementedError",
+        message,
+        "vllm/model_executor/layers/quantization/quark/quark.py",
+    )
+    assert _failure(sglang) == (
+        "NotImplementedError",
+        message,
+        "python/sglang/srt/layers/quantization/quark/quark.py",
+    )
+    e5m2 = _quark({"dtype": "fp8_e5m2", "qscheme": "per_tensor"})
+    vllm, _, _ = _inspect(tmp_path / "e5m2", _scales(names), _config(e5m2))
+    assert _failure(vllm) is not None
+    assert vllm.failure is not None
+    assert (
+        vllm.failure.message
+        == "Currently supported kv cache quantization is dtype=fp8_e4m3, however received fp8_e5m2"
+    )
+    # QuarkConfig.from_config: a kv_cache_group that names no layer_quant_config entry.
+    unmatched = {**sound, "layer_quant_config": {"*o_proj": {"output_tensors": None}}}
+    vllm, _, _ = _inspect(tmp_path / "unmatched", _scales(names), _config(unmatched))
+    assert vllm.failure is not None
+    assert (vllm.failure.error, vllm.failure.message.split(",")[0]) == (
+        "ValueError",
+        "The Quark quantized model has the kv_cache_group parameter setting",
+    )
+
+
+# --- ModelOpt (layers/quantization/modelopt.py) and which config applies ---
+
+MODELOPT = {
+    "k": "model.layers.{layer}.self_attn.k_proj.k_scale",
+    "v": "model.layers.{layer}.self_attn.v_proj.v_scale",
+}
+
+
+def test_modelopt_names_and_config_forms(tmp_path: Path) -> None:
+    vllm, sglang, inspection = _inspect(
+        tmp_path / "file", _scales(MODELOPT), _config(None), modelopt=modelopt_quant_config()
+    )
+    assert (vllm.kv_cache_method, _sources(vllm, "v"), _sources(sglang, "k")) == (
+        "modelopt",
+        ["checkpoint"] * 2,
+        ["checkpoint"] * 2,
+    )
+    assert inspection.warnings == ()
+    # config.json's flat form: quant_method "modelopt" with a kv_cache_scheme.
+    flat = {
+        "quant_method": "modelopt",
+        "quant_algo": "FP8",
+        "kv_cache_scheme": {"type": "float", "num_bits": 8},
+    }
+    vllm, _, inspection = _inspect(tmp_path / "flat", _scales(MODELOPT), _config(flat))
+    assert inspection.report is not None
+    assert inspection.report.kv_cache_scheme is not None
+    assert inspection.report.kv_cache_scheme.source == "config.json quantization_config.kv_cache_scheme"
+    assert vllm.kv_cache_method == "modelopt"
+
+
+def test_config_json_comes_before_hf_quant_config(tmp_path: Path) -> None:
+    # transformers_utils/config.py and model_loader/weight_utils.py get_quant_config: config.json's
+    # quantization_config first; hf_quant_config.json only when there is none.
+    vllm, _, _ = _inspect(
+        tmp_path,
+        _scales(LLM_COMPRESSOR),
+        _config(compressed_tensors_config()),
+        modelopt=modelopt_quant_config(),
+    )
+    assert vllm.kv_cache_method == "compressed-tensors"
+
+
+def test_modelopt_mixed_precision_needs_a_declared_kv_cache(tmp_path: Path) -> None:
+    # ModelOptMixedPrecisionConfig.get_quant_method: a KV-cache method only with kv_cache_quant_method.
+    mixed = {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "MIXED_PRECISION"}}
+    vllm, _, inspection = _inspect(tmp_path / "none", _scales(MODELOPT), _config(None), modelopt=mixed)
+    assert vllm.kv_cache_method is None
+    assert "vLLM 0.33.0 gives these attention layers no KV-cache method" in inspection.problems[0].message
+    declared = {**mixed, "quantization": {"quant_algo": "MIXED_PRECISION", "kv_cache_quant_algo": "FP8"}}
+    vllm, _, _ = _inspect(tmp_path / "fp8", _scales(MODELOPT), _config(None), modelopt=declared)
+    assert (vllm.kv_cache_method, _sources(vllm, "k")) == ("modelopt", ["checkpoint"] * 2)
+
+
+def test_a_modelopt_export_of_ones_is_its_clamp(tmp_path: Path) -> None:
+    ones = {name.format(layer=n): 1.0 for name in MODELOPT.values() for n in range(LAYERS)}
+    _, _, inspection = _inspect(tmp_path, ones, _config(None), modelopt=modelopt_quant_config())
+    assert [warning.message.split(":")[0] for warning in inspection.warnings] == [
+        "every KV-cache scale is exactly 1.0"
+    ]
+    assert "ModelOpt clamps" in inspection.warnings[0].message
+
+
+# --- No KV-cache method at all (layers/attention/attention.py, models/utils.py) ---
+
+
+def test_scale_tensors_without_a_quantization_config(tmp_path: Path) -> None:
+    # No quant config: no scale parameter exists, and AutoWeightsLoader._load_module raises
+    # from LlamaModel's own loader, with the name relative to it.
+    vllm, sglang, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), _config(None))
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'layers.0.self_attn.k_scale' in LlamaModel",
+        "vllm/model_executor/models/utils.py",
+    )
+    # SGLang's maybe_remap_kv_scale_name finds no parameter, logs and skips: 1.0.
+    assert (sglang.starts, sglang.kv_cache_method) == (True, None)
+    assert inspection.problems[0].path == 'model.safetensors["model.layers.0.self_attn.k_scale"]'
+
+
+def test_a_quantization_config_without_a_kv_cache_method(tmp_path: Path) -> None:
+    # A GPTQ config gives Attention no KV-cache method; its q/k/v suffixes are ignored
+    # (QuantizationConfig._ignore_unexpected_suffixes, base_config.py): every layer runs at 1.0.
+    config = _config({"quant_method": "gptq", "bits": 4})
+    vllm, _, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), config)
+    assert (vllm.starts, vllm.kv_cache_method) == (True, None)
+    assert {_sources(vllm, kind)[0] for kind in ("q", "k", "v", "prob")} == {"default"}
+    assert inspection.problems[0].message.startswith(
+        "vLLM 0.33.0 gives these attention layers no KV-cache method"
+    )
+
+
+# --- MLA (models/deepseek_v2.py, layers/attention/mla_attention.py) ---
+
+
+def _deepseek(quantization: dict[str, Any] | None) -> dict[str, Any]:
+    return _config(
+        quantization,
+        "DeepseekV3ForCausalLM",
+        model_type="deepseek_v3",
+        kv_lora_rank=512,
+        num_nextn_predict_layers=1,
+    )
+
+
+def test_mla_under_fp8_gets_no_kv_cache_method(tmp_path: Path) -> None:
+    # MLAAttention is not an Attention: Fp8Config.get_quant_method returns None for it.
+    vllm, sglang, inspection = _inspect(tmp_path, _scales(MODELOPT), _deepseek(fp8_config()))
+    assert (vllm.starts, vllm.kv_cache_method) == (True, None)
+    assert _sources(vllm, "k") == ["default"] * 2
+    assert inspection.problems[0].message.startswith(
+        "vLLM 0.33.0 gives these attention layers no KV-cache method"
+    )
+    # SGLang's DeepseekV2AttentionMLA passes the config to attn_mqa, and its loader
+    # (deepseek_common/deepseek_weight_loader.py) turns k_proj / v_proj into attn_mqa.
+    assert (sglang.kv_cache_method, _sources(sglang, "k"), _sources(sglang, "v")) == (
+        "fp8",
+        ["checkpoint"] * 2,
+        ["checkpoint"] * 2,
+    )
+
+
+def test_mla_under_modelopt_drops_every_name(tmp_path: Path) -> None:
+    # ModelOpt gives MLAAttention a method, but the mapped `.attn.k_scale` meets
+    # maybe_remap_kv_scale_name, which makes `.attn.attn.k_scale` of it and drops it.
+    vllm, _, inspection = _inspect(
+        tmp_path, _scales(MODELOPT), _deepseek(None), modelopt=modelopt_quant_config()
+    )
+    assert (vllm.starts, vllm.kv_cache_method, _sources(vllm, "k")) == (True, "modelopt", ["default"] * 2)
+    assert inspection.problems[0].message.startswith("vLLM 0.33.0 runs layers 0..1 with k and v at 1.0: ")
+    assert "is not read: maybe_remap_kv_scale_name" in inspection.problems[0].message
+    # A prob scale is not remapped, and `params_dict[name]` raises (by reading; not run).
+    prob = {**_scales(MODELOPT), "model.layers.0.self_attn.attn.prob_scale": 0.5}
+    vllm, _, _ = _inspect(tmp_path / "prob", prob, _deepseek(None), modelopt=modelopt_quant_config())
+    assert _failure(vllm) == (
+        "KeyError",
+        "'layers.0.self_attn.attn.prob_scale'",
+        "vllm/model_executor/models/deepseek_v2.py",
+    )
+
+
+# --- Which layers keep a KV cache, and where the language model's are ---
+
+
+@pytest.mark.parametrize(
+    ("extra", "attention"),
+    [
+        (
+            {"layer_types": ["linear_attention", "full_attention", "linear_attention", "full_attention"]},
+            [1, 3],
+        ),
+        ({"full_attention_interval": 2}, [1, 3]),
+        ({"hybrid_override_pattern": "M*M*"}, [1, 3]),
+        ({"attn_type_list": [0, 1, 0, 1]}, [1, 3]),
+        ({"attn_layer_period": 2, "attn_layer_offset": 1}, [1, 3]),
+        ({"layers_block_type": ["mamba", "attention", "mamba", "attention"]}, [1, 3]),
+    ],
+)
+def test_hybrids_judge_only_their_attention_layers(
+    tmp_path: Path, extra: dict[str, Any], attention: list[int]
+) -> None:
+    scales = {f"model.layers.{n}.self_attn.{kind}_scale": 0.25 for n in attention for kind in "kv"}
+    config = {**_config(compressed_tensors_config()), "num_hidden_layers": 4, **extra}
+    vllm, _, inspection = _inspect(tmp_path, scales, config)
+    assert inspection.problems == ()
+    assert [layer.layer for layer in vllm.layers] == attention
+
+
+def test_nemotron_h_mixer_scales(tmp_path: Path) -> None:
+    scales = {f"backbone.layers.{n}.mixer.{kind}_proj.{kind}_scale": 0.25 for n in (1, 3) for kind in "kv"}
+    config = {**_config(compressed_tensors_config(), "NemotronHForCausalLM"), "num_hidden_layers": 4}
+    config["hybrid_override_pattern"] = "M*M*"
+    vllm, sglang, inspection = _inspect(tmp_path, scales, config)
+    assert inspection.problems == ()
+    assert [(layer.layer, layer.k.source) for layer in vllm.layers] == [(1, "checkpoint"), (3, "checkpoint")]
+    assert _sources(sglang, "k") == ["checkpoint"] * 2
+
+
+@pytest.mark.parametrize(
+    ("stack", "architecture"),
+    [
+        ("transformer.blocks", "DbrxForCausalLM"),
+        ("model.llm.layers", "LlamaForCausalLM"),
+        ("model.language_model.layers", "LlamaForCausalLM"),
+    ],
+)
+def test_odd_layer_prefixes(tmp_path: Path, stack: str, architecture: str) -> None:
+    # DBRX's own loop (dbrx.py) passes `norm_attn_norm.attn.k_scale`, which the cache-scale
+    # mapper's lookbehind leaves alone, through maybe_remap_kv_scale_name: `.attn.attn.k_scale`.
+    attention = "norm_attn_norm.attn" if architecture == "DbrxForCausalLM" else "self_attn"
+    scales = {f"{stack}.{n}.{attention}.{kind}_scale": 0.25 for n in range(LAYERS) for kind in "kv"}
+    vllm, _, _ = _inspect(tmp_path, scales, _config(fp8_config(), architecture))
+    # SGLang's module paths for DBRX were not read: vLLM's view only.
+    inspection = inspect_checkpoint(tmp_path, engines=("vllm",))
+    assert inspection.problems == ()
+    assert _sources(vllm, "k") == ["checkpoint"] * 2
+
+
+def test_a_vision_tower_and_mtp_layers_are_reported_apart(tmp_path: Path) -> None:
+    scales = _scales(LLM_COMPRESSOR)
+    scales["vision_model.model.layers.0.self_attn.k_scale"] = 0.5
+    scales["model.layers.2.self_attn.k_scale"] = 0.5
+    config = _config(compressed_tensors_config(), "LlavaForConditionalGeneration")
+    vllm, _, inspection = _inspect(tmp_path, scales, config)
+    assert inspection.problems == ()
+    assert [layer.layer for layer in vllm.layers] == [0, 1]
+    assert [warning.message.split(",")[0].split(" past")[0] for warning in inspection.warnings] == [
+        "1 scale tensors of vision_model.model.layers",
+        "layer 2",
+    ]
+
+
+# --- SGLang's per-model loaders (models/*.py) ---
+
+
+def test_sglang_qwen2_reads_only_its_own_names(tmp_path: Path) -> None:
+    # qwen2.py `_legacy_load_weights`: no maybe_remap_kv_scale_name; only `self_attn.attn.k_scale` loads.
+    vllm, sglang, _ = _inspect(tmp_path, _scales(LLM_COMPRESSOR), _config(fp8_config(), "Qwen2ForCausalLM"))
+    assert _sources(vllm, "k") == ["checkpoint"] * 2
+    assert _sources(sglang, "k") == ["default"] * 2
+    inspection = inspect_checkpoint(tmp_path, engines=("sglang",))
+    assert inspection.problems[0].message.startswith("SGLang 0.5.23 runs layers 0..1 with k and v at 1.0: ")
+    own = {f"model.layers.{n}.self_attn.attn.{kind}_scale": 0.25 for n in range(LAYERS) for kind in "kv"}
+    _, sglang, _ = _inspect(tmp_path / "own", own, _config(fp8_config(), "Qwen2ForCausalLM"))
+    assert _sources(sglang, "k") == ["checkpoint"] * 2
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    ["Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM", "Llama4ForConditionalGeneration"],
+)
+def test_sglang_attention_without_the_quantization_config_holds_no_scale(
+    tmp_path: Path, architecture: str
+) -> None:
+    # qwen3.py, qwen3_moe.py, gpt_oss.py, llama4.py: RadixAttention is built without the
+    # quantization config, so no k or v parameter exists and every layer runs at 1.0.
+    _, sglang, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), _config(fp8_config(), architecture))
+    assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
+    assert inspection.problems[-1].message.startswith("SGLang 0.5.23 runs layers 0..1 with k and v at 1.0: ")
+
+
+def test_sglang_mixtral_modelopt_names_are_a_key_error(tmp_path: Path) -> None:
+    # mixtral.py: the stacked rename makes `qkv_proj.k_scale`, and `params_dict[name]` raises.
+    _, sglang, _ = _inspect(tmp_path, _scales(MODELOPT), _config(fp8_config(), "MixtralForCausalLM"))
+    assert _failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.qkv_proj.k_scale'",
+        "python/sglang/srt/models/mixtral.py",
+    )
+
+
+def test_values_are_the_float32_the_engine_holds() -> None:
+    assert float32(0.1) == 0.1
+    assert float32(1 / 3) == 0.33333334
+    assert float32(0.0117187500001) == 0.01171875
