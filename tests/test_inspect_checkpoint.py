@@ -22,7 +22,7 @@ from producers import (
     write_named,
 )
 from quantparams import CheckpointInspection, inspect_checkpoint
-from vllm_mapper import vllm_attention_parameter
+from recorded_names import recorded
 
 LAYERS = 3
 NO_SCHEME = (
@@ -103,7 +103,9 @@ def test_each_producers_sound_checkpoint(tmp_path: Path, name: str) -> None:
                 (),
             )
             assert entry.values == (_scale(layer.layer, source),)
-            assert entry.vllm_name == vllm_attention_parameter(tensor, family)
+            pair = recorded(tensor, family)
+            assert pair is not None, tensor
+            assert entry.vllm_name == pair[0]
             assert entry.vllm_name is not None
 
 

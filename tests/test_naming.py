@@ -1,4 +1,4 @@
-"""The naming table against an independent copy of vLLM's and SGLang's name mapping."""
+"""The naming table against name -> parameter pairs recorded from the engines' code paths (`recorded_names`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from quantparams.checkpoint import NAMINGS, VLLM_RELEASE
 from quantparams.checkpoint.layers import is_tower
 from quantparams.checkpoint.naming import CONFIG_FAMILIES, looks_like_scale, name_scale, vllm_name
-from vllm_mapper import sglang_reads, vllm_attention_parameter
+from recorded_names import RECORDED, recorded
 
 STACKS = ["model.", "language_model.model.", "model.language_model.", "backbone.", ""]
 MODULES = ["self_attn.", "mixer.", "self_attn.attn.", "mlp.", "self_attn.k_proj."]
@@ -46,23 +46,31 @@ names = st.builds(
 )
 
 
-@given(names, st.sampled_from(CONFIG_FAMILIES))
-def test_vllm_name_is_what_vllms_mapper_makes(tensor: str, family: str) -> None:
-    assert vllm_name(tensor, family) == vllm_attention_parameter(tensor, family)
+@pytest.mark.parametrize(("tensor", "family", "parameter", "sglang"), RECORDED)
+def test_the_table_gives_every_recorded_pair(
+    tensor: str, family: str, parameter: str | None, sglang: bool
+) -> None:
+    for layer in (0, 3, 117):
+        name = tensor.replace(".N.", f".{layer}.")
+        expected = None if parameter is None else parameter.replace(".N.", f".{layer}.")
+        assert vllm_name(name, family) == expected
+        named = name_scale(name, family)
+        if expected is not None or sglang:
+            # Every name an engine reads is in the table.
+            assert named is not None
+        if named is not None:
+            assert (named.layer, named.vllm_name, named.sglang) == (layer, expected, sglang)
 
 
 @given(names, st.sampled_from(CONFIG_FAMILIES))
-def test_every_name_an_engine_reads_is_in_the_table(tensor: str, family: str) -> None:
+def test_the_table_agrees_with_every_recorded_name_it_is_asked(tensor: str, family: str) -> None:
     named = name_scale(tensor, family)
-    read_by_vllm = vllm_attention_parameter(tensor, family) is not None
-    if tensor.startswith(("model.", "language_model.", "backbone.")) and (
-        read_by_vllm or sglang_reads(tensor)
-    ):
-        assert named is not None
+    pair = recorded(tensor, family)
+    if pair is not None and named is not None:
+        assert (named.vllm_name, named.sglang) == pair
     if named is not None:
-        assert named.vllm_name == vllm_attention_parameter(tensor, family)
-        assert named.sglang == sglang_reads(tensor)
         assert named.layer == int(tensor.split("layers.")[1].split(".")[0])
+        assert named.vllm_name == vllm_name(tensor, family)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +118,7 @@ def test_each_producers_naming(tensor: str, family: str, kind: str, expected: st
     assert (named.layer, named.kind, named.vllm_name) == (3, kind, expected)
 
 
-def test_sglang_reads_the_older_names_only() -> None:
+def test_what_sglangs_llama_loader_reads() -> None:
     reads = {
         tensor: named.sglang
         for tensor in (
@@ -129,7 +137,8 @@ def test_sglang_reads_the_older_names_only() -> None:
         "model.layers.0.self_attn.k_proj.k_scale": True,
         "model.layers.0.self_attn.q_scale": False,
         "model.layers.0.self_attn.qkv_proj.k_scale": False,
-        "model.layers.0.self_attn.k_proj.output_scale": False,
+        # maybe_remap_kv_scale_name renames Quark's output_scale names without checking them.
+        "model.layers.0.self_attn.k_proj.output_scale": True,
     }
 
 

@@ -27,6 +27,7 @@ import re
 import attrs
 
 __all__ = [
+    "ATTENTION_PARAMETER",
     "CONFIG_FAMILIES",
     "MAX_LAYERS",
     "NAMINGS",
@@ -165,7 +166,8 @@ NAMINGS: tuple[Naming, ...] = (
         None,
         r".attn.\g<kind>_scale",
         _WITH_SUFFIXES,
-        sglang=None,
+        # SGLang renames k and v unchecked; it holds no q parameter.
+        sglang=(r"\.(?P<p>[kv])_proj\.output_scale$", r".attn.\g<p>_scale"),
         step="suffix",
         example="*.k_proj.output_scale / v_proj / q_proj",
     ),
@@ -197,7 +199,13 @@ _LOOKS_LIKE_SCALE = re.compile(
     r"|(?:^|\.)[qkv](?:_cache)?\.scale$|kv_cache_scaling_factor"
 )
 _SGLANG_PARAMETER = re.compile(r"layers\.[0-9]+\.self_attn\.attn\.[kv]_scale$")
-_SCALE_PARAMETER = re.compile(r"\.attn\.(q|k|v|prob)_scale$")
+# vLLM's attention scale parameters: `Attention` held as `.attn` by a decoder
+# layer's attention module (`self_attn.attn`, NemotronH's `mixer.attn`, DBRX's
+# `norm_attn_norm.attn.attn`).
+ATTENTION_PARAMETER = re.compile(
+    r"\.[0-9]+\.(?:self_attn|mixer|attention|self_attention|attn|norm_attn_norm\.attn)"
+    r"\.attn\.(?P<kind>q|k|v|prob)_scale$"
+)
 # A stack of layers and a layer in it: `model.layers.3.`, `transformer.blocks.3.`,
 # `vision_model.model.layers.3.` (the first such part of the name).
 _LAYER = re.compile(r"^(?P<stack>(?:.*?\.)?(?:layers|blocks|h))\.(?P<layer>[0-9]+)\.")
@@ -223,7 +231,7 @@ class NamedScale:
 def vllm_name(tensor: str, family: str) -> str | None:
     """The attention parameter vLLM's cache-scale mapper makes of `tensor` under config `family`."""
     name = mapped_name(tensor, family)
-    return name if _SCALE_PARAMETER.search(name) else None
+    return name if ATTENTION_PARAMETER.search(name) else None
 
 
 def mapped_name(tensor: str, family: str) -> str:

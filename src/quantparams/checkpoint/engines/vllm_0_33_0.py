@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..naming import mapped_name
+from ..naming import ATTENTION_PARAMETER, mapped_name
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
 
@@ -144,11 +144,6 @@ _OWN_LOOP = frozenset(
         "GptOssForCausalLM",
     }
 )
-# The attention module paths under a decoder layer that hold vLLM's `Attention` as `.attn`.
-_PARAMETER = re.compile(
-    r"\.[0-9]+\.(?:self_attn|mixer|attention|self_attention|attn|norm_attn_norm\.attn)"
-    r"\.attn\.(?P<kind>q|k|v|prob)_scale$"
-)
 _IGNORED_SUFFIXES = (".q_scale", ".k_scale", ".v_scale", ".q_zero_point", ".k_zero_point", ".v_zero_point")
 
 
@@ -165,7 +160,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
         return Load("ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it")
     if architecture in _OWN_LOOP:
         name = _remap(name)
-    parameter = _PARAMETER.search(name)
+    parameter = ATTENTION_PARAMETER.search(name)
     if parameter is not None and parameter["kind"] in context.parameters:
         return Load("loaded", kind=parameter["kind"], parameter=name)
     if quantized and name.endswith(_IGNORED_SUFFIXES):
@@ -192,7 +187,7 @@ _REMAP = (
 
 
 def _remap(name: str) -> str:
-    if _PARAMETER.search(name):
+    if ATTENTION_PARAMETER.search(name):
         return name
     for pattern, replacement in _REMAP:
         if pattern.search(name):
