@@ -21,6 +21,7 @@ import attrs
 from .. import KVCacheQuantSchema, LayerScales, QuantParamSchema, ValidationContext
 from .._errors import Problem, QuantParamError, describe
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
+from .hub import HubError, hub_target, opened
 from .inspection import none_found
 from .layers import is_tower
 from .per_rank import from_rank_files
@@ -114,8 +115,27 @@ def extract(
     reduce: Reduce = "max",
     model_type: str | None = None,
 ) -> Extraction:
-    """`extract_scales`, also telling how the scales were made (`Extraction`)."""
+    """`extract_scales`, also telling how the scales were made (`Extraction`).
+
+    `checkpoint` may be a Hugging Face Hub model id, as for `inspect_checkpoint`;
+    a model that cannot be read there raises `OSError` with the reason.
+    """
     _check_arguments(tp_size, reduce, model_type)
+    target = hub_target(checkpoint)
+    if target is not None:
+        try:
+            with opened(target) as (folder, _):
+                return _extract(folder, tp_size, reduce, model_type)
+        except HubError as error:
+            raise OSError(str(error)) from None
+        except ExtractError as error:
+            raise ExtractError(error.problems, os.fspath(checkpoint)) from None
+    return _extract(checkpoint, tp_size, reduce, model_type)
+
+
+def _extract(
+    checkpoint: str | os.PathLike[str], tp_size: int, reduce: Reduce, model_type: str | None
+) -> Extraction:
     try:
         folder = resolve_folder(checkpoint)
     except UnreadableCheckpoint as error:

@@ -6,10 +6,13 @@ import os
 import re
 from collections.abc import Sequence
 
+import attrs
+
 from .._errors import Problem
 from .engines import ENGINES, CheckpointFacts, EngineView, engine_views
 from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
+from .hub import HubError, hub_target, opened
 from .layers import attention_layers, is_tower
 from .naming import accepted_names
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
@@ -38,10 +41,27 @@ def inspect_checkpoint(
     scale no engine reads...) is in `problems`, every doubt in `warnings`.
     Every engine modelled is in `engines`; the problems follow the ones
     named. `report` is None when the folder cannot be read.
+
+    `path` may be a Hugging Face Hub model id, `org/name[@revision]`, when no
+    such local path exists: the local cache's snapshot is read when it holds
+    the files, else the Hub by range (`quantparams[hub]`), and `read` says
+    what that cost.
     """
     unknown = [engine for engine in engines if engine not in ENGINES]
     if unknown:
         raise ValueError(f"unknown engine {unknown[0]!r}: expected one of {', '.join(ENGINES)}")
+    target = hub_target(path)
+    if target is None:
+        return _inspect_folder(path, engines)
+    try:
+        with opened(target) as (folder, read):
+            inspection = _inspect_folder(folder, engines)
+    except HubError as error:
+        return CheckpointInspection(os.fspath(path), (Problem(os.fspath(path), str(error)),), (), None)
+    return attrs.evolve(inspection, path=os.fspath(path), read=read)
+
+
+def _inspect_folder(path: str | os.PathLike[str], engines: Sequence[str]) -> CheckpointInspection:
     problems: list[Problem] = []
     warnings: list[Problem] = []
     try:
@@ -70,16 +90,7 @@ def _judged(view: EngineView, unjudged: set[int]) -> EngineView:
     if not unjudged:
         return view
     kept = tuple(layer for layer in view.layers if layer.layer not in unjudged)
-    return EngineView(
-        view.engine,
-        view.release,
-        view.title,
-        view.failure,
-        view.kv_cache_method,
-        kept,
-        view.ignored,
-        view.parameters,
-    )
+    return attrs.evolve(view, layers=kept)
 
 
 def _position(problem: Problem, layout: Layout) -> tuple[int, int]:

@@ -8,6 +8,7 @@ import attrs
 
 from .._errors import Problem
 from .engines.model import EngineView
+from .hub.target import HubRead
 from .scheme import KVCacheScheme
 
 __all__ = ["CheckpointInspection", "CheckpointReport", "LayerReport", "ScaleEntry"]
@@ -90,6 +91,8 @@ class CheckpointInspection:
     report: CheckpointReport | None
     # What each engine release modelled makes of the checkpoint, in the order of `engines.RELEASES`.
     engines: tuple[EngineView, ...] = ()
+    # For a Hugging Face Hub model id: where it was read from and what that cost; None for a folder.
+    read: HubRead | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,4 +107,5 @@ class CheckpointInspection:
             "warnings": [warning.to_json() for warning in self.warnings],
             "report": None if self.report is None else self.report.to_json(),
             "engines": [view.to_json() for view in self.engines],
+            **({} if self.read is None else {"read": self.read.to_json()}),
         }

@@ -59,6 +59,7 @@ def validate_folder(path: str, as_json: bool, engines: Sequence[str]) -> tuple[i
         "problems": [] if unreadable else problems_json(inspection.problems),
         "warnings": problems_json(inspection.warnings),
         "summary": _summary_json(inspection) if inspection.ok else None,
+        **({} if inspection.read is None else {"read": inspection.read.to_json()}),
     }
     if inspection.ok and not as_json:
         print(f"ok  {path}: {_summary(inspection)}")
@@ -94,9 +95,10 @@ def _scheme_text(inspection: CheckpointInspection) -> str:
 def _summary(inspection: CheckpointInspection) -> str:
     model = inspection.report
     model_type = text(model.model_type if model is not None else None)
+    read = "" if inspection.read is None else f"; {inspection.read.text()}"
     return (
         f"checkpoint, model_type {model_type}, k and v scales in {_with_scales(inspection)} layers, "
-        f"KV-cache scheme {_scheme_text(inspection)}"
+        f"KV-cache scheme {_scheme_text(inspection)}{read}"
     )
 
 
@@ -130,6 +132,7 @@ def _render(inspection: CheckpointInspection, views: list[EngineView]) -> list[s
         f"model_type         {text(model.model_type)}",
         f"num_hidden_layers  {'-' if model.num_hidden_layers is None else model.num_hidden_layers}",
         f"KV-cache scheme    {_scheme_text(inspection)}",
+        *([] if inspection.read is None else [f"read               {inspection.read.text()}"]),
         "",
     ]
     if not model.layers:

@@ -22,7 +22,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        help="where to write the file (default: kv_cache_scales.json in CHECKPOINT_DIR)",
+        help="where to write the file (default: kv_cache_scales.json in CHECKPOINT_DIR, or here for a Hub model id)",
     )
     parser.add_argument(
         "--tp-size",
@@ -49,7 +49,12 @@ def _run(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint
     output = args.output
     if output is None:
-        output = os.path.join(checkpoint, DEFAULT_OUTPUT_NAME)
+        # A Hub model id has no folder here: the file goes to the current one.
+        output = (
+            os.path.join(checkpoint, DEFAULT_OUTPUT_NAME)
+            if os.path.isdir(checkpoint)
+            else DEFAULT_OUTPUT_NAME
+        )
     if os.path.isdir(output):
         return _failed(args, output, output, "cannot write: Is a directory (name a file with -o)")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -16,13 +17,34 @@ from .. import (
     loads,
 )
 
-__all__ = ["STDIN", "Engine", "Loaded", "display_name", "load_file", "summary", "summary_json"]
+__all__ = [
+    "STDIN",
+    "Engine",
+    "Loaded",
+    "display_name",
+    "is_checkpoint",
+    "load_file",
+    "summary",
+    "summary_json",
+]
 
 # The file argument that reads standard input, and its name in messages.
 STDIN = "-"
 _STDIN_NAME = "<stdin>"
 
 _READ_CHUNK = 1024 * 1024
+
+
+def is_checkpoint(source: str) -> bool:
+    """A checkpoint folder, or a Hugging Face Hub model id (`org/name[@revision]`) with no such local path."""
+    if os.path.isdir(source):
+        return True
+    if source == STDIN or os.path.lexists(source):
+        return False
+    # Imported here: only a path that is not there can be a model id.
+    from ..checkpoint.hub.target import hub_target
+
+    return hub_target(source) is not None
 
 
 def display_name(source: str) -> str:

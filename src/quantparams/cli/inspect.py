@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING, Any
 
 from .. import Problem
 from .._format import OUTLIER_FACTOR
 from .arguments import Command, engine_flag, engines_named, json_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import display_name, load_file
+from .files import display_name, is_checkpoint, load_file
 from .output import cannot_read, print_json, problems_json, report
 from .text import SHOWN, g, pairs_text, ranges, shown, shown_table, text
 
@@ -30,7 +29,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if os.path.isdir(args.file):
+    if is_checkpoint(args.file):
         from .checkpoint import inspect_folder
 
         return inspect_folder(args.file, args.json, engines_named(args.engine))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from .arguments import (
@@ -16,7 +15,7 @@ from .arguments import (
     max_bytes_flag,
 )
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import STDIN, Engine, display_name, load_file, summary, summary_json
+from .files import STDIN, Engine, display_name, is_checkpoint, load_file, summary, summary_json
 from .output import cannot_read, print_json, problems_json, report, usage_error
 
 __all__ = ["COMMAND"]
@@ -68,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         return usage_error("validate", error, as_json=args.json)
     status = EXIT_OK
     results = []
-    folders = [source for source in args.files if os.path.isdir(source)]
+    folders = [source for source in args.files if is_checkpoint(source)]
     if folders and engine is not None:
         message = (
             f"{folders[0]} is a checkpoint folder, checked against its own config: "
