@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +43,8 @@ class HubServer:
     ignore_range: bool = False
     # Close the connection after this many bytes of a shard's header read.
     drop_header_after: int | None = None
+    # Seconds added to every request, as a network's round trip (the benchmark's).
+    delay: float = 0.0
     lock: threading.Lock = attrs.Factory(threading.Lock)
 
     def commit(self, repo: str) -> str:
@@ -73,7 +76,8 @@ def _handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def _json(self, document: object) -> None:
             body = json.dumps(document).encode()
@@ -86,6 +90,8 @@ def _handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, head: bool) -> None:
             with server.lock:
                 server.requests += 1
+            if server.delay:
+                time.sleep(server.delay)
             path = unquote(urlsplit(self.path).path)
             api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/(.+))?", path)
             if api:

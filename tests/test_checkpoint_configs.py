@@ -280,3 +280,27 @@ def test_fuzzed_configs_never_crash(
     inspection = inspect_checkpoint(folder, engines=("vllm", "sglang"))
     assert inspection.report is not None
     assert all("\n" not in problem.message for problem in inspection.problems)
+
+
+def test_a_kv_cache_scheme_that_is_not_an_object(tmp_path: Path) -> None:
+    config = model_config(1, {"quant_method": "compressed-tensors", "kv_cache_scheme": "fp8"})
+    write_named(tmp_path, KV, config=config)
+    inspection = inspect_checkpoint(tmp_path)
+    messages = [str(problem) for problem in inspection.problems]
+    assert messages[0] == (
+        'config.json: quantization_config.kv_cache_scheme must be an object (such as {"num_bits": 8, '
+        '"type": "float", "strategy": "tensor"}), got "fp8"'
+    )
+    # CompressedTensorsKVCacheMethod.validate_kv_cache_scheme calls .get on it.
+    assert messages[1] == (
+        "config.json: vLLM 0.33.0: will not start: AttributeError in compressed_tensors.py: "
+        "'str' object has no attribute 'get'"
+    )
+
+
+def test_no_config_json_is_a_warning(tmp_path: Path) -> None:
+    write_named(tmp_path, KV)
+    [warning] = [w.message for w in inspect_checkpoint(tmp_path).warnings if "config.json" in w.message]
+    assert warning.startswith(
+        "no config.json: the layer count, the attention layers and the quantization config"
+    )

@@ -15,7 +15,7 @@ import pytest
 from producers import compressed_tensors_config, fp8_config, model_config, modelopt_quant_config, write_named
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import EngineView
-from quantparams.checkpoint.engines.model import float32
+from quantparams.checkpoint.numbers import float32, shortest
 
 LAYERS = 2
 
@@ -527,3 +527,11 @@ def test_values_are_the_float32_the_engine_holds() -> None:
     assert float32(0.1) == 0.1
     assert float32(1 / 3) == 0.33333334
     assert float32(0.0117187500001) == 0.01171875
+
+
+def test_shortest_decimals_of_each_dtype() -> None:
+    assert shortest(-0.009999999776482582, "F32") == -0.01
+    assert shortest(0.0999755859375, "F16") == 0.1
+    assert shortest(0.10009765625, "BF16") == 0.1
+    assert shortest(0.1, "F64") == 0.1
+    assert shortest(float("nan"), "F32") != shortest(float("nan"), "F32")

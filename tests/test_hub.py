@@ -100,8 +100,9 @@ def test_a_model_by_its_id_reads_headers_and_scales_only(hub: HubServer) -> None
     assert read.bytes_read == sum(last - first + 1 for _, first, last in hub.served) + sum(
         (hub.root / REPO / name).stat().st_size for name in ("config.json", INDEX_NAME)
     )
-    # model info, config.json, the index, then two header reads and one scale read per shard.
-    assert read.requests == 3 + 3 * len(shards)
+    # Model info, config.json, the index, then per shard: its length (through the redirect to the
+    # CDN, two requests), its header and its scales, both from the CDN at once.
+    assert read.requests == 3 + 4 * len(shards)
     document = inspection.to_json()
     assert list(document)[-1] == "read"
     assert document["read"] == {
@@ -215,10 +216,10 @@ def test_the_command_line_by_id(hub: HubServer, tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith(f'ok  {REPO}: checkpoint, model_type "llama"')
     assert "; read " in result.stdout
-    assert " GB checkpoint in 9 requests" in result.stdout
+    assert " GB checkpoint in 11 requests" in result.stdout
     result = run_cli("inspect", "--json", REPO, env=env)
     assert result.returncode == 0
-    assert json.loads(result.stdout)["read"]["requests"] == 9
+    assert json.loads(result.stdout)["read"]["requests"] == 11
     result = run_cli("validate", "acme/missing", env=env)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith("acme/missing: cannot read: acme/missing: no such model on the Hub")

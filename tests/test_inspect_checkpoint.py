@@ -319,7 +319,7 @@ def test_a_declared_static_scheme_without_scales(
     folder = write_named(tmp_path, {}, config=model_config(2, config), modelopt=modelopt)
     [problem] = _messages(inspect_checkpoint(folder).problems)
     assert problem.startswith(
-        "*.safetensors: found no KV-cache scale tensors among the 1 tensors of the file"
+        "*.safetensors: found no KV-cache scale tensors among the 1 tensor of the file"
     )
     assert problem.endswith(f"; {source} declares static KV-cache quantization")
 
@@ -484,3 +484,19 @@ def test_snapshots_that_cannot_be_listed(tmp_path: Path, monkeypatch: pytest.Mon
     inspection = inspect_checkpoint(entry)
     assert _messages(inspection.problems) == [f"{entry}: Permission denied"]
     assert inspection.report is None
+
+
+@pytest.mark.parametrize("index", [True, False])
+def test_one_unreadable_shard_is_one_problem(tmp_path: Path, index: bool) -> None:
+    # k and v of each layer in different shards: the readable half is not judged alone.
+    scales = {f"model.layers.{n}.self_attn.{kind}_scale": 0.5 for kind in "kv" for n in range(4)}
+    folder = write_named(tmp_path, scales, config=model_config(4, compressed_tensors_config()), shards=2)
+    shard = folder / "model-00002-of-00002.safetensors"
+    shard.write_bytes(shard.read_bytes()[:100])
+    if not index:
+        (folder / INDEX_NAME).unlink()
+    [problem] = inspect_checkpoint(folder).problems
+    assert problem.path == "model-00002-of-00002.safetensors"
+    with pytest.raises(quantparams.ExtractError) as caught:
+        quantparams.extract(folder)
+    assert [problem.path for problem in caught.value.problems] == ["model-00002-of-00002.safetensors"]

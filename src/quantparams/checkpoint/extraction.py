@@ -217,12 +217,17 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     else:
         basis = f"{config.layers_source} is {count}"
     values = {}
+    # Without an index, an unreadable file's layers are unknown, not missing: it is reported once.
+    unknown = found.unreadable_files > 0 and layout.kind != "index"
     for layer in range(count):
+        if unknown or layer in found.unread_layers:
+            # Its other scale may be in the file that could not be read: not judged.
+            continue
         value = _reduce(problems, layer, by_layer.get(layer), reduce)
         if value is not None:
             values[layer] = value
     missing = [layer for layer in range(count) if layer not in by_layer and layer not in found.unread_layers]
-    if missing:
+    if missing and not unknown:
         message = (
             f"no KV-cache scale for {layers_text(missing)} (layers 0..{count - 1} each need one: {basis})"
         )

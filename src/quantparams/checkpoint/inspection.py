@@ -108,7 +108,8 @@ def none_found(found: Scan, layout: Layout, config: ModelConfig) -> str:
         "files": "the file" if len(layout.files) == 1 else f"the {len(layout.files)} files",
     }
     message = (
-        f"found no KV-cache scale tensors among the {found.tensor_count} tensors of "
+        f"found no KV-cache scale tensors among the {found.tensor_count} "
+        f"tensor{'' if found.tensor_count == 1 else 's'} of "
         f"{what.get(layout.kind, 'the files')} (accepted names: {accepted_names()})"
     )
     if found.unknown:
@@ -146,6 +147,9 @@ def _check(
     model = [scale for scale in language if scale.named.layer < count]
     facts = CheckpointFacts(config, tuple(scale for scale in model if scale.values is not None), keeps_cache)
     unjudged = set(found.unread_layers) | {scale.named.layer for scale in model if not scale.sound}
+    if found.unreadable_files and layout.kind != "index":
+        # Without an index, an unreadable file's layers are unknown, not missing.
+        unjudged.update(range(count))
     if not found.scales:
         if (
             found.unreadable_files == 0
@@ -192,7 +196,14 @@ def _warn(
         else:
             message = "every KV-cache scale is exactly 1.0: an uncalibrated export?"
         warnings.append(Problem(layout.where, message))
-    if config.kv_cache_scheme is None:
+    if not config.found:
+        message = (
+            "no config.json: the layer count, the attention layers and the quantization config are "
+            "unknown, so a layer without scales cannot be told, and the engines are read as if the "
+            "model had no quantization config"
+        )
+        warnings.append(Problem(layout.where, message))
+    elif config.kv_cache_scheme is None:
         message = (
             f"the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({_SCHEME_PLACES})"
         )

@@ -15,6 +15,7 @@ from .._errors import Problem, describe
 from .folder import INDEX_NAME, Layout
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
 from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale
+from .numbers import shortest
 from .scheme import ModelConfig
 
 __all__ = ["FoundScale", "Scan", "past_layers", "scan", "tensor_path"]
@@ -187,7 +188,8 @@ def scale_values(
     bad = [(head, value) for head, value in enumerate(values) if not 0.0 < value < math.inf]
     for head, value in bad:
         what = "scale" if len(values) == 1 else f"scale of head {head}"
-        problems.append(Problem(where, f"{what} must be a finite number > 0, got {describe(value)}"))
+        shown = describe(shortest(value, info.dtype))
+        problems.append(Problem(where, f"{what} must be a finite number > 0, got {shown}"))
     return tuple(values)
 
 

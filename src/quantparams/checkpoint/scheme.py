@@ -78,6 +78,8 @@ class ModelConfig:
     # False when a config file is there but cannot be read: what an engine
     # makes of the checkpoint is then unknown.
     readable: bool = True
+    # Whether the folder has a config.json at all.
+    found: bool = True
 
 
 def _load(folder: Path, name: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -132,6 +134,13 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
     family, scheme, quantization = "", None, _applying(config, text)
     if quantization is not None:
         family, scheme = _scheme(quantization)
+        declared = quantization.get("kv_cache_scheme")
+        if declared is not None and not isinstance(declared, dict):
+            message = (
+                f"quantization_config.kv_cache_scheme must be an object (such as "
+                f'{{"num_bits": 8, "type": "float", "strategy": "tensor"}}), got {describe(declared)}'
+            )
+            problems.append(Problem(CONFIG_NAME, message))
     elif modelopt is not None:
         quantization = modelopt
         family, scheme = _modelopt(modelopt, f"{MODELOPT_NAME} quantization")
@@ -149,6 +158,7 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
         architecture if isinstance(architecture, str) else None,
         {**config, **text} if isinstance(text, dict) else config,
         readable,
+        (folder / CONFIG_NAME).exists(),
     )
 
 

@@ -10,11 +10,12 @@ engine starts, and the q, k, v and prob every attention layer runs with.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import attrs
+
+from ..numbers import float32
 
 __all__ = [
     "AttentionKind",
@@ -36,16 +37,6 @@ AttentionKind = Literal["standard", "mla"]
 # engine's default of 1.0, or the k scale (v taking k's value).
 Source = Literal["checkpoint", "default", "k"]
 KINDS = ("q", "k", "v", "prob")
-
-
-def float32(value: float) -> float:
-    """`value` as the engine holds it (a float32), as the shortest decimal that round-trips."""
-    stored: float = struct.unpack("<f", struct.pack("<f", value))[0]
-    for digits in range(1, 10):
-        shortest = float(f"{stored:.{digits}g}")
-        if struct.unpack("<f", struct.pack("<f", shortest))[0] == stored:
-            return shortest
-    return stored
 
 
 @attrs.frozen

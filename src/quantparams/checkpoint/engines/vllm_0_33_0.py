@@ -80,8 +80,11 @@ def _compressed_tensors_check(
 ) -> Failure | None:
     """`CompressedTensorsKVCacheMethod.validate_kv_cache_scheme`, run as each `Attention` is built."""
     scheme = quantization.get("kv_cache_scheme")
-    if family != "compressed-tensors" or attention != "standard" or not isinstance(scheme, dict):
+    if family != "compressed-tensors" or attention != "standard" or scheme is None:
         return None
+    if not isinstance(scheme, dict):
+        message = f"'{type(scheme).__name__}' object has no attribute 'get'"
+        return Failure("AttributeError", message, _COMPRESSED)
     type_, num_bits = scheme.get("type"), scheme.get("num_bits")
     if type_ != "float" or num_bits != 8:
         message = (

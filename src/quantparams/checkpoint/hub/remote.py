@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import struct
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 
@@ -37,14 +38,22 @@ _LARGEST_SCALE = 1 << 20
 # The longest header safetensors itself accepts, and the largest config or index read.
 _LARGEST_HEADER = 100_000_000
 _LARGEST_FILE = 64 << 20
-_CONCURRENT = 8
+_CONCURRENT = 32
 _TIMEOUT = 10.0
 
 
 class _Cost:
+    """HTTP requests sent (each redirect hop counts) and body bytes received, from many threads."""
+
     def __init__(self) -> None:
         self.requests = 0
         self.bytes_read = 0
+        self.lock = threading.Lock()
+
+    def add(self, requests: int = 0, bytes_read: int = 0) -> None:
+        with self.lock:
+            self.requests += requests
+            self.bytes_read += bytes_read
 
 
 def _hub() -> Any:
@@ -111,22 +120,26 @@ class _Fetch:
         self.endpoint = hub.constants.ENDPOINT
         self.headers = hub.utils.build_hf_headers(library_name="quantparams")
         self.session = hub.utils.get_session()
+        # Where each shard's `resolve` URL redirected to (its CDN address): later ranges go there at once.
+        self.located: dict[str, str] = {}
 
     def run(self) -> tuple[int, int, int]:
         api = self.hub.HfApi(endpoint=self.endpoint)
-        self.cost.requests += 1
+        self.cost.add(requests=1)
         info = api.model_info(
             self.target.repo, revision=self.target.revision, files_metadata=True, timeout=_TIMEOUT
         )
         self.commit = info.sha
         sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or ()}
-        for name in (CONFIG_NAME, MODELOPT_NAME, INDEX_NAME):
-            if name in sizes:
-                (self.folder / name).write_bytes(self._get(name, None, _LARGEST_FILE))
+        configs = [name for name in (CONFIG_NAME, MODELOPT_NAME, INDEX_NAME) if name in sizes]
         shards = sorted(name for name in sizes if name.endswith(".safetensors") and "/" not in name)
-        needed = self._needed(shards)
-        started = time.monotonic()
         with ThreadPoolExecutor(_CONCURRENT) as pool:
+            for name, data in zip(
+                configs, pool.map(lambda name: self._get(name, None, _LARGEST_FILE), configs)
+            ):
+                (self.folder / name).write_bytes(data)
+            needed = self._needed(shards)
+            started = time.monotonic()
             for done, _ in enumerate(pool.map(lambda shard: self._shard(shard, sizes[shard]), needed), 1):
                 _progress(done, len(needed), started)
         return self.cost.requests, self.cost.bytes_read, sum(sizes[shard] for shard in shards)
@@ -195,15 +208,21 @@ class _Fetch:
     def _get(self, file: str, span: tuple[int, int] | None, most: int) -> bytes:
         """The bytes of `file` (a byte range when `span`), refusing to read more than `most`."""
         # huggingface_hub's `resolve` URL, built here from the endpoint read at the call.
-        url = f"{self.endpoint}/{self.target.repo}/resolve/{quote(self.commit, safe='')}/{quote(file)}"
+        resolve = f"{self.endpoint}/{self.target.repo}/resolve/{quote(self.commit, safe='')}/{quote(file)}"
+        url = self.located.get(file, resolve)
         headers = dict(self.headers)
+        if urlsplit(url)[:2] != urlsplit(self.endpoint)[:2]:
+            # The token is for the Hub, not for the host it redirects to.
+            headers = {key: value for key, value in headers.items() if key.lower() != "authorization"}
         if span is not None:
             headers["Range"] = f"bytes={span[0]}-{span[1]}"
         data = bytearray()
-        self.cost.requests += 1
         with self.session.stream(
             "GET", url, headers=headers, follow_redirects=True, timeout=_TIMEOUT
         ) as response:
+            self.cost.add(requests=len(response.history) + 1)
+            if response.history and response.status_code < 400:
+                self.located[file] = str(response.url)
             if response.status_code >= 400:
                 response.read()
                 self.hub.utils.hf_raise_for_status(response)
@@ -215,7 +234,7 @@ class _Fetch:
                 raise HubError(message)
             for chunk in response.iter_bytes():
                 data += chunk
-                self.cost.bytes_read += len(chunk)
+                self.cost.add(bytes_read=len(chunk))
                 if len(data) > most:
                     raise HubError(
                         f"{self.target}: {file} sent more than the {most} bytes asked for: stopped"
