@@ -142,13 +142,13 @@ def test_inspect_text_and_long_tables_cut_to_20(tmp_path: Path, cli: Any) -> Non
     ]
     assert lines[9] == "    0  0.25  0.25  1.0 default  1.0 default"
     assert lines[29:33] == [
-        "... and 10 more (--json lists all)",
+        "... and 10 more (--limit 0 shows all)",
         "",
         "the scales stored in the checkpoint:",
         "layer     k     v  q  prob",
     ]
     assert lines[33] == "    0  0.25  0.25  -     -"
-    assert lines[53] == "... and 10 more (--json lists all)"
+    assert lines[53] == "... and 10 more (--limit 0 shows all)"
     assert lines[55:] == [
         "tensors (first layer with each) and the vLLM parameter each becomes:",
         '  k: model.safetensors["model.layers.0.self_attn.k_scale"] -> model.layers.0.self_attn.attn.k_scale',
@@ -223,3 +223,27 @@ def test_inspect_text_of_per_head_unreadable_and_missing_scales(tmp_path: Path, 
         "",
         "layers             none with scales",
     ]
+
+
+def test_inspect_limit(tmp_path: Path, cli: Any) -> None:
+    folder = _sound(tmp_path / "ckpt", layers=30)
+    lines = cli("inspect", "--limit", "0", str(folder)).stdout.splitlines()
+    assert not any(line.startswith("... and") for line in lines)
+    assert "   29   7.5   7.5  -     -" in lines
+    lines = cli("inspect", "--limit", "3", str(folder)).stdout.splitlines()
+    assert lines.count("... and 27 more (--limit 0 shows all)") == 2
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.json"])
+def test_a_file_of_a_checkpoint_checks_its_folder(tmp_path: Path, cli: Any, name: str) -> None:
+    folder = _sound(tmp_path / "ckpt")
+    for command in ("validate", "inspect"):
+        result = cli(command, str(folder / name))
+        assert result.returncode == 0, result.stderr
+        assert (
+            result.stderr == f"{folder / name} is a file of the checkpoint in {folder}: checking the folder\n"
+        )
+    assert cli("validate", str(folder / name)).stdout.startswith(f"ok  {folder}: checkpoint")
+    result = cli("extract", str(folder / name), "-o", str(tmp_path / "out.json"))
+    assert result.returncode == 0
+    assert (tmp_path / "out.json").is_file()

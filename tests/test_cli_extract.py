@@ -357,12 +357,14 @@ def test_missing_folder_as_a_subprocess(tmp_path: Path) -> None:
     ]
 
 
-def test_file_instead_of_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_safetensors_file_is_read_as_its_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "model.safetensors"
     write_safetensors(path, {"x": np.ones(2, np.float32)})
     status, out, err = _extract(capsys, path)
-    assert (status, out) == (2, "")
-    assert err == f"{path}: cannot read: Not a directory\n"
+    assert (status, out) == (1, "")
+    first, second = err.splitlines()
+    assert first == f"{path} is a file of the checkpoint in {tmp_path}: checking the folder"
+    assert second.startswith(f"{tmp_path}: *.safetensors: found no KV-cache scale tensors among the 1 tensor")
 
 
 def test_output_that_is_a_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

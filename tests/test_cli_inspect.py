@@ -206,7 +206,7 @@ def test_long_lists_are_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     lines = out.splitlines()
     assert "  rank 0: missing 1, 3, 5, 7, 9, 11, 13, 15, 17, ... (200 in all)" in lines
     assert "  rank 3: missing 61-399" in lines
-    assert lines[-1] == "  ... and 10 more (--json lists all)"
+    assert lines[-1] == "  ... and 10 more (--limit 0 shows all)"
     assert max(len(line) for line in lines[1:]) <= 80
     report = json.loads(_inspect(capsys, str(path), "--json")[1])["report"]
     assert len(report["outliers"]) == 30
@@ -220,7 +220,7 @@ def test_a_long_rank_table_is_cut(tmp_path: Path, capsys: pytest.CaptureFixture[
     header = lines.index("rank  layers  min  median  max  outliers")
     assert lines[header + 1 : header + 22] == [
         *(f"{rank:4}       2  0.5     0.5  0.5         0" for rank in range(20)),
-        "... and 1380 more (--json lists all)",
+        "... and 1380 more (--limit 0 shows all)",
     ]
     assert len(lines) < 40
     report = json.loads(_inspect(capsys, str(path), "--json")[1])["report"]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["inspect_folder", "validate_folder"]
 
 _KINDS = ("k", "v", "q", "prob")
+_HINT = "--limit 0 shows all"
 
 
 def _inspect(path: str, engines: Sequence[str]) -> CheckpointInspection:
@@ -67,13 +68,13 @@ def validate_folder(path: str, as_json: bool, engines: Sequence[str]) -> tuple[i
     return status, result
 
 
-def inspect_folder(path: str, as_json: bool, engines: Sequence[str]) -> int:
+def inspect_folder(path: str, as_json: bool, engines: Sequence[str], limit: int) -> int:
     inspection = _inspect(path, engines)
     if as_json:
         print_json(inspection.to_json())
     elif inspection.report is not None:
         views = [view for view in inspection.engines if view.engine in engines]
-        print("\n".join(_render(inspection, views)))
+        print("\n".join(_render(inspection, views, limit)))
     _report(path, inspection)
     return _status(inspection)
 
@@ -121,7 +122,7 @@ def _cell(entry: ScaleEntry | None) -> str:
     return f"{len(entry.values)} heads, max {g(max(entry.values))}"
 
 
-def _render(inspection: CheckpointInspection, views: list[EngineView]) -> list[str]:
+def _render(inspection: CheckpointInspection, views: list[EngineView], limit: int) -> list[str]:
     from ..checkpoint.engines.verdict import engine_line
 
     model = inspection.report
@@ -141,9 +142,9 @@ def _render(inspection: CheckpointInspection, views: list[EngineView]) -> list[s
     used = next((view for view in views if view.starts and view.layers), None)
     if used is not None:
         lines += [f"the values {used.title} uses, by attention layer (default: not from the checkpoint):"]
-        lines += shown_table(["layer", *_KINDS], used.layers, _used_row)
+        lines += shown_table(["layer", *_KINDS], used.layers, _used_row, limit=limit, hint=_HINT)
         lines += ["", "the scales stored in the checkpoint:"]
-    lines += shown_table(["layer", *_KINDS], model.layers, _row)
+    lines += shown_table(["layer", *_KINDS], model.layers, _row, limit=limit, hint=_HINT)
     names = _names(model.layers)
     if names:
         lines += ["", "tensors (first layer with each) and the vLLM parameter each becomes:"]

@@ -10,7 +10,7 @@ from typing import Any
 from .. import Problem, QuantParamError, QuantParamSchema, dump
 from .arguments import Command, integer_at_least, json_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import summary, summary_json
+from .files import checkpoint_of, summary, summary_json
 from .output import print_json, problems_json, report, usage_error
 
 __all__ = ["COMMAND"]
@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     # Imported here: the other commands do not need it.
     from ..checkpoint import DEFAULT_OUTPUT_NAME, extract
 
-    checkpoint = args.checkpoint
+    checkpoint = checkpoint_of(args.checkpoint) or args.checkpoint
     output = args.output
     if output is None:
         # A Hub model id has no folder here: the file goes to the current one.

@@ -21,6 +21,7 @@ __all__ = [
     "STDIN",
     "Engine",
     "Loaded",
+    "checkpoint_of",
     "display_name",
     "is_checkpoint",
     "load_file",
@@ -33,6 +34,25 @@ STDIN = "-"
 _STDIN_NAME = "<stdin>"
 
 _READ_CHUNK = 1024 * 1024
+
+
+# A checkpoint's own files: given one of them, the check is of the folder that holds it.
+_CHECKPOINT_FILES = ("config.json", "model.safetensors.index.json", "hf_quant_config.json")
+
+
+def checkpoint_of(source: str) -> str | None:
+    """The checkpoint folder `source` belongs to when it is one of a checkpoint's files
+    (a `*.safetensors`, its `config.json` or its index), with a note on stderr; else None."""
+    if not os.path.isfile(source):
+        return None
+    name = os.path.basename(source)
+    folder = os.path.dirname(source) or "."
+    if name.endswith(".safetensors") or (
+        name in _CHECKPOINT_FILES and any(entry.endswith(".safetensors") for entry in os.listdir(folder))
+    ):
+        print(f"{source} is a file of the checkpoint in {folder}: checking the folder", file=sys.stderr)
+        return folder
+    return None
 
 
 def is_checkpoint(source: str) -> bool:

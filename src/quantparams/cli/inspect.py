@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import Problem
 from .._format import OUTLIER_FACTOR
-from .arguments import Command, engine_flag, engines_named, json_flag, max_bytes_flag
+from .arguments import Command, engine_flag, engines_named, integer_at_least, json_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import display_name, is_checkpoint, load_file
+from .files import checkpoint_of, display_name, is_checkpoint, load_file
 from .output import cannot_read, print_json, problems_json, report
 from .text import SHOWN, g, pairs_text, ranges, shown, shown_table, text
 
@@ -18,10 +18,19 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMAND"]
 
+_HINT = "--limit 0 shows all"
+
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", metavar="FILE", help="a scale file, or a checkpoint folder; - reads standard input"
+    )
+    parser.add_argument(
+        "--limit",
+        type=integer_at_least(0),
+        default=SHOWN,
+        metavar="N",
+        help=f"show at most N rows of each table (default {SHOWN}; 0 shows all; --json always lists all)",
     )
     engine_flag(parser)
     max_bytes_flag(parser)
@@ -29,14 +38,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    args.file = checkpoint_of(args.file) or args.file
     if is_checkpoint(args.file):
         from .checkpoint import inspect_folder
 
-        return inspect_folder(args.file, args.json, engines_named(args.engine))
-    return _inspect_file(args.file, args.max_bytes, args.json)
+        return inspect_folder(args.file, args.json, engines_named(args.engine), args.limit)
+    return _inspect_file(args.file, args.max_bytes, args.json, args.limit)
 
 
-def _inspect_file(source: str, max_bytes: int, as_json: bool) -> int:
+def _inspect_file(source: str, max_bytes: int, as_json: bool, limit: int) -> int:
     # Imported here, not with the module: the other commands need none of it.
     from .._inspect import inspect_schema
 
@@ -54,7 +64,7 @@ def _inspect_file(source: str, max_bytes: int, as_json: bool) -> int:
     if as_json:
         print_json(_document(path, problems, None if inspection is None else _inspection_json(inspection)))
     elif inspection is not None:
-        print("\n".join(_render(path, inspection)))
+        print("\n".join(_render(path, inspection, limit)))
     report(path, problems)
     return EXIT_INVALID if problems else EXIT_OK
 
@@ -100,7 +110,7 @@ def _inspection_json(inspection: Inspection) -> dict[str, Any]:
     }
 
 
-def _render(path: str, inspection: Inspection) -> list[str]:
+def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
     stats = inspection.ranks
     lines = [
         f"file        {path}",
@@ -126,6 +136,8 @@ def _render(path: str, inspection: Inspection) -> list[str]:
         ["rank", "layers", "min", "median", "max", "outliers"],
         stats,
         lambda s: [str(s.rank), str(s.layer_count), g(s.min), g(s.median), g(s.max), str(s.outlier_count)],
+        limit=limit,
+        hint=_HINT,
     )
     if inspection.layer_sets_differ:
         lines += ["", f"layer sets that differ from rank {inspection.reference_rank}'s:"]
@@ -150,6 +162,8 @@ def _render(path: str, inspection: Inspection) -> list[str]:
         inspection.outliers,
         lambda o: [str(o.rank), str(o.layer), g(o.scale), g(o.median), f"{o.ratio:.3g}"],
         indent="  ",
+        limit=limit,
+        hint=_HINT,
     )
     return [*lines, "", f"{heading}:", *outliers]
 
@@ -161,7 +175,7 @@ COMMAND = Command(
     f"median and largest scale, the layers whose scale is more than {OUTLIER_FACTOR:g}x or less "
     f"than 1/{OUTLIER_FACTOR:g} of their rank's median, and the ranks whose layers differ. "
     "A file that structures but fails its checks is still shown; its problems follow on stderr. "
-    f"Long tables and lists are cut to {SHOWN} lines; --json lists everything. "
+    f"Long tables and lists are cut to {SHOWN} lines (--limit); --json lists everything. "
     "For a checkpoint folder: each layer's k, v, q and prob scales, the tensor each comes from and "
     "the vLLM parameter it becomes, problems on stderr and warnings after them; --json prints "
     "{path, ok, problems, warnings, report}.",

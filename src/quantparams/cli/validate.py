@@ -15,7 +15,7 @@ from .arguments import (
     max_bytes_flag,
 )
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import STDIN, Engine, display_name, is_checkpoint, load_file, summary, summary_json
+from .files import STDIN, Engine, checkpoint_of, display_name, is_checkpoint, load_file, summary, summary_json
 from .output import cannot_read, print_json, problems_json, report, usage_error
 
 __all__ = ["COMMAND"]
@@ -75,6 +75,10 @@ def _run(args: argparse.Namespace) -> int:
         )
         return usage_error("validate", UsageError(message), as_json=args.json)
     for source in args.files:
+        folder = checkpoint_of(source) if source not in folders else None
+        if folder is not None:
+            source = folder
+            folders.append(folder)
         if source in folders:
             from .checkpoint import validate_folder
 
