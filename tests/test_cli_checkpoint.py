@@ -247,3 +247,35 @@ def test_a_file_of_a_checkpoint_checks_its_folder(tmp_path: Path, cli: Any, name
     result = cli("extract", str(folder / name), "-o", str(tmp_path / "out.json"))
     assert result.returncode == 0
     assert (tmp_path / "out.json").is_file()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "dangling"])
+def test_a_shard_that_cannot_be_read_exits_2_and_says_what_it_is(tmp_path: Path, cli: Any, kind: str) -> None:
+    import os
+
+    folder = _sound(tmp_path / "ckpt")
+    shard = folder / "model-00002-of-00002.safetensors"
+    if kind == "fifo":
+        os.mkfifo(shard)
+        what = "a FIFO"
+    elif kind == "directory":
+        shard.mkdir()
+        what = "a directory"
+    else:
+        shard.symlink_to(folder / "gone.safetensors")
+        what = f"a dangling link (to {folder / 'gone.safetensors'})"
+    index = {"metadata": {}, "weight_map": {"model.layers.1.self_attn.k_scale": shard.name}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    for command in ("validate", "inspect"):
+        result = cli(command, str(folder))
+        assert result.returncode == 2, command
+        assert f"{folder}: {shard.name}: cannot read: {what}, not a file" in result.stderr.splitlines()
+    result = cli("extract", str(folder), "-o", str(tmp_path / "out.json"))
+    assert result.returncode == 2
+
+
+def test_extract_of_an_empty_folder_exits_2(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("extract", str(tmp_path / "empty"), "-o", str(tmp_path / "out.json"))
+    assert result.returncode == 2
+    assert "no safetensors files in the checkpoint folder" in result.stderr

@@ -14,6 +14,7 @@ or partial.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -41,8 +42,16 @@ class ExtractError(QuantParamError):
 
     Each problem's path names the file, and the tensor when there is one:
     `model-00001-of-00002.safetensors["model.layers.3.self_attn.k_scale"]`.
-    `source` is the checkpoint folder.
+    `source` is the checkpoint folder. `unreadable` is True when some file
+    could not be read at all (an empty folder, a shard that is a FIFO or
+    denied), as opposed to read and found wanting.
     """
+
+    def __init__(
+        self, problems: Iterable[Problem], source: str | None = None, *, unreadable: bool = False
+    ) -> None:
+        super().__init__(problems, source)
+        self.unreadable = unreadable
 
 
 @attrs.frozen
@@ -80,6 +89,7 @@ class Extraction:
 @attrs.frozen
 class _Layers:
     values: dict[int, float] | None
+    unreadable: bool = False
     reduced: bool = False
     per_head: bool = False
     left_out: tuple[int, ...] = ()
@@ -129,7 +139,7 @@ def extract(
         except HubError as error:
             raise OSError(str(error)) from None
         except ExtractError as error:
-            raise ExtractError(error.problems, os.fspath(checkpoint)) from None
+            raise ExtractError(error.problems, os.fspath(checkpoint), unreadable=error.unreadable) from None
     return _extract(checkpoint, tp_size, reduce, model_type)
 
 
@@ -145,7 +155,8 @@ def _extract(
     try:
         layout = find_layout(folder, problems)
     except UnreadableCheckpoint as error:
-        raise ExtractError([Problem("*.safetensors", str(error.strerror))], os.fspath(checkpoint)) from None
+        problem = Problem("*.safetensors", str(error.strerror))
+        raise ExtractError([problem], os.fspath(checkpoint), unreadable=True) from None
     if layout.kind == "per-rank":
         ranks, left_out = from_rank_files(layout, tp_size, config, problems)
         made = _Layers(None, left_out=left_out)
@@ -154,7 +165,7 @@ def _extract(
         ranks = {0: made.values} if made.values is not None else {}
     # Both readers add a problem whenever they return no layer map.
     if problems:
-        raise ExtractError(problems, os.fspath(checkpoint))
+        raise ExtractError(problems, os.fspath(checkpoint), unreadable=made.unreadable)
     scales = {rank: LayerScales(layers) for rank, layers in ranks.items()}
     if len(scales) == 1 and tp_size > 1:
         # One immutable map serves every rank.
@@ -211,7 +222,7 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     if not by_layer:
         if found.unreadable_files == 0 and not layout.broken_index:
             problems.append(Problem(layout.where, none_found(found, layout, config)))
-        return _Layers(None)
+        return _Layers(None, found.unreadable_input)
     if count is None:
         count, basis = max(by_layer) + 1, f"scales were found up to layer {max(by_layer)}"
     else:
@@ -234,6 +245,7 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
         problems.append(Problem(layout.where, message))
     return _Layers(
         values if len(problems) == before else None,
+        found.unreadable_input,
         reduced=any("kv" not in kinds for layer, kinds in by_layer.items() if layer < count),
         per_head=any(scale.per_head for kinds in by_layer.values() for scale in kinds.values()),
         left_out=tuple(layer for layer in sorted(by_layer) if layer >= count),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 import attrs
@@ -26,7 +27,7 @@ import orjson
 
 from .._errors import Problem, describe
 
-__all__ = ["INDEX_NAME", "Layout", "UnreadableCheckpoint", "find_layout", "resolve_folder"]
+__all__ = ["INDEX_NAME", "Layout", "UnreadableCheckpoint", "find_layout", "resolve_folder", "what_is"]
 
 INDEX_NAME = "model.safetensors.index.json"
 RANK_FILE = re.compile(r"rank([0-9]+)\.safetensors")
@@ -54,6 +55,25 @@ class Layout:
     def where(self) -> str:
         """Where layer-wide problems are reported."""
         return {"index": INDEX_NAME, "per-rank": "rank*.safetensors"}.get(self.kind, "*.safetensors")
+
+
+def what_is(path: Path) -> str | None:
+    """None for a regular file (or a link to one); else what `path` is, for messages.
+
+    Asked before a file is opened: opening a FIFO would wait for a writer.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a dangling link (to {os.readlink(path)})"
+        return "not there"
+    except OSError as error:
+        return str(error.strerror or error)
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "a device")
 
 
 def resolve_folder(path: str | os.PathLike[str]) -> Path:

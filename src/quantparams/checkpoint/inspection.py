@@ -82,7 +82,14 @@ def _inspect_folder(path: str | os.PathLike[str], engines: Sequence[str]) -> Che
     problems[before:] = sorted(problems[before:], key=lambda problem: _position(problem, layout))
     report = CheckpointReport(config.model_type, config.num_hidden_layers, config.kv_cache_scheme, layers)
     engine_list = tuple(view for view, _ in views)
-    return CheckpointInspection(os.fspath(path), tuple(problems), tuple(warnings), report, engine_list)
+    return CheckpointInspection(
+        os.fspath(path),
+        tuple(problems),
+        tuple(warnings),
+        report,
+        engine_list,
+        unreadable=found.unreadable_input,
+    )
 
 
 def _judged(view: EngineView, unjudged: set[int]) -> EngineView:

@@ -93,6 +93,8 @@ class CheckpointInspection:
     engines: tuple[EngineView, ...] = ()
     # For a Hugging Face Hub model id: where it was read from and what that cost; None for a folder.
     read: HubRead | None = None
+    # Whether some file of the checkpoint could not be read at all (permissions, a FIFO, ...).
+    unreadable: bool = False
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ import attrs
 import orjson
 
 from .._errors import Problem, describe
-from .folder import INDEX_NAME, Layout
+from .folder import INDEX_NAME, Layout, what_is
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
 from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale
 from .numbers import shortest
@@ -58,6 +58,8 @@ class Scan:
     # How many tensors were looked at, and in what, for "found none" messages.
     tensor_count: int = 0
     unreadable_files: int = 0
+    # Whether some file could not be read at all (as opposed to read and found broken).
+    unreadable_input: bool = False
     # Layers whose scales the index places in a file that cannot be read: that
     # is reported once, not again as layers without scales.
     unread_layers: set[int] = attrs.Factory(set)
@@ -109,18 +111,22 @@ def _open(
     layout: Layout, file: str, problems: list[Problem], found: Scan, wanted: list[str] | None
 ) -> Header | None:
     path = layout.folder / file
-    if wanted is not None and not path.is_file():
+    kind = what_is(path)
+    if wanted is not None and kind == "not there":
         first = orjson.dumps(wanted[0]).decode()
         more = f" and {len(wanted) - 1} more scale tensors" if len(wanted) > 1 else ""
         problems.append(Problem(file, f"no such file, but {INDEX_NAME} places {first}{more} in it"))
         found.unreadable_files += 1
         return None
     try:
+        if kind is not None:
+            raise OSError(f"{kind}, not a file")
         return read_header(path, file)
     except HeaderError as error:
         problems.extend(error.problems)
     except OSError as error:
         problems.append(Problem(file, f"cannot read: {error.strerror or error}"))
+        found.unreadable_input = True
     found.unreadable_files += 1
     return None
 

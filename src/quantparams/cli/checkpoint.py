@@ -34,7 +34,8 @@ def _inspect(path: str, engines: Sequence[str]) -> CheckpointInspection:
 
 
 def _status(inspection: CheckpointInspection) -> int:
-    if inspection.report is None:
+    # Input that cannot be read is exit 2, as for a scale file.
+    if inspection.report is None or inspection.unreadable:
         return EXIT_USAGE
     return EXIT_INVALID if inspection.problems else EXIT_OK
 

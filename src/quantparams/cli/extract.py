@@ -64,7 +64,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(_extract_json(args, output, error.problems, None, args.reduce))
         report(checkpoint, error.problems)
-        return EXIT_INVALID
+        # Input that cannot be read is exit 2, as in every command.
+        return EXIT_USAGE if getattr(error, "unreadable", False) else EXIT_INVALID
     except OSError as error:
         where = checkpoint if error.filename is None else str(error.filename)
         return _failed(args, output, where, f"cannot read: {error.strerror or error}")
