@@ -29,7 +29,6 @@ from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ValidationContext
 from quantparams import checkpoint as extract_module
 from quantparams.checkpoint import DEFAULT_OUTPUT_NAME
-from quantparams.checkpoint.naming import accepted_names
 from quantparams.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
@@ -258,10 +257,9 @@ def _duplicate_layer(folder: Path) -> list[str]:
 def _no_scales(folder: Path) -> list[str]:
     write_checkpoint(folder, {}, config=None, extra_tensors={"lm_head.weight": np.ones((2, 2), np.float32)})
     return [
-        "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file "
-        f"(accepted names: {accepted_names()}); no config declares a KV-cache scheme "
-        "(config.json quantization_config.kv_cache_scheme, export.kv_cache_group or "
-        "kv_cache_quant_method, or hf_quant_config.json kv_cache_quant_algo)"
+        "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; no config declares "
+        "a KV-cache scheme: calibrate the KV cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD "
+        "Quark), or serve without static scales (the engines use 1.0)"
     ]
 
 

@@ -319,7 +319,7 @@ def test_a_declared_static_scheme_without_scales(
     folder = write_named(tmp_path, {}, config=model_config(2, config), modelopt=modelopt)
     [problem] = _messages(inspect_checkpoint(folder).problems)
     assert problem.startswith("*.safetensors: found no KV-cache scale tensors among the 1 tensor of the file")
-    assert problem.endswith(f"; {source} declares static KV-cache quantization")
+    assert f"; {source} declares static KV-cache quantization: calibrate the KV cache" in problem
 
 
 def test_a_dynamic_scheme_needs_no_scales(tmp_path: Path) -> None:

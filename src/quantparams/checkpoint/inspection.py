@@ -14,7 +14,6 @@ from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .hub import HubError, hub_target, opened
 from .layers import attention_layers, is_tower
-from .naming import accepted_names
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
 from .scan import FoundScale, Scan, scan
 from .scheme import MODELOPT_NAME, ModelConfig, read_configs
@@ -116,17 +115,20 @@ def none_found(found: Scan, layout: Layout, config: ModelConfig) -> str:
     }
     message = (
         f"found no KV-cache scale tensors among the {found.tensor_count} "
-        f"tensor{'' if found.tensor_count == 1 else 's'} of "
-        f"{what.get(layout.kind, 'the files')} (accepted names: {accepted_names()})"
+        f"tensor{'' if found.tensor_count == 1 else 's'} of {what.get(layout.kind, 'the files')}"
     )
     if found.unknown:
-        message += f"; not accepted: {quote_list(found.unknown)}"
+        message += f"; named like scales, but no engine reads them: {quote_list(found.unknown)}"
     scheme = config.kv_cache_scheme
     if scheme is None:
-        message += f"; no config declares a KV-cache scheme ({_SCHEME_PLACES})"
+        message += "; no config declares a KV-cache scheme"
     else:
         kind = "dynamic" if scheme.dynamic else "static"
         message += f"; {scheme.source} declares {kind} KV-cache quantization"
+    message += (
+        ": calibrate the KV cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD Quark), "
+        "or serve without static scales (the engines use 1.0)"
+    )
     return message
 
 
