@@ -62,7 +62,8 @@ def test_several_files_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     bad = INVALID / "wrong-field-types.json"
     assert main(["validate", str(EXAMPLE), str(bad)]) == 1
     out, err = capsys.readouterr()
-    assert out == f"ok  {EXAMPLE}: {SUMMARY}\n"
+    # Several inputs end with a count.
+    assert out == f"ok  {EXAMPLE}: {SUMMARY}\n1 of 2 invalid\n"
     assert err.splitlines()[0] == f"{bad}: $.model_type: expected a string or null, got 7"
     assert len(err.splitlines()) == 3
 

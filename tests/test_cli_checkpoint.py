@@ -279,3 +279,19 @@ def test_extract_of_an_empty_folder_exits_2(tmp_path: Path, cli: Any) -> None:
     result = cli("extract", str(tmp_path / "empty"), "-o", str(tmp_path / "out.json"))
     assert result.returncode == 2
     assert "no safetensors files in the checkpoint folder" in result.stderr
+
+
+def test_the_same_problem_of_many_layers_is_one_line(tmp_path: Path, cli: Any) -> None:
+    scales = {f"model.layers.{n}.self_attn.{kind}_scale": 0.25 for n in range(40) for kind in "kv"}
+    for n in (*range(3, 30), 33):
+        scales[f"model.layers.{n}.self_attn.v_scale"] = -1.0
+    folder = write_named(tmp_path / "ckpt", scales, config=model_config(40, compressed_tensors_config()))
+    result = cli("validate", str(folder))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f'{folder}: model.safetensors["model.layers.N.self_attn.v_scale"] (layers 3..29, 33): '
+        "scale must be a finite number > 0, got -1.0"
+    ]
+    # --json keeps one entry per problem.
+    document = json.loads(cli("validate", "--json", str(folder)).stdout)
+    assert len(document["files"][0]["problems"]) == 28

@@ -6,17 +6,19 @@ Problems go to stderr as `DIR: where: message`, warnings as
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from .._errors import Problem
+from ..checkpoint.text import layers_text
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .output import print_json, problems_json, report
+from .output import print_json, problems_json
 from .text import g, shown, shown_table, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from ..checkpoint import CheckpointInspection, LayerReport, ScaleEntry
     from ..checkpoint.engines import EngineView, LayerView, ScaleView
 
@@ -44,9 +46,35 @@ def _report(path: str, inspection: CheckpointInspection) -> None:
     if inspection.report is None:
         print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
         return
-    report(path, inspection.problems)
-    for warning in inspection.warnings:
-        print(f"{path}: warning: {warning}", file=sys.stderr)
+    sys.stdout.flush()
+    for line in grouped(inspection.problems):
+        print(f"{path}: {line}", file=sys.stderr)
+    for line in grouped(inspection.warnings):
+        print(f"{path}: warning: {line}", file=sys.stderr)
+
+
+_LAYER_IN_PATH = re.compile(r"\.(layers|blocks|h)\.([0-9]+)\.")
+
+
+def grouped(problems: Sequence[Problem]) -> list[str]:
+    """The problems as lines, the same problem of several layers once, with its layers as runs."""
+    groups: dict[tuple[str, str], list[tuple[int, Problem]]] = {}
+    for problem in problems:
+        found = _LAYER_IN_PATH.search(problem.path)
+        if found is None:
+            groups.setdefault((problem.path, problem.message), []).append((-1, problem))
+            continue
+        layer = int(found[2])
+        path = f"{problem.path[: found.start()]}.{found[1]}.N.{problem.path[found.end() :]}"
+        message = re.sub(rf"\blayer {layer}\b", "layer N", problem.message)
+        groups.setdefault((path, message), []).append((layer, problem))
+    lines = []
+    for (path, message), members in groups.items():
+        if len(members) == 1:
+            lines.append(str(members[0][1]))
+        else:
+            lines.append(f"{path} ({layers_text([layer for layer, _ in members])}): {message}")
+    return lines
 
 
 def validate_folder(path: str, as_json: bool, engines: Sequence[str]) -> tuple[int, dict[str, Any]]:

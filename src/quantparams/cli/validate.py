@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from .arguments import (
@@ -67,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         return usage_error("validate", error, as_json=args.json)
     status = EXIT_OK
     results = []
+    failed = 0
     folders = [source for source in args.files if is_checkpoint(source)]
     if folders and engine is not None:
         message = (
@@ -87,8 +89,12 @@ def _run(args: argparse.Namespace) -> int:
             file_status, result = _validate_file(source, args.max_bytes, engine, args.json)
         status = max(status, file_status)
         results.append(result)
+        failed += file_status != EXIT_OK
     if args.json:
         print_json({"ok": status == EXIT_OK, "files": results})
+    elif len(args.files) > 1:
+        sys.stdout.flush()
+        print(f"{failed} of {len(args.files)} invalid" if failed else f"all {len(args.files)} valid")
     return status
 
 
