@@ -20,7 +20,7 @@ SCHEME = "compressed-tensors, static, per tensor (config.json quantization_confi
 
 def _sound(folder: Path, layers: int = 2) -> Path:
     scales = {
-        f"model.layers.{n}.self_attn.{kind}_scale": 0.25 * (n + 1) for n in range(layers) for kind in "kv"
+        f"model.layers.{n}.self_attn.{kind}_scale": 0.25 * (1 + n % 2) for n in range(layers) for kind in "kv"
     }
     return write_named(folder, scales, config=model_config(layers, compressed_tensors_config()))
 
@@ -65,7 +65,8 @@ def test_validate_a_sound_checkpoint_as_a_subprocess(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     assert (
         result.stdout
-        == f'ok  {folder}: checkpoint, model_type "llama", k and v scales in 2 layers, KV-cache scheme {SCHEME}\n'
+        == f'ok  {folder}: checkpoint, model_type "llama", 2 attention layers, k and v scales in 2 layers '
+        f"from 0.25 to 0.5, KV-cache scheme {SCHEME}\n"
     )
 
 
@@ -229,7 +230,7 @@ def test_inspect_limit(tmp_path: Path, cli: Any) -> None:
     folder = _sound(tmp_path / "ckpt", layers=30)
     lines = cli("inspect", "--limit", "0", str(folder)).stdout.splitlines()
     assert not any(line.startswith("... and") for line in lines)
-    assert "   29   7.5   7.5  -     -" in lines
+    assert "   29   0.5   0.5  -     -" in lines
     lines = cli("inspect", "--limit", "3", str(folder)).stdout.splitlines()
     assert lines.count("... and 27 more (--limit 0 shows all)") == 2
 

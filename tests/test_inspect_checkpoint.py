@@ -498,3 +498,36 @@ def test_one_unreadable_shard_is_one_problem(tmp_path: Path, index: bool) -> Non
     with pytest.raises(quantparams.ExtractError) as caught:
         quantparams.extract(folder)
     assert [problem.path for problem in caught.value.problems] == ["model-00002-of-00002.safetensors"]
+
+
+def test_an_outlier_and_a_lone_one_are_warnings(tmp_path: Path) -> None:
+    # The scale file's rule (_format.OUTLIER_FACTOR), per kind across layers.
+    scales = {f"model.layers.{n}.self_attn.{kind}_scale": 0.02 for n in range(8) for kind in "kv"}
+    scales["model.layers.5.self_attn.k_scale"] = 20.0
+    scales["model.layers.6.self_attn.v_scale"] = 1.0
+    folder = write_named(tmp_path / "ct", scales, config=model_config(8, compressed_tensors_config()))
+    inspection = inspect_checkpoint(folder)
+    assert inspection.ok
+    assert _messages(inspection.warnings) == [
+        'model.safetensors["model.layers.5.self_attn.k_scale"]: the k scale of layer 5 is 20.0, 1e+03x the '
+        "median 0.02 of the other layers' k scales: a calibration error?",
+        'model.safetensors["model.layers.6.self_attn.v_scale"]: the v scale of layer 6 is 1.0, 50x the '
+        "median 0.02 of the other layers' v scales: a calibration error?",
+    ]
+    # Close to the others, a 1.0 is still the default an uncalibrated layer gets.
+    near = {name: 0.5 for name in scales}
+    near["model.layers.2.self_attn.k_scale"] = 1.0
+    folder = write_named(tmp_path / "near", near, config=model_config(8, compressed_tensors_config()))
+    assert _messages(inspect_checkpoint(folder).warnings) == [
+        'model.safetensors["model.layers.2.self_attn.k_scale"]: the k scale of layer 2 is exactly 1.0, the '
+        "default of an uncalibrated layer, while the median of the k scales is 0.5"
+    ]
+    # ModelOpt clamps its scales to at least 1.0: its 1.0s are not uncalibrated.
+    modelopt = {
+        name.replace("self_attn.k_scale", "self_attn.k_proj.k_scale").replace(
+            "self_attn.v_scale", "self_attn.v_proj.v_scale"
+        ): value
+        for name, value in near.items()
+    }
+    folder = write_named(tmp_path / "mo", modelopt, config=model_config(8), modelopt=modelopt_quant_config())
+    assert inspect_checkpoint(folder).warnings == ()

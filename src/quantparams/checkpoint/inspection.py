@@ -14,6 +14,7 @@ from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .hub import HubError, hub_target, opened
 from .layers import attention_layers, is_tower
+from .outliers import scale_outliers
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
 from .scan import FoundScale, Scan, scan
 from .scheme import MODELOPT_NAME, ModelConfig, read_configs
@@ -195,6 +196,7 @@ def _warn(
     count: int,
     warnings: list[Problem],
 ) -> None:
+    warnings.extend(scale_outliers(by_layer, count, config.family))
     values = [value for scale in found.scales if scale.sound for value in scale.values or ()]
     if values and all(value == 1.0 for value in values):
         if config.family.startswith("modelopt"):

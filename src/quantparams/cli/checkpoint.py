@@ -126,9 +126,19 @@ def _summary(inspection: CheckpointInspection) -> str:
     model = inspection.report
     model_type = text(model.model_type if model is not None else None)
     read = "" if inspection.read is None else f"; {inspection.read.text()}"
+    attention = next((len(view.layers) for view in inspection.engines if view.starts), None)
+    layers = "" if attention is None else f"{attention} attention layers, "
+    values = [
+        value
+        for layer in (model.layers if model is not None else ())
+        for entry in (layer.k, layer.v)
+        if entry is not None
+        for value in entry.values
+    ]
+    spread = f" from {g(min(values))} to {g(max(values))}" if values else ""
     return (
-        f"checkpoint, model_type {model_type}, k and v scales in {_with_scales(inspection)} layers, "
-        f"KV-cache scheme {_scheme_text(inspection)}{read}"
+        f"checkpoint, model_type {model_type}, {layers}k and v scales in {_with_scales(inspection)} "
+        f"layers{spread}, KV-cache scheme {_scheme_text(inspection)}{read}"
     )
 
 
