@@ -515,7 +515,7 @@ def test_an_outlier_and_a_lone_one_are_warnings(tmp_path: Path) -> None:
         "median 0.02 of the other layers' v scales: a calibration error?",
     ]
     # Close to the others, a 1.0 is still the default an uncalibrated layer gets.
-    near = {name: 0.5 for name in scales}
+    near = dict.fromkeys(scales, 0.5)
     near["model.layers.2.self_attn.k_scale"] = 1.0
     folder = write_named(tmp_path / "near", near, config=model_config(8, compressed_tensors_config()))
     assert _messages(inspect_checkpoint(folder).warnings) == [
