@@ -583,3 +583,26 @@ def test_other_commands_do_not_import_extract() -> None:
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_cache_entry_gets_its_file_in_the_snapshot_and_a_replaced_file_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    source = write_checkpoint(tmp_path / "source", SCALES)
+    entry = tmp_path / "models--org--llama"
+    snapshot = entry / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    for file in source.iterdir():
+        os.symlink(file, snapshot / file.name)
+    (entry / "refs").mkdir()
+    (entry / "refs" / "main").write_text("a" * 40)
+    status, out, _ = _extract(capsys, entry)
+    assert status == 0
+    written = snapshot / "kv_cache_scales.json"
+    assert out.startswith(f"wrote {written}: ")
+    assert written.is_file()
+    assert not (entry / "kv_cache_scales.json").exists()
+    status, out, _ = _extract(capsys, entry)
+    assert out.startswith(f"wrote {written} (replacing the file there): ")

@@ -45,16 +45,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     # Imported here: the other commands do not need it.
     from ..checkpoint import DEFAULT_OUTPUT_NAME, extract
+    from ..checkpoint.folder import UnreadableCheckpoint, resolve_folder
 
     checkpoint = checkpoint_of(args.checkpoint) or args.checkpoint
     output = args.output
     if output is None:
-        # A Hub model id has no folder here: the file goes to the current one.
-        output = (
-            os.path.join(checkpoint, DEFAULT_OUTPUT_NAME)
-            if os.path.isdir(checkpoint)
-            else DEFAULT_OUTPUT_NAME
-        )
+        # In the folder the files were read from (a Hugging Face cache entry's snapshot, not
+        # beside its blobs/); a Hub model id has no folder here: the current one.
+        output = DEFAULT_OUTPUT_NAME
+        if os.path.isdir(checkpoint):
+            try:
+                output = os.path.join(resolve_folder(checkpoint), DEFAULT_OUTPUT_NAME)
+            except UnreadableCheckpoint:
+                output = os.path.join(checkpoint, DEFAULT_OUTPUT_NAME)
     if os.path.isdir(output):
         return _failed(args, output, output, "cannot write: Is a directory (name a file with -o)")
     try:
@@ -72,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         return usage_error("extract", error, as_json=args.json)
     schema = extraction.schema
+    replaced = " (replacing the file there)" if os.path.exists(output) else ""
     try:
         dump(schema, output)
     except OSError as error:
@@ -82,9 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(_extract_json(args, output, [], schema, reduced, extraction.notes))
     elif reduced is not None:
-        print(f"wrote {output}: {summary(schema)}, reduce {reduced}{notes}")
+        print(f"wrote {output}{replaced}: {summary(schema)}, reduce {reduced}{notes}")
     else:
-        print(f"wrote {output}: {summary(schema)}, one kv scale per layer, as stored{notes}")
+        print(f"wrote {output}{replaced}: {summary(schema)}, one kv scale per layer, as stored{notes}")
     return EXIT_OK
 
 
