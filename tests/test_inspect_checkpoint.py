@@ -531,3 +531,27 @@ def test_an_outlier_and_a_lone_one_are_warnings(tmp_path: Path) -> None:
     }
     folder = write_named(tmp_path / "mo", modelopt, config=model_config(8), modelopt=modelopt_quant_config())
     assert inspect_checkpoint(folder).warnings == ()
+
+
+def test_a_deepseek_sized_moe_layout_reads_only_the_scales_shards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import quantparams.checkpoint.scan as scan
+    from layouts import write_layout
+
+    count = write_layout(tmp_path / "moe", layers=61, shards=163, experts=256)
+    assert count > 90_000
+    opened: list[str] = []
+    read = scan.read_header  # type: ignore[attr-defined]
+
+    def recording(path: Any, name: str) -> Any:
+        opened.append(name)
+        return read(path, name)
+
+    monkeypatch.setattr(scan, "read_header", recording)
+    inspection = inspect_checkpoint(tmp_path / "moe")
+    assert inspection.ok
+    index = json.loads((tmp_path / "moe" / INDEX_NAME).read_text())["weight_map"]
+    holding = {file for tensor, file in index.items() if tensor.endswith(("k_scale", "v_scale"))}
+    assert sorted(opened) == sorted(holding)
+    assert len(inspection.engines[0].layers) == 61

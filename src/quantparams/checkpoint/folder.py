@@ -17,6 +17,7 @@ whose files are links into `blobs/`.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import stat
@@ -131,6 +132,8 @@ def find_layout(folder: Path, problems: list[Problem]) -> Layout:
     return Layout(folder, "files", tuple(names))
 
 
+# An index names a few files for many thousand tensors: each is judged once.
+@functools.lru_cache(maxsize=4096)
 def _inside(file: str) -> bool:
     """Whether `file` names a file in the folder (or below it), not one elsewhere."""
     parts = PurePosixPath(file).parts

@@ -126,7 +126,8 @@ def read_header(path: str | os.PathLike[str], name: str) -> Header:
 
 
 def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: int) -> TensorInfo:
-    where = f"tensor {describe(tensor)}"
+    # Formatted only when something is wrong: a header lists thousands of sound tensors.
+    where = _Where(tensor)
     if not isinstance(entry, dict):
         raise _broken(
             name, f"{where} must be an object with dtype, shape and data_offsets, got {describe(entry)}"
@@ -152,6 +153,18 @@ def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: i
             name, f"{where} holds {end - begin} bytes, but {dtype} of shape {shape} takes {expected}"
         )
     return TensorInfo(dtype, tuple(shape), begin, end)
+
+
+class _Where:
+    """`tensor "name"` in a message, rendered when the message is."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: str) -> None:
+        self.tensor = tensor
+
+    def __format__(self, spec: str) -> str:
+        return f"tensor {describe(self.tensor)}"
 
 
 def read_floats(header: Header, info: TensorInfo) -> list[float]:

@@ -22,6 +22,7 @@ A rewritten name is a scale parameter only when it ends in
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -234,6 +235,8 @@ def vllm_name(tensor: str, family: str) -> str | None:
     return name if ATTENTION_PARAMETER.search(name) else None
 
 
+# Pure and asked for each scale by the report and by every engine modelled.
+@functools.lru_cache(maxsize=1 << 16)
 def mapped_name(tensor: str, family: str) -> str:
     """What vLLM's cache-scale mapper makes of `tensor` under config `family`, a scale or not."""
     name = tensor
@@ -257,6 +260,9 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
     mapper's result under `family`, which may be None (an `output_scale`
     under compressed-tensors, say).
     """
+    # Every naming ends in "scale": other names (nearly all of a checkpoint's) need no search.
+    if not tensor.endswith("scale"):
+        return None
     layer = _LAYER.search(tensor)
     if layer is None:
         return None
@@ -284,6 +290,8 @@ def _sglang_reads(naming: Naming, tensor: str) -> bool:
 
 def looks_like_scale(tensor: str) -> bool:
     """Named like a KV-cache scale, whatever the table says."""
+    if not tensor.endswith("scale") and "scaling_factor" not in tensor:
+        return False
     return _LOOKS_LIKE_SCALE.search(tensor) is not None
 
 

@@ -36,9 +36,8 @@ def scale_outliers(by_layer: dict[int, dict[str, FoundScale]], count: int, famil
         ones = [layer for layer, value in largest.items() if value == 1.0]
         for layer, value in sorted(largest.items()):
             scale = column[layer]
-            shown = shortest(value, scale.dtype)
-            typical = shortest(median, scale.dtype)
             if value > median * OUTLIER_FACTOR or value < median / OUTLIER_FACTOR:
+                shown, typical = shortest(value, scale.dtype), shortest(median, scale.dtype)
                 message = (
                     f"the {kind} scale of layer {layer} is {shown}, {value / median:.3g}x the median "
                     f"{typical} of the other layers' {kind} scales: a calibration error?"
@@ -52,7 +51,7 @@ def scale_outliers(by_layer: dict[int, dict[str, FoundScale]], count: int, famil
             ):
                 message = (
                     f"the {kind} scale of layer {layer} is exactly 1.0, the default of an uncalibrated "
-                    f"layer, while the median of the {kind} scales is {typical}"
+                    f"layer, while the median of the {kind} scales is {shortest(median, scale.dtype)}"
                 )
                 warnings.append(Problem(scale.where, message))
     return warnings
