@@ -296,3 +296,33 @@ def test_the_same_problem_of_many_layers_is_one_line(tmp_path: Path, cli: Any) -
     # --json keeps one entry per problem.
     document = json.loads(cli("validate", "--json", str(folder)).stdout)
     assert len(document["files"][0]["problems"]) == 28
+
+
+def test_diff_of_checkpoint_folders_and_of_a_folder_and_a_file(tmp_path: Path, cli: Any) -> None:
+    a = _sound(tmp_path / "a", layers=4)
+    scales = {
+        f"model.layers.{n}.self_attn.{kind}_scale": 0.25 * (1 + n % 2) for n in range(4) for kind in "kv"
+    }
+    scales["model.layers.2.self_attn.v_scale"] = 0.3
+    b = write_named(tmp_path / "b", scales, config=model_config(4, compressed_tensors_config()))
+    assert cli("diff", str(a), str(a)).returncode == 0
+    result = cli("diff", str(b), str(a))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "(scales as vLLM uses them; against a file, the larger of k and v)"
+    v = lines.index("v scales:")
+    assert "same within rtol 1e-06: 4 shared scales, largest relative difference 0" in lines[:v]
+    assert lines[v + 3] == "1 of 4 shared scales differ by more than rtol 1e-06, largest first:"
+    document = json.loads(cli("diff", "--json", str(b), str(a)).stdout)
+    assert (document["same"], list(document["differences"])) == (False, ["k", "v"])
+    assert [(item["layer"], item["a"], item["b"]) for item in document["differences"]["v"]["scales"]] == [
+        (2, pytest.approx(0.3), 0.25)
+    ]
+    # Against a file: one scale per layer, the larger of k and v, as extract writes it.
+    assert cli("extract", str(a), "-o", str(tmp_path / "a.json")).returncode == 0
+    result = cli("diff", str(a), str(tmp_path / "a.json"))
+    assert result.returncode == 0
+    assert "one scale per layer:" in result.stdout.splitlines()
+    document = json.loads(cli("diff", "--json", str(b), str(tmp_path / "a.json")).stdout)
+    assert list(document["differences"]) == ["kv"]
+    assert document["differences"]["kv"]["scales"][0]["layer"] == 2

@@ -19,10 +19,11 @@ from .text import g, shown, shown_table, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .. import QuantParamSchema
     from ..checkpoint import CheckpointInspection, LayerReport, ScaleEntry
     from ..checkpoint.engines import EngineView, LayerView, ScaleView
 
-__all__ = ["inspect_folder", "validate_folder"]
+__all__ = ["checkpoint_scales", "inspect_folder", "validate_folder"]
 
 _KINDS = ("k", "v", "q", "prob")
 _HINT = "--limit 0 shows all"
@@ -75,6 +76,29 @@ def grouped(problems: Sequence[Problem]) -> list[str]:
         else:
             lines.append(f"{path} ({layers_text([layer for layer, _ in members])}): {message}")
     return lines
+
+
+def checkpoint_scales(path: str) -> tuple[dict[str, QuantParamSchema] | None, list[Problem], bool]:
+    """For `diff`: the k, v and larger-of-the-two ("kv") scales vLLM uses in each attention layer
+    of the checkpoint, as one-rank schemas (None when it will not start), its problems, and
+    whether it could be read."""
+    from .. import KVCacheQuantSchema, QuantParamSchema
+    from .._format import FP8_DTYPE
+
+    inspection = _inspect(path, ("vllm",))
+    model = inspection.report
+    if model is None:
+        return None, list(inspection.problems), False
+    view = inspection.engines[0]
+    if not view.starts:
+        return None, list(inspection.problems), not inspection.unreadable
+    columns = {kind: {layer.layer: layer.scale(kind).value for layer in view.layers} for kind in ("k", "v")}
+    columns["kv"] = {layer: max(value, columns["v"][layer]) for layer, value in columns["k"].items()}
+    schemas = {
+        kind: QuantParamSchema(model.model_type, KVCacheQuantSchema(FP8_DTYPE, {0: layers}))
+        for kind, layers in columns.items()
+    }
+    return schemas, list(inspection.problems), not inspection.unreadable
 
 
 def validate_folder(path: str, as_json: bool, engines: Sequence[str]) -> tuple[int, dict[str, Any]]:

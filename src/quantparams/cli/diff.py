@@ -10,7 +10,7 @@ from .. import Problem, QuantParamSchema
 from .._format import DEFAULT_RTOL
 from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import STDIN, display_name, load_file
+from .files import STDIN, display_name, is_checkpoint, load_file
 from .output import cannot_read, print_json, problems_json, report, usage_error
 from .text import SHOWN, ranges, shown, shown_table, text
 
@@ -21,8 +21,10 @@ __all__ = ["COMMAND"]
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("a", metavar="A", help="a scale file; - reads standard input")
-    parser.add_argument("b", metavar="B", help="another scale file; - reads standard input")
+    parser.add_argument("a", metavar="A", help="a scale file or a checkpoint folder; - reads standard input")
+    parser.add_argument(
+        "b", metavar="B", help="another scale file or checkpoint folder; - reads standard input"
+    )
     parser.add_argument(
         "--rtol",
         type=tolerance,
@@ -43,10 +45,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class _Side(NamedTuple):
-    """One of the two files: its name in messages, its document if it structures, its problems."""
+    """One of the two inputs: its name in messages, its scales if it has them, its problems.
+
+    `schemas` maps a kind to one scale per layer: "kv" for a file (its one scale per
+    layer); for a checkpoint folder, the k and v values vLLM uses, and "kv", the
+    larger of the two, as `extract` writes it.
+    """
 
     path: str
-    schema: QuantParamSchema | None
+    schemas: dict[str, QuantParamSchema] | None
     problems: list[Problem]
     readable: bool
 
@@ -55,12 +62,17 @@ class _Side(NamedTuple):
 
 
 def _read(source: str, max_bytes: int) -> _Side:
+    if is_checkpoint(source):
+        from .checkpoint import checkpoint_scales
+
+        schemas, problems, readable = checkpoint_scales(source)
+        return _Side(source, schemas, problems, readable)
     path = display_name(source)
     try:
         schema, problems = load_file(source, max_bytes)
     except OSError as error:
         return _Side(path, None, [Problem("$", cannot_read(path, error))], readable=False)
-    return _Side(path, schema, problems, readable=True)
+    return _Side(path, None if schema is None else {"kv": schema}, problems, readable=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -72,21 +84,28 @@ def _run(args: argparse.Namespace) -> int:
     a, b = _read(args.a, args.max_bytes), _read(args.b, args.max_bytes)
     # Files that structure are compared even when they fail their checks: the
     # differences may be what explains the problems.
-    difference = None
-    if a.schema is not None and b.schema is not None:
-        difference = diff_schemas(a.schema, b.schema, args.rtol)
+    differences: dict[str, Difference] | None = None
+    if a.schemas is not None and b.schemas is not None:
+        # Two checkpoints compare k and v apart; a checkpoint and a file, one scale per layer.
+        kinds = ("k", "v") if "k" in a.schemas and "k" in b.schemas else ("kv",)
+        differences = {kind: diff_schemas(a.schemas[kind], b.schemas[kind], args.rtol) for kind in kinds}
+    files_only = "k" not in (a.schemas or {}) and "k" not in (b.schemas or {})
+    same = None if differences is None else all(item.same for item in differences.values())
     if args.json:
-        print_json(
-            {
-                "a": a.json(),
-                "b": b.json(),
-                "rtol": args.rtol,
-                "same": None if difference is None else difference.same,
-                "differences": None if difference is None else _difference_json(difference),
-            }
-        )
-    elif difference is not None:
-        lines = _render(a.path, b.path, difference, args.limit)
+        shown_json: object = None
+        if differences is not None:
+            shown_json = (
+                _difference_json(differences["kv"])
+                if files_only
+                else {kind: _difference_json(item) for kind, item in differences.items()}
+            )
+        print_json({"a": a.json(), "b": b.json(), "rtol": args.rtol, "same": same, "differences": shown_json})
+    elif differences is not None:
+        lines = [] if files_only else ["(scales as vLLM uses them; against a file, the larger of k and v)"]
+        for kind, difference in differences.items():
+            if not files_only:
+                lines.append(f"{kind} scales:" if kind != "kv" else "one scale per layer:")
+            lines += _render(a.path, b.path, difference, args.limit)
         invalid = [name for name, side in (("A", a), ("B", b)) if side.problems]
         if invalid:
             lines.append(f"invalid: {' and '.join(invalid)} (problems on stderr)")
@@ -97,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
             report(side.path, side.problems)
     if not (a.readable and b.readable):
         return EXIT_USAGE
-    if difference is None or a.problems or b.problems or not difference.same:
+    if differences is None or a.problems or b.problems or not same:
         return EXIT_INVALID
     return EXIT_OK
 
@@ -178,10 +197,12 @@ def _render(path_a: str, path_b: str, difference: Difference, limit: int) -> lis
 
 COMMAND = Command(
     name="diff",
-    help="compare two files layer by layer",
+    help="compare two files or checkpoint folders layer by layer",
     description="Compare B with A: model type, dtype, ranks and layers present in one only, and "
     "the scales whose relative difference |a-b|/max(|a|,|b|) exceeds --rtol, largest first. "
-    "Files that structure are compared even when they fail their checks; their problems follow on stderr.",
+    "Files that structure are compared even when they fail their checks; their problems follow on stderr. "
+    "Two checkpoint folders are compared per kind (k, v) on the values vLLM uses; a folder and a file, "
+    "on one scale per layer (the larger of k and v, as extract writes it).",
     exit_status="0 both files are valid and the same within --rtol, 1 they differ or either is invalid, "
     "2 a usage error or a file that cannot be read.",
     example="quantparams diff examples/llama-tp2-32layers.json examples/rerun/llama-tp2-32layers.json",
