@@ -46,10 +46,11 @@ def test_loads_accepts_str_bytearray_and_memoryview() -> None:
     assert quantparams.loads(memoryview(data)) == expected
 
 
-def test_loads_of_something_not_text() -> None:
-    with pytest.raises(ParseError) as caught:
-        quantparams.loads(42)  # type: ignore[arg-type]
-    assert str(caught.value) == "$: expected bytes or str to parse, got int"
+def test_loads_of_something_not_text_is_a_type_error() -> None:
+    # A programming error, as in the json module and tomli: not a QuantParamError.
+    for value in (42, None, ["{}"]):
+        with pytest.raises(TypeError, match="loads expects bytes, bytearray, memoryview or str, got "):
+            quantparams.loads(value)  # type: ignore[arg-type]
 
 
 def test_lone_surrogate_in_str() -> None:

@@ -27,7 +27,13 @@ def loads(
     *,
     validate: bool = True,
 ) -> QuantParamSchema:
-    """Parse, structure and (unless `validate=False`) check one document."""
+    """Parse, structure and (unless `validate=False`) check one document.
+
+    `data` that is not bytes-like or a str is a programming error, not bad
+    input: `TypeError`, as in the json module and tomli.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"loads expects bytes, bytearray, memoryview or str, got {type(data).__name__}")
     if type(data) is memoryview:
         data = data.tobytes()
     # The fast path reads the usual sound document; whatever it declines the

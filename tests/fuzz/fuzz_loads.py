@@ -863,6 +863,13 @@ def _names_a_key_twice(data: object) -> bool | None:
 
 def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
     """Run one case; raise on any broken promise (an unexpected exception, or `Broken`)."""
+    if not isinstance(case.data, (bytes, bytearray, memoryview, str)):
+        # Not bytes-like or text: a programming error, TypeError, as in the json module.
+        try:
+            quantparams.loads(case.data, case.context)
+        except TypeError:
+            return Result("TypeError", None)
+        raise Broken("no TypeError", f"loads({type(case.data).__name__}) did not raise TypeError")
     outcome, value = _outcome(lambda: quantparams.loads(case.data, case.context), skip)
     if case.compare_deferred:
         deferred, loaded = _outcome(lambda: quantparams.loads(case.data, validate=False), skip)
