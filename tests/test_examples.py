@@ -28,12 +28,27 @@ def test_the_shipped_checkpoints_are_what_the_script_writes(tmp_path: Path) -> N
         assert written == shipped
 
 
-def test_the_readme_lists_every_naming() -> None:
+def test_the_readme_table_says_what_the_naming_table_says_row_by_row() -> None:
     table = README[README.index("| checkpoint name ends with |") :].split("\n\n", 1)[0]
-    rows = table.splitlines()[2:]
-    assert len(rows) == len(NAMINGS) - 2  # HunYuan's two rows and the output-scale rows share one each
-    for producer in {naming.producer for naming in NAMINGS}:
-        assert any(producer.split(",")[0] in row or producer.split(" ")[0] in row for row in rows), producer
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    matched = set()
+    for naming in NAMINGS:
+        # A row is found by the first word of its producer: "AMD Quark" rows share one.
+        first = naming.producer.replace(",", " ").split()[0]
+        [row] = [row for row in rows if row[4].replace(",", " ").split()[0] == first]
+        matched.add(row[4])
+        under = "fp8 and Quark only" if naming.vllm_configs == frozenset({"fp8", "quark"}) else "any"
+        assert row[2].startswith(under), (naming.producer, row)
+        if naming.sglang is not None:
+            assert row[3] != "no", (naming.producer, row)
+    assert matched == {row[4] for row in rows}
+    for row in rows:
+        namings = [
+            n
+            for n in NAMINGS
+            if n.producer.replace(",", " ").split()[0] == row[4].replace(",", " ").split()[0]
+        ]
+        assert (row[3] == "no") == all(n.sglang is None for n in namings), row
 
 
 def test_the_readme_python_checkpoint_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Literal
 
 import attrs
 
@@ -54,12 +55,14 @@ MAX_LAYERS = 1 << 16
 # The quantization configs the table tells apart ("" for none or another).
 CONFIG_FAMILIES = ("compressed-tensors", "quark", "modelopt", "fp8", "")
 
-Kind = str  # "q", "k", "v", "prob" or "kv"
+Kind = Literal["q", "k", "v", "prob", "kv"]
+# A pattern's "kind" group matches one of these.
+_KINDS: dict[str, Kind] = {"q": "q", "k": "k", "v": "v", "prob": "prob", "kv": "kv"}
 
 _WITH_SUFFIXES = frozenset({"fp8", "quark"})
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Naming:
     """One naming convention of a KV-cache scale tensor."""
 
@@ -79,7 +82,7 @@ class Naming:
     sglang: tuple[str, str] | None
     # How vLLM's mapper applies the rewrite: "regex" rules run first, in table
     # order; "suffix" rules after them, on the end of the name.
-    step: str = "regex"
+    step: Literal["regex", "suffix"] = "regex"
     # The naming as a person writes it, for messages.
     example: str = ""
 
@@ -97,97 +100,97 @@ class Naming:
 
 NAMINGS: tuple[Naming, ...] = (
     Naming(
-        r"\.kv_scale$",
-        "deprecated fused scale",
-        "kv",
-        r".attn.k_scale",
-        None,
+        pattern=r"\.kv_scale$",
+        producer="deprecated fused scale",
+        kind="kv",
+        vllm_rewrite=".attn.k_scale",
+        vllm_configs=None,
         sglang=(r"\.kv_scale$", ".attn.k_scale"),
         example="*.kv_scale",
     ),
     Naming(
-        r"\.self_attn\.[kv]_proj\.(?P<kind>[kv])_scale$",
-        "NVIDIA ModelOpt",
-        None,
-        r".self_attn.attn.\g<kind>_scale",
-        None,
+        pattern=r"\.self_attn\.[kv]_proj\.(?P<kind>[kv])_scale$",
+        producer="NVIDIA ModelOpt",
+        kind=None,
+        vllm_rewrite=r".self_attn.attn.\g<kind>_scale",
+        vllm_configs=None,
         # SGLang reads k_proj.k_scale and v_proj.v_scale only.
         sglang=(r"\.self_attn\.(?P<p>[kv])_proj\.(?P=p)_scale$", r".self_attn.attn.\g<p>_scale"),
         example="*.self_attn.k_proj.k_scale / v_proj.v_scale",
     ),
     Naming(
-        r"\.self_attn\.qk(?:qk)?v_proj\.(?P<kind>[kv])_scale$",
-        "fused qkv / qkqkv projection",
-        None,
-        r".self_attn.attn.\g<kind>_scale",
-        None,
+        pattern=r"\.self_attn\.qk(?:qk)?v_proj\.(?P<kind>[kv])_scale$",
+        producer="fused qkv / qkqkv projection",
+        kind=None,
+        vllm_rewrite=r".self_attn.attn.\g<kind>_scale",
+        vllm_configs=None,
         sglang=None,
         example="*.self_attn.qkv_proj.k_scale / v_scale (qkqkv_proj too)",
     ),
     Naming(
-        r"\.mixer\.[kv]_proj\.(?P<kind>[kv])_scale$",
-        "NemotronH",
-        None,
-        r".mixer.attn.\g<kind>_scale",
-        None,
+        pattern=r"\.mixer\.[kv]_proj\.(?P<kind>[kv])_scale$",
+        producer="NemotronH",
+        kind=None,
+        vllm_rewrite=r".mixer.attn.\g<kind>_scale",
+        vllm_configs=None,
         sglang=None,
         example="*.mixer.k_proj.k_scale / v_proj.v_scale",
     ),
     Naming(
-        r"\.self_attn\.q\.scale$",
-        "HunYuan v3",
-        "q",
-        r".self_attn.attn.q_scale",
-        None,
+        pattern=r"\.self_attn\.q\.scale$",
+        producer="HunYuan v3",
+        kind="q",
+        vllm_rewrite=".self_attn.attn.q_scale",
+        vllm_configs=None,
         sglang=None,
         example="*.self_attn.q.scale",
     ),
     Naming(
-        r"\.self_attn\.(?P<kind>[kv])_cache\.scale$",
-        "HunYuan v3",
-        None,
-        r".self_attn.attn.\g<kind>_scale",
-        None,
+        pattern=r"\.self_attn\.(?P<kind>[kv])_cache\.scale$",
+        producer="HunYuan v3",
+        kind=None,
+        vllm_rewrite=r".self_attn.attn.\g<kind>_scale",
+        vllm_configs=None,
         sglang=None,
         example="*.self_attn.k_cache.scale / v_cache.scale",
     ),
     Naming(
-        r"(?<!\.attn)\.(?P<kind>[qkv])_scale$",
-        "llm-compressor / compressed-tensors",
-        None,
-        r".attn.\g<kind>_scale",
-        None,
+        pattern=r"(?<!\.attn)\.(?P<kind>[qkv])_scale$",
+        producer="llm-compressor / compressed-tensors",
+        kind=None,
+        vllm_rewrite=r".attn.\g<kind>_scale",
+        vllm_configs=None,
         # SGLang reads k and v, not q.
         sglang=(r"\.(?P<p>[kv])_scale$", r".attn.\g<p>_scale"),
         example="*.self_attn.k_scale / v_scale / q_scale",
     ),
     Naming(
-        r"\.(?P<kind>[qkv])_proj\.output_scale$",
-        "AMD Quark, older compressed-tensors",
-        None,
-        r".attn.\g<kind>_scale",
-        _WITH_SUFFIXES,
+        pattern=r"\.(?P<kind>[qkv])_proj\.output_scale$",
+        producer="AMD Quark, older compressed-tensors",
+        kind=None,
+        vllm_rewrite=r".attn.\g<kind>_scale",
+        vllm_configs=_WITH_SUFFIXES,
         # SGLang renames k and v unchecked; it holds no q parameter.
         sglang=(r"\.(?P<p>[kv])_proj\.output_scale$", r".attn.\g<p>_scale"),
         step="suffix",
         example="*.k_proj.output_scale / v_proj / q_proj",
     ),
     Naming(
-        r"\.self_attn\.prob_output_scale$",
-        "AMD Quark",
-        "prob",
-        r".self_attn.attn.prob_scale",
-        _WITH_SUFFIXES,
+        pattern=r"\.self_attn\.prob_output_scale$",
+        producer="AMD Quark",
+        kind="prob",
+        vllm_rewrite=".self_attn.attn.prob_scale",
+        vllm_configs=_WITH_SUFFIXES,
         sglang=None,
         step="suffix",
         example="*.self_attn.prob_output_scale",
     ),
     Naming(
-        r"\.attn\.(?P<kind>q|k|v|prob)_scale$",
-        "vLLM's own parameter names",
-        None,
-        None,
-        None,
+        pattern=r"\.attn\.(?P<kind>q|k|v|prob)_scale$",
+        producer="vLLM's own parameter names",
+        kind=None,
+        vllm_rewrite=None,
+        vllm_configs=None,
         sglang=None,
         example="*.attn.k_scale / v_scale / q_scale / prob_scale",
     ),
@@ -270,7 +273,7 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
         match = naming.regex.search(tensor)
         if match is None:
             continue
-        kind = naming.kind or match["kind"]
+        kind = naming.kind or _KINDS[match["kind"]]
         sglang = _sglang_reads(naming, tensor)
         return NamedScale(
             tensor, int(layer["layer"]), kind, naming, layer["stack"], vllm_name(tensor, family), sglang
