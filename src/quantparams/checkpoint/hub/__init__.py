@@ -24,17 +24,26 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
+def _size(snapshot: Path) -> int:
+    """The bytes of the snapshot's safetensors files that are there."""
+    total = 0
+    for path in snapshot.iterdir():
+        if path.name.endswith(".safetensors"):
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+    return total
+
+
 @contextlib.contextmanager
 def opened(target: HubTarget) -> Iterator[tuple[Path, HubRead]]:
     """A folder holding what a check of `target` reads, and what reading it cost; raises `HubError`."""
     snapshot = cached_snapshot(target)
     if snapshot is not None:
-        size = sum(path.stat().st_size for path in snapshot.iterdir() if path.name.endswith(".safetensors"))
-        yield snapshot, HubRead("cache", 0, 0, size)
+        yield snapshot, HubRead("cache", 0, 0, _size(snapshot))
         return
     if _offline():
         message = (
-            f"{target} is not in the local Hugging Face cache ({cache_root()}), and HF_HUB_OFFLINE=1 "
+            f"not in the local Hugging Face cache ({cache_root()}), and HF_HUB_OFFLINE=1 "
             "keeps quantparams off the Hub"
         )
         raise HubError(message)

@@ -80,17 +80,18 @@ def fetch(target: HubTarget, folder: Path) -> tuple[int, int, int]:
     except hub.errors.GatedRepoError:
         raise HubError(_gated(hub, target)) from None
     except hub.errors.RevisionNotFoundError:
-        raise HubError(f"{target}: no such revision {target.revision!r} on the Hub") from None
+        raise HubError(f"no such revision {target.revision!r} on the Hub") from None
     except hub.errors.RepositoryNotFoundError:
-        message = f"{target}: no such model on the Hub (or it is private: log in with `hf auth login` or set HF_TOKEN)"
+        message = (
+            "no such folder here, and no such model on the Hub "
+            "(or it is private: log in with `hf auth login` or set HF_TOKEN)"
+        )
         raise HubError(message) from None
     except hub.errors.HfHubHTTPError as error:
         status = getattr(getattr(error, "response", None), "status_code", None)
-        raise HubError(f"{target}: the Hub answered HTTP {status}: {str(error).splitlines()[0]}") from None
+        raise HubError(f"the Hub answered HTTP {status}: {str(error).splitlines()[0]}") from None
     except (OSError, hub.errors.HTTPError, *_transport_errors()) as error:
-        raise HubError(
-            f"{target}: cannot reach the Hub at {hub.constants.ENDPOINT}: {_reason(error)}"
-        ) from None
+        raise HubError(f"cannot reach the Hub at {hub.constants.ENDPOINT}: {_reason(error)}") from None
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -107,8 +108,8 @@ def _reason(error: BaseException) -> str:
 
 def _gated(hub: Any, target: HubTarget) -> str:
     if hub.utils.get_token():
-        return f"{target} is gated, and this token has no access: accept its terms on the model's page"
-    return f"{target} is gated: accept its terms on the model's page, then log in with `hf auth login` or set HF_TOKEN"
+        return "the model is gated, and this token has no access: accept its terms on the model's page"
+    return "the model is gated: accept its terms on the model's page, then log in with `hf auth login` or set HF_TOKEN"
 
 
 class _Fetch:
@@ -165,7 +166,7 @@ class _Fetch:
     def _shard(self, shard: str, size: int) -> None:
         length = self._get(shard, (0, 7), 8)
         if len(length) != 8:
-            raise HubError(f"{self.target}: {shard} is shorter than a safetensors header")
+            raise HubError(f"{shard} is shorter than a safetensors header")
         (count,) = struct.unpack("<Q", length)
         header = b""
         if 0 < count <= min(_LARGEST_HEADER, max(size - 8, 0)):
@@ -228,7 +229,7 @@ class _Fetch:
                 self.hub.utils.hf_raise_for_status(response)
             if span is not None and response.status_code != 206:
                 message = (
-                    f"{self.target}: the server answered a range request for {file} with HTTP "
+                    f"the server answered a range request for {file} with HTTP "
                     f"{response.status_code}, the whole file: stopped rather than download it"
                 )
                 raise HubError(message)
@@ -236,11 +237,9 @@ class _Fetch:
                 data += chunk
                 self.cost.add(bytes_read=len(chunk))
                 if len(data) > most:
-                    raise HubError(
-                        f"{self.target}: {file} sent more than the {most} bytes asked for: stopped"
-                    )
+                    raise HubError(f"{file} sent more than the {most} bytes asked for: stopped")
         if span is not None and len(data) != span[1] - span[0] + 1:
-            raise HubError(f"{self.target}: the connection ended {len(data)} bytes into a read of {file}")
+            raise HubError(f"the connection ended {len(data)} bytes into a read of {file}")
         return bytes(data)
 
 
