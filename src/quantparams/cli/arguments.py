@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from .. import DEFAULT_MAX_BYTES
 from .exit_codes import EXIT_USAGE
 from .output import print_json, usage_document
+from .text import SHOWN
 
 __all__ = [
     "Command",
@@ -21,6 +22,7 @@ __all__ = [
     "engines_named",
     "integer_at_least",
     "json_flag",
+    "limit_flag",
     "max_bytes_flag",
     "tolerance",
 ]
@@ -101,6 +103,17 @@ def engine_flag(parser: argparse.ArgumentParser) -> None:
 def engines_named(engine: str) -> tuple[str, ...]:
     """The engines `--engine ENGINE` names."""
     return ("vllm", "sglang") if engine == "all" else (engine,)
+
+
+def limit_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--limit N`: how many rows of `what` a table shows (0: all)."""
+    parser.add_argument(
+        "--limit",
+        type=integer_at_least(0),
+        default=SHOWN,
+        metavar="N",
+        help=f"show at most N {what} (default {SHOWN}; 0 shows all; --json always lists all)",
+    )
 
 
 def max_bytes_flag(parser: argparse.ArgumentParser) -> None:

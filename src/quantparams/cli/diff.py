@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import Problem, QuantParamSchema
 from .._format import DEFAULT_RTOL
-from .arguments import Command, UsageError, integer_at_least, json_flag, max_bytes_flag, tolerance
+from .arguments import Command, UsageError, json_flag, limit_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import STDIN, display_name, is_checkpoint, load_file
 from .output import cannot_read, print_json, problems_json, report, usage_error
-from .text import SHOWN, ranges, shown, shown_table, text
+from .text import ranges, shown, shown_table, text
 
 if TYPE_CHECKING:
     from .._diff import Difference, ScaleDifference
@@ -33,13 +33,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest relative difference |a-b|/max(|a|,|b|) of two scales still taken as the same "
         f"(default {DEFAULT_RTOL:g})",
     )
-    parser.add_argument(
-        "--limit",
-        type=integer_at_least(0),
-        default=SHOWN,
-        metavar="N",
-        help=f"list at most N differing scales (default {SHOWN}; 0 lists all; --json always lists all)",
-    )
+    limit_flag(parser, "differing scales")
     max_bytes_flag(parser)
     json_flag(parser)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import Problem
 from .._format import OUTLIER_FACTOR
-from .arguments import Command, engine_flag, engines_named, integer_at_least, json_flag, max_bytes_flag
+from .arguments import Command, engine_flag, engines_named, json_flag, limit_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import checkpoint_of, display_name, is_checkpoint, load_file
 from .output import cannot_read, print_json, problems_json, report
@@ -25,13 +25,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", metavar="FILE", help="a scale file, or a checkpoint folder; - reads standard input"
     )
-    parser.add_argument(
-        "--limit",
-        type=integer_at_least(0),
-        default=SHOWN,
-        metavar="N",
-        help=f"show at most N rows of each table (default {SHOWN}; 0 shows all; --json always lists all)",
-    )
+    limit_flag(parser, "rows of each table")
     engine_flag(parser)
     max_bytes_flag(parser)
     json_flag(parser)
