@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 
 import attrs
@@ -16,13 +15,12 @@ from .hub import HubError, hub_target, opened
 from .layers import attention_layers, is_tower
 from .outliers import scale_outliers
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
-from .scan import FoundScale, Scan, scan
+from .scan import FoundScale, Scan, path_layer, scan
 from .scheme import MODELOPT_NAME, ModelConfig, read_configs
 from .text import layers_text, quote_list
 
 __all__ = ["inspect_checkpoint", "none_found"]
 
-_LAYER_IN_PATH = re.compile(r"\.layers\.([0-9]+)\.")
 _SCHEME_PLACES = (
     "config.json quantization_config.kv_cache_scheme, export.kv_cache_group or kv_cache_quant_method, "
     f"or {MODELOPT_NAME} kv_cache_quant_algo"
@@ -104,8 +102,8 @@ def _position(problem: Problem, layout: Layout) -> tuple[int, int]:
     """Unreadable files first, then tensors layer by layer, then what concerns the whole folder."""
     if problem.path == layout.where:
         return 2, 0
-    layer = _LAYER_IN_PATH.search(problem.path)
-    return (1, int(layer[1])) if layer else (0, 0)
+    layer = path_layer(problem.path)
+    return (1, layer[0]) if layer else (0, 0)
 
 
 def none_found(found: Scan, layout: Layout, config: ModelConfig) -> str:

@@ -7,6 +7,7 @@ table names as scales, after their dtype and shape are found sound.
 from __future__ import annotations
 
 import math
+import re
 
 import attrs
 import orjson
@@ -18,11 +19,23 @@ from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale
 from .numbers import shortest
 from .scheme import ModelConfig
 
-__all__ = ["FoundScale", "Scan", "past_layers", "scan", "tensor_path"]
+__all__ = ["FoundScale", "Scan", "past_layers", "path_layer", "scan", "tensor_path"]
 
 
 def tensor_path(file: str, tensor: str) -> str:
     return f"{file}[{orjson.dumps(tensor).decode()}]"
+
+
+_LAYER_IN_PATH = re.compile(r"\.(layers|blocks|h)\.([0-9]+)\.")
+
+
+def path_layer(path: str) -> tuple[int, str] | None:
+    """The layer a problem's path names (`file["model.layers.3.self_attn.k_scale"]`), and the
+    path with `N` for it; None for a path of no layer."""
+    found = _LAYER_IN_PATH.search(path)
+    if found is None:
+        return None
+    return int(found[2]), f"{path[: found.start()]}.{found[1]}.N.{path[found.end() :]}"
 
 
 def past_layers(layer: int) -> str:

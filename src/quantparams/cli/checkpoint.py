@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import Problem
+from ..checkpoint.scan import path_layer
 from ..checkpoint.text import layers_text
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .output import print_json, problems_json
@@ -54,19 +55,15 @@ def _report(path: str, inspection: CheckpointInspection) -> None:
         print(f"{path}: warning: {line}", file=sys.stderr)
 
 
-_LAYER_IN_PATH = re.compile(r"\.(layers|blocks|h)\.([0-9]+)\.")
-
-
 def grouped(problems: Sequence[Problem]) -> list[str]:
     """The problems as lines, the same problem of several layers once, with its layers as runs."""
     groups: dict[tuple[str, str], list[tuple[int, Problem]]] = {}
     for problem in problems:
-        found = _LAYER_IN_PATH.search(problem.path)
+        found = path_layer(problem.path)
         if found is None:
             groups.setdefault((problem.path, problem.message), []).append((-1, problem))
             continue
-        layer = int(found[2])
-        path = f"{problem.path[: found.start()]}.{found[1]}.N.{problem.path[found.end() :]}"
+        layer, path = found
         message = re.sub(rf"\blayer {layer}\b", "layer N", problem.message)
         groups.setdefault((path, message), []).append((layer, problem))
     lines = []
