@@ -248,6 +248,9 @@ def test_a_file_of_a_checkpoint_checks_its_folder(tmp_path: Path, cli: Any, name
     result = cli("extract", str(folder / name), "-o", str(tmp_path / "out.json"))
     assert result.returncode == 0
     assert (tmp_path / "out.json").is_file()
+    result = cli("diff", str(folder / name), str(folder))
+    assert result.returncode == 0
+    assert result.stderr == f"{folder / name} is a file of the checkpoint in {folder}: checking the folder\n"
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "dangling"])

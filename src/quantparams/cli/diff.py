@@ -10,7 +10,7 @@ from .. import Problem, QuantParamSchema
 from .._format import DEFAULT_RTOL
 from .arguments import Command, UsageError, json_flag, limit_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .files import STDIN, display_name, is_checkpoint, load_file
+from .files import STDIN, checkpoint_of, display_name, is_checkpoint, load_file
 from .output import cannot_read, print_json, problems_json, report, usage_error
 from .text import ranges, shown, shown_table, text
 
@@ -56,6 +56,7 @@ class _Side(NamedTuple):
 
 
 def _read(source: str, max_bytes: int) -> _Side:
+    source = checkpoint_of(source) or source
     if is_checkpoint(source):
         from .checkpoint import checkpoint_scales
 

@@ -89,8 +89,6 @@ class Load:
 
     outcome: Literal["loaded", "ignored", "fails"]
     kind: str | None = None
-    # The attention parameter it becomes, for "loaded".
-    parameter: str | None = None
     # Why it is ignored or fails, in the engine's words.
     reason: str = ""
     failure: Failure | None = None

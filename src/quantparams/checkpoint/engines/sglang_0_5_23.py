@@ -190,11 +190,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
             else "the attention layer holds no such scale parameter"
         )
         return Load("ignored", reason=reason)
-    if context.attention == "mla":
-        parameter = re.sub(r"\.self_attn\..*$", f".self_attn.attn_mqa.{kind}_scale", tensor)
-    else:
-        parameter = re.sub(r"\.(self_attn|mixer)\..*$", rf".\1.attn.{kind}_scale", tensor)
-    return Load("loaded", kind=kind, parameter=parameter)
+    return Load("loaded", kind=kind)
 
 
 def _model_file(architecture: str) -> str:

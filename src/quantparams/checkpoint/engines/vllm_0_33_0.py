@@ -165,7 +165,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
         name = _remap(name)
     parameter = ATTENTION_PARAMETER.search(name)
     if parameter is not None and parameter["kind"] in context.parameters:
-        return Load("loaded", kind=parameter["kind"], parameter=name)
+        return Load("loaded", kind=parameter["kind"])
     if quantized and name.endswith(_IGNORED_SUFFIXES):
         return Load(
             "ignored", reason="no attention layer holds it, and vLLM ignores names ending in this suffix"
