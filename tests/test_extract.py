@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -228,10 +228,10 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
         opened.append(name)
         return read_header(path, name)
 
-    def spy_floats(header: Header, info: TensorInfo) -> list[float]:
+    def spy_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> list[float]:
         read.extend(name for name, one in header.tensors.items() if one == info)
         assert info.end - info.begin <= 8
-        return read_floats(header, info)
+        return read_floats(header, info, file)
 
     monkeypatch.setattr(scan_module, "read_header", spy_header)
     monkeypatch.setattr(scan_module, "read_floats", spy_floats)

@@ -12,9 +12,11 @@ Every way a file can be broken is a `HeaderError` with a one-line message.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import struct
+from typing import BinaryIO
 
 import attrs
 import orjson
@@ -167,12 +169,13 @@ class _Where:
         return f"tensor {describe(self.tensor)}"
 
 
-def read_floats(header: Header, info: TensorInfo) -> list[float]:
-    """The values of a float tensor `info` of the file, read from its bytes only."""
+def read_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> list[float]:
+    """The values of a float tensor `info` of the file, read from its bytes only; `file`, when
+    given, is the file already open (a shard's scales are read through one open)."""
     code = FLOAT_DTYPES[info.dtype]
-    with open(header.path, "rb") as file:
-        file.seek(info.begin)
-        data = file.read(info.end - info.begin)
+    with contextlib.nullcontext(file) if file is not None else open(header.path, "rb") as stream:
+        stream.seek(info.begin)
+        data = stream.read(info.end - info.begin)
     if len(data) != info.end - info.begin:
         raise OSError(f"{header.path}: the file was cut while it was read")
     if info.dtype == "BF16":

@@ -6,8 +6,11 @@ table names as scales, after their dtype and shape are found sound.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import attrs
 import orjson
@@ -96,12 +99,13 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
             if header is None:
                 found.unread_layers.update(one.layer for one in map(named.get, wanted) if one is not None)
                 continue
-            for tensor in sorted(wanted, key=lambda name: _order(name, named)):
-                if tensor not in header.tensors:
-                    message = f"no such tensor in the file, but {INDEX_NAME} places it there"
-                    problems.append(Problem(tensor_path(file, tensor), message))
-                    continue
-                _take(found, config, problems, file, header, tensor, named[tensor])
+            with _opened(header) as handle:
+                for tensor in sorted(wanted, key=lambda name: _order(name, named)):
+                    if tensor not in header.tensors:
+                        message = f"no such tensor in the file, but {INDEX_NAME} places it there"
+                        problems.append(Problem(tensor_path(file, tensor), message))
+                        continue
+                    _take(found, config, problems, file, header, tensor, named[tensor], handle)
         return found
     for file in layout.files:
         header = _open(layout, file, problems, found, None)
@@ -109,9 +113,23 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
             continue
         found.tensor_count += len(header.tensors)
         named = {tensor: name_scale(tensor, config.family) for tensor in header.tensors}
-        for tensor in sorted(header.tensors, key=lambda name: _order(name, named)):
-            _take(found, config, problems, file, header, tensor, named[tensor])
+        with _opened(header) as handle:
+            for tensor in sorted(header.tensors, key=lambda name: _order(name, named)):
+                _take(found, config, problems, file, header, tensor, named[tensor], handle)
     return found
+
+
+@contextlib.contextmanager
+def _opened(header: Header) -> Iterator[BinaryIO | None]:
+    """The shard open once for all its scales' bytes; None when it cannot be opened again
+    (each read then opens it, and says why it cannot)."""
+    try:
+        stream = open(header.path, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        yield None
+        return
+    with stream:
+        yield stream
 
 
 def _order(tensor: str, named: dict[str, NamedScale | None]) -> tuple[int, str]:
@@ -152,6 +170,7 @@ def _take(
     header: Header,
     tensor: str,
     named: NamedScale | None,
+    handle: BinaryIO | None,
 ) -> None:
     """Record `tensor`, which the table names `named` (None: not a scale it knows)."""
     if named is None:
@@ -163,7 +182,7 @@ def _take(
         problems.append(Problem(where, past_layers(named.layer)))
         return
     info = header.tensors[tensor]
-    values = scale_values(problems, where, header, info, *_head_count(named.kind, config))
+    values = scale_values(problems, where, header, info, *_head_count(named.kind, config), file=handle)
     sound = values is not None and all(0.0 < value < math.inf for value in values)
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
@@ -175,6 +194,7 @@ def scale_values(
     info: TensorInfo,
     heads: int | None,
     heads_key: str,
+    file: BinaryIO | None = None,
 ) -> tuple[float, ...] | None:
     """The values of a scale tensor, one per tensor or one per head (`heads`,
     from config.json's `heads_key`; None: per tensor only), with a problem for
@@ -200,7 +220,7 @@ def scale_values(
         problems.extend(Problem(where, message) for message in messages)
         return None
     try:
-        values = read_floats(header, info)
+        values = read_floats(header, info, file)
     except OSError as error:
         problems.append(Problem(where, f"cannot read: {error}"))
         return None
