@@ -1,9 +1,12 @@
 """KV-cache scales in safetensors checkpoints: what engines will load, and the file made from them.
 
-- `inspect_checkpoint(path)`: layer by layer, the q, k, v and prob scales a
-  checkpoint folder holds, with the parameter vLLM makes of each, and every
-  problem (a layer that will silently run with 1.0, a scale no engine reads,
-  an unsound value...) and warning.
+- `inspect_checkpoint(path, engines=...)`: layer by layer, the q, k, v and
+  prob scales a checkpoint folder holds, what each engine release modelled
+  (`engines/`: vLLM 0.33.0, SGLang 0.5.23) makes of them (whether it starts,
+  and the values every attention layer runs with), and every problem (an
+  engine that will not start, a layer it runs with 1.0, a scale no engine
+  reads, an unsound value...) and warning. `path` may be a Hugging Face Hub
+  model id (`hub/`).
 - `extract(path, ...)` / `extract_scales(path, ...)`: the validated
   KV-cache scaling-factor file built from those tensors.
 
