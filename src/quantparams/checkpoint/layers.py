@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["attention_layers", "is_tower", "layer_kinds_source"]
+__all__ = ["attention_layers", "is_tower"]
 
 # A stack of a tower the language model's KV cache does not include.
 _TOWER = re.compile(
@@ -53,19 +53,4 @@ def attention_layers(text: Mapping[str, object], count: int) -> tuple[int, ...] 
     period, offset = text.get("attn_layer_period"), text.get("attn_layer_offset", 0)
     if type(period) is int and period >= 1 and type(offset) is int:
         return tuple(layer for layer in range(count) if layer % period == offset)
-    return None
-
-
-def layer_kinds_source(text: Mapping[str, object]) -> str | None:
-    """The config key `attention_layers` read, for messages."""
-    for key in (
-        "layer_types",
-        "layers_block_type",
-        "hybrid_override_pattern",
-        "attn_type_list",
-        "full_attention_interval",
-        "attn_layer_period",
-    ):
-        if text.get(key):
-            return key
     return None

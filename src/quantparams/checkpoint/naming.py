@@ -37,7 +37,6 @@ __all__ = [
     "Kind",
     "NamedScale",
     "Naming",
-    "accepted_names",
     "looks_like_scale",
     "mapped_name",
     "name_scale",
@@ -296,8 +295,3 @@ def looks_like_scale(tensor: str) -> bool:
     if not tensor.endswith("scale") and "scaling_factor" not in tensor:
         return False
     return _LOOKS_LIKE_SCALE.search(tensor) is not None
-
-
-def accepted_names() -> str:
-    """The table's namings as a person reads them, for messages."""
-    return ", ".join(naming.example for naming in NAMINGS)
