@@ -25,7 +25,9 @@ from numpy.typing import ArrayLike
 from safetensors.numpy import save_file
 
 __all__ = [
+    "FP8_CONFIG",
     "INDEX_NAME",
+    "MODELOPT_CONFIG",
     "Dtype",
     "Raw",
     "Style",
@@ -98,8 +100,19 @@ def scale_name(layer: int, kind: Literal["k", "v", "kv"], style: Style = "k_v", 
     return f"{prefix}model.layers.{layer}.{k_name if kind == 'k' else v_name}"
 
 
-def config_for(num_layers: int, model_type: str = "llama") -> dict[str, object]:
-    return {"model_type": model_type, "num_hidden_layers": num_layers, "hidden_size": 8}
+# What vLLM's own FP8 checkpoints declare; under it, vLLM reads every scale naming
+# but ModelOpt's and uses k's value for a v it lacks.
+FP8_CONFIG = {"quant_method": "fp8", "activation_scheme": "static"}
+MODELOPT_CONFIG = {"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}
+
+
+def config_for(
+    num_layers: int, model_type: str = "llama", quantization: Mapping[str, object] | None = FP8_CONFIG
+) -> dict[str, object]:
+    config: dict[str, object] = {"model_type": model_type, "num_hidden_layers": num_layers, "hidden_size": 8}
+    if quantization is not None:
+        config["quantization_config"] = dict(quantization)
+    return config
 
 
 def shard_names(shards: int) -> list[str]:
@@ -175,7 +188,8 @@ def write_checkpoint(
     per layer; `extra_tensors` go round-robin into the shards. An index
     (`model.safetensors.index.json`) is written when `index` is true, by
     default when there are several shards. `config="auto"` writes a llama
-    config.json with one layer per key of `scales`; None writes none.
+    config.json with one layer per key of `scales` and the quantization config
+    of the style's producer (`FP8_CONFIG`, `MODELOPT_CONFIG`); None writes none.
     """
     folder.mkdir(parents=True, exist_ok=True)
     names = shard_names(shards)
@@ -206,7 +220,7 @@ def write_checkpoint(
         document = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (folder / INDEX_NAME).write_text(json.dumps(document, indent=2))
     if config == "auto":
-        config = config_for(len(layers))
+        config = config_for(len(layers), quantization=MODELOPT_CONFIG if style == "modelopt" else FP8_CONFIG)
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config, indent=2))
     return folder

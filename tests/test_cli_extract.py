@@ -15,6 +15,7 @@ import pytest
 
 import quantparams
 from checkpoints import (
+    FP8_CONFIG,
     INDEX_NAME,
     config_for,
     scale_name,
@@ -187,7 +188,8 @@ def test_model_type_override(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_without_config_model_type_is_null_unless_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES, config=None)
+    untyped = {"num_hidden_layers": 4, "quantization_config": FP8_CONFIG}
+    checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES, config=untyped)
     output = checkpoint / DEFAULT_OUTPUT_NAME
     assert _extract(capsys, checkpoint)[0] == 0
     assert quantparams.load(output).model_type is None
@@ -228,20 +230,16 @@ def test_legacy_layout_with_another_tp_size(tmp_path: Path, capsys: pytest.Captu
 # ---------------------------------------------------------------- broken ones
 
 
-def _only_k_on_layer_1(folder: Path) -> list[str]:
-    write_checkpoint(folder, {0: (0.5, 0.25), 1: (0.5, None), 2: (0.25, 0.5)})
+def _only_v_on_layer_1(folder: Path) -> list[str]:
+    write_checkpoint(folder, {0: (0.5, 0.25), 1: (None, 0.5), 2: (0.25, 0.5)})
     return [
-        f'model.safetensors["{scale_name(1, "k")}"]: layer 1 has a k scale but no v scale; '
-        'reduce="max" needs both (reduce="k" takes the k scale alone)'
+        "*.safetensors: vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0"
     ]
 
 
 def _layer_missing(folder: Path) -> list[str]:
     write_checkpoint(folder, {0: (0.5, 0.25), 1: (0.5, 0.25), 3: (0.5, 0.25)}, config=config_for(4))
-    return [
-        "*.safetensors: no KV-cache scale for layer 2 "
-        "(layers 0..3 each need one: config.json num_hidden_layers is 4)"
-    ]
+    return ["*.safetensors: vLLM 0.33.0 runs layer 2 with k and v at 1.0: no such scale in the checkpoint"]
 
 
 def _duplicate_layer(folder: Path) -> list[str]:
@@ -255,7 +253,9 @@ def _duplicate_layer(folder: Path) -> list[str]:
 
 
 def _no_scales(folder: Path) -> list[str]:
-    write_checkpoint(folder, {}, config=None, extra_tensors={"lm_head.weight": np.ones((2, 2), np.float32)})
+    write_checkpoint(
+        folder, {}, config=config_for(1), extra_tensors={"lm_head.weight": np.ones((2, 2), np.float32)}
+    )
     return [
         "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; no config declares "
         "a KV-cache scheme: calibrate the KV cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD "
@@ -281,7 +281,7 @@ def _shard_missing(folder: Path) -> list[str]:
 
 
 BROKEN: dict[str, Callable[[Path], list[str]]] = {
-    "only-k": _only_k_on_layer_1,
+    "only-v": _only_v_on_layer_1,
     "layer-missing": _layer_missing,
     "duplicate-layer": _duplicate_layer,
     "no-scales": _no_scales,
@@ -309,7 +309,7 @@ def test_broken_checkpoint_leaves_an_existing_output_untouched(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     checkpoint = tmp_path / "ckpt"
-    _only_k_on_layer_1(checkpoint)
+    _only_v_on_layer_1(checkpoint)
     output = checkpoint / DEFAULT_OUTPUT_NAME
     quantparams.dump(quantparams.loads(EXAMPLE.read_bytes()), output)
     before = output.read_bytes()
@@ -360,9 +360,12 @@ def test_a_safetensors_file_is_read_as_its_folder(tmp_path: Path, capsys: pytest
     write_safetensors(path, {"x": np.ones(2, np.float32)})
     status, out, err = _extract(capsys, path)
     assert (status, out) == (1, "")
-    first, second = err.splitlines()
+    first, *rest = err.splitlines()
     assert first == f"{path} is a file of the checkpoint in {tmp_path}: checking the folder"
-    assert second.startswith(f"{tmp_path}: *.safetensors: found no KV-cache scale tensors among the 1 tensor")
+    assert rest[0].startswith(f"{tmp_path}: config.json: no config.json")
+    assert rest[1].startswith(
+        f"{tmp_path}: *.safetensors: found no KV-cache scale tensors among the 1 tensor"
+    )
 
 
 def test_output_that_is_a_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,9 @@ import safetensors
 
 import quantparams
 from checkpoints import (
+    FP8_CONFIG,
     INDEX_NAME,
+    MODELOPT_CONFIG,
     Dtype,
     bf16,
     config_for,
@@ -28,12 +30,14 @@ from checkpoints import (
     write_safetensors,
     zeros,
 )
+from producers import compressed_tensors_config
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
 from quantparams.checkpoint import (
     DEFAULT_OUTPUT_NAME,
     ExtractError,
     extract,
     extract_scales,
+    inspect_checkpoint,
 )
 from quantparams.checkpoint import scan as scan_module
 from quantparams.checkpoint.header import Header, TensorInfo, read_floats, read_header
@@ -136,19 +140,23 @@ def test_shards_without_index(tmp_path: Path) -> None:
     assert extract_scales(tmp_path).kv_cache.scaling_factor == {0: _reduced("max")}
 
 
-def test_without_config_layers_come_from_the_scales(tmp_path: Path) -> None:
+def test_without_config_extract_refuses(tmp_path: Path) -> None:
+    # What vLLM runs with depends on the quantization config and the architecture.
     write_checkpoint(tmp_path, SCALES, config=None)
-    schema = extract_scales(tmp_path)
-    assert schema.model_type is None
-    assert schema.kv_cache.scaling_factor == {0: _reduced("max")}
-    _round_trips(schema, 1, 4)
+    problems = _problems(tmp_path)
+    assert problems[0] == (
+        "config.json: no config.json: the values vLLM uses depend on the quantization config and the "
+        "architecture it declares; put the model's config.json beside the safetensors files"
+    )
 
 
 def test_model_type_argument_overrides_config(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, SCALES)
     assert extract_scales(tmp_path, model_type="mistral").model_type == "mistral"
-    write_checkpoint(tmp_path / "bare", SCALES, config=None)
-    assert extract_scales(tmp_path / "bare", model_type="qwen2").model_type == "qwen2"
+    untyped = {"num_hidden_layers": 4, "quantization_config": FP8_CONFIG}
+    write_checkpoint(tmp_path / "untyped", SCALES, config=untyped)
+    assert extract_scales(tmp_path / "untyped").model_type is None
+    assert extract_scales(tmp_path / "untyped", model_type="qwen2").model_type == "qwen2"
 
 
 @pytest.mark.parametrize("dtype", ["F16", "BF16", "F32", "F64"])
@@ -175,6 +183,7 @@ def test_multimodal_prefix_and_text_config(tmp_path: Path) -> None:
         "model_type": "llava",
         "text_config": {"model_type": "llama", "num_hidden_layers": 4},
         "vision_config": {"model_type": "clip_vision_model", "num_hidden_layers": 24},
+        "quantization_config": FP8_CONFIG,
     }
     # A vision tower's attention has no KV cache; a scale-like name there is not read.
     vision = {"vision_tower.vision_model.encoder.layers.0.self_attn.k_scale": np.array(9.0, np.float32)}
@@ -185,7 +194,12 @@ def test_multimodal_prefix_and_text_config(tmp_path: Path) -> None:
 
 
 def test_text_config_without_layer_count_falls_back(tmp_path: Path) -> None:
-    config = {"model_type": "llava", "num_hidden_layers": 4, "text_config": {"model_type": "llama"}}
+    config = {
+        "model_type": "llava",
+        "num_hidden_layers": 4,
+        "text_config": {"model_type": "llama"},
+        "quantization_config": MODELOPT_CONFIG,
+    }
     write_checkpoint(tmp_path, SCALES, prefix="model.language_model.", style="modelopt", config=config)
     schema = extract_scales(tmp_path)
     assert schema.model_type == "llama"
@@ -258,7 +272,7 @@ def test_non_scalar_scale(tmp_path: Path) -> None:
 
 def test_scale_of_a_dtype_that_is_not_a_float(tmp_path: Path) -> None:
     extra = {scale_name(1, "kv"): np.array([7, 7], dtype=np.int32)}
-    write_checkpoint(tmp_path, {0: 0.5}, style="kv", extra_tensors=extra, config=None)
+    write_checkpoint(tmp_path, {0: 0.5}, style="kv", extra_tensors=extra, config=config_for(2))
     assert _problems(tmp_path) == [
         f'model.safetensors["{scale_name(1, "kv")}"]: expected a scale stored as F16, BF16, F32 or F64, got I32',
         f'model.safetensors["{scale_name(1, "kv")}"]: expected a per-tensor scale (one value, such as shape [] or [1]), got shape [2]',
@@ -266,24 +280,37 @@ def test_scale_of_a_dtype_that_is_not_a_float(tmp_path: Path) -> None:
 
 
 def test_gap_in_the_layers(tmp_path: Path) -> None:
-    write_checkpoint(tmp_path, {0: 0.5, 1: 0.5, 4: 0.5, 6: 0.5}, style="kv", config=None)
+    write_checkpoint(tmp_path, {0: 0.5, 1: 0.5, 4: 0.5, 6: 0.5}, style="kv", config=config_for(7))
     assert _problems(tmp_path) == [
-        "*.safetensors: no KV-cache scale for layers 2..3, 5 "
-        "(layers 0..6 each need one: scales were found up to layer 6)"
+        "*.safetensors: vLLM 0.33.0 runs layers 2..3, 5 with k and v at 1.0: no such scale in the checkpoint"
     ]
 
 
 def test_fewer_layers_than_config(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, SCALES, shards=2, config=config_for(6))
     assert _problems(tmp_path) == [
-        f"{INDEX_NAME}: no KV-cache scale for layers 4..5 "
-        "(layers 0..5 each need one: config.json num_hidden_layers is 6)"
+        f"{INDEX_NAME}: vLLM 0.33.0 runs layers 4..5 with k and v at 1.0: no such scale in the checkpoint"
+    ]
+
+
+def test_layers_that_keep_no_kv_cache(tmp_path: Path) -> None:
+    # A hybrid's linear-attention layers have no scale, and the file needs one for every layer.
+    config = {**config_for(4), "layer_types": ["full_attention", "linear_attention"] * 2}
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 2: (0.5, 0.25)}, config=config)
+    assert inspect_checkpoint(tmp_path).problems == ()
+    assert _problems(tmp_path) == [
+        "*.safetensors: no KV-cache scale for layers 1, 3 (layers 0..3 each need one: layers 1, 3 keep "
+        "no KV cache, and engines that read the file look for attention there)"
     ]
 
 
 def test_more_layers_than_config(tmp_path: Path) -> None:
     # Layer 3 is an MTP or draft layer: left out, with a note, not refused.
-    config = {"model_type": "gemma3", "text_config": {"num_hidden_layers": 3}}
+    config = {
+        "model_type": "gemma3",
+        "text_config": {"num_hidden_layers": 3},
+        "quantization_config": FP8_CONFIG,
+    }
     write_checkpoint(tmp_path, SCALES, config=config)
     extraction = extract(tmp_path)
     assert extraction.schema.kv_cache.scaling_factor == {
@@ -293,16 +320,27 @@ def test_more_layers_than_config(tmp_path: Path) -> None:
     assert extraction.notes == ("layer 3 past num_hidden_layers left out",)
 
 
-def test_only_k_under_max(tmp_path: Path) -> None:
-    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (0.5, None), 2: (None, 0.125)})
+@pytest.mark.parametrize("reduce", ["max", "k", "v"])
+def test_only_k_is_k_for_v_under_fp8(tmp_path: Path, reduce: str) -> None:
+    # fp8's method settles a v it lacks to k's value (kv_cache.py, process_weights_after_loading).
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (0.5, None)})
+    made = extract(tmp_path, reduce=reduce)  # type: ignore[arg-type]
+    assert made.schema.kv_cache.scaling_factor == {0: {0: {"max": 0.5, "k": 0.5, "v": 0.25}[reduce], 1: 0.5}}
+
+
+def test_only_v_keeps_vllm_from_starting(tmp_path: Path) -> None:
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (None, 0.125)})
     assert _problems(tmp_path) == [
-        f'model.safetensors["{scale_name(1, "k")}"]: layer 1 has a k scale but no v scale; '
-        'reduce="max" needs both (reduce="k" takes the k scale alone)',
-        f'model.safetensors["{scale_name(2, "v")}"]: layer 2 has a v scale but no k scale; '
-        'reduce="max" needs both (reduce="v" takes the v scale alone)',
+        "*.safetensors: vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0"
     ]
-    assert _problems(tmp_path, reduce="k") == [
-        f'model.safetensors["{scale_name(2, "v")}"]: layer 2 has no k scale for reduce="k", only a v scale'
+
+
+def test_only_k_under_compressed_tensors_is_v_at_one(tmp_path: Path) -> None:
+    # compressed-tensors starts each scale at 1.0 and never copies k into v.
+    config = config_for(2, quantization=compressed_tensors_config())
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (0.5, None)}, config=config)
+    assert _problems(tmp_path) == [
+        "*.safetensors: vLLM 0.33.0 runs layer 1 with v at 1.0: no such scale in the checkpoint"
     ]
 
 
@@ -346,25 +384,26 @@ def test_unsound_scale_values(tmp_path: Path, value: float, shown: str, dtype: D
 
 
 def test_every_problem_is_listed(tmp_path: Path) -> None:
-    # Layer 5 is past the model's layers: left out, its unsound shape is no problem of the file's.
+    # Layer 5 is past the model's layers, but an MTP layer would run with it: `validate` refuses it too.
     extra = {scale_name(5, "k"): np.zeros((2, 2), np.float32)}
-    write_checkpoint(tmp_path, {0: (math.nan, 0.5), 1: (0.5, -1.0), 2: (0.5, None)}, extra_tensors=extra)
+    write_checkpoint(tmp_path, {0: (math.nan, 0.5), 1: (0.5, -1.0), 2: (None, 0.5)}, extra_tensors=extra)
     with pytest.raises(ExtractError) as caught:
         extract_scales(tmp_path)
     assert str(caught.value) == "\n".join(
         [
-            f"{tmp_path}: 3 problems:",
+            f"{tmp_path}: 4 problems:",
             f'  model.safetensors["{scale_name(0, "k")}"]: scale must be a finite number > 0, got NaN',
             f'  model.safetensors["{scale_name(1, "v")}"]: scale must be a finite number > 0, got -1.0',
-            f'  model.safetensors["{scale_name(2, "k")}"]: layer 2 has a k scale but no v scale; '
-            'reduce="max" needs both (reduce="k" takes the k scale alone)',
+            f'  model.safetensors["{scale_name(5, "k")}"]: expected a per-tensor scale (one value, such as '
+            "shape [] or [1]), got shape [2, 2]",
+            "  *.safetensors: vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0",
         ]
     )
 
 
 def test_no_scales_at_all(tmp_path: Path) -> None:
     weight = {"model.layers.0.self_attn.k_proj.weight": np.ones((2, 2))}
-    write_checkpoint(tmp_path, {}, config=None, extra_tensors=weight)
+    write_checkpoint(tmp_path, {}, config=config_for(1), extra_tensors=weight)
     assert _problems(tmp_path) == [
         f"*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; {NO_SCHEME}"
     ]
@@ -373,10 +412,11 @@ def test_no_scales_at_all(tmp_path: Path) -> None:
 def test_no_scales_names_the_lookalikes(tmp_path: Path) -> None:
     lookalike = "model.layers.0.self_attn.kv_cache_scaling_factor"
     extra = {lookalike: np.array(0.5, np.float32)}
-    write_checkpoint(tmp_path, {}, shards=2, config=None, extra_tensors=extra)
+    write_checkpoint(tmp_path, {}, shards=2, config=config_for(1), extra_tensors=extra)
     assert _problems(tmp_path) == [
+        f'{SHARD1}["{lookalike}"]: named like a KV-cache scale, but no engine reads it',
         f"{INDEX_NAME}: found no KV-cache scale tensors among the 2 tensors of its weight_map; "
-        f'named like scales, but no engine reads them: {SHARD1}["{lookalike}"]; {NO_SCHEME}'
+        f'named like scales, but no engine reads them: {SHARD1}["{lookalike}"]; {NO_SCHEME}',
     ]
 
 
@@ -440,7 +480,11 @@ def test_corrupt_index_and_config(tmp_path: Path) -> None:
 
 
 def test_config_with_a_bad_layer_count(tmp_path: Path) -> None:
-    write_checkpoint(tmp_path, SCALES, config={"model_type": 7, "num_hidden_layers": "4"})
+    write_checkpoint(
+        tmp_path,
+        SCALES,
+        config={"model_type": 7, "num_hidden_layers": "4", "quantization_config": FP8_CONFIG},
+    )
     assert _problems(tmp_path) == [
         'config.json: num_hidden_layers must be an integer >= 1, got "4"',
         "config.json: model_type must be a string, got 7",

@@ -1,14 +1,18 @@
 """Building the KV-cache scaling-factor file from a checkpoint's scale tensors.
 
-Every naming in the table is read (`naming.NAMINGS`), whatever the config:
-the file is for engines that read it instead of the checkpoint. One scale per
-layer is made of the k and v scales as `reduce` says; a fused `kv_scale` is
-used as stored; a per-head scale is reduced to its largest value, the only
-single scale that cannot overflow. Layers past `num_hidden_layers` (MTP or
-draft layers) are left out; q and prob scales have no place in the file and
-are only reported. Anything short of one sound scale for every model layer
-raises `ExtractError` naming the file and tensor: the result is never empty
-or partial.
+The file holds what vLLM runs with: the checkpoint is read and judged as
+`inspect_checkpoint` reads it for vLLM (`inspection.examine`), so `extract`
+refuses whatever `validate` reports, and each layer's scale is made of the
+k and v values vLLM's attention layer holds, as `reduce` says. A fused
+`kv_scale` therefore gives the file k's value where vLLM copies k into v
+(fp8, Quark, ModelOpt) and is refused where it leaves v at 1.0
+(compressed-tensors); a per-head scale counts as its largest value, the one
+the kernels get. Layers past `num_hidden_layers` (MTP or draft layers) are
+left out; q and prob scales have no place in the file and are only
+reported. Anything short of one sound scale for every model layer raises
+`ExtractError` naming the file and tensor: the result is never empty or
+partial. The older per-rank export (`per_rank`) no engine reads from the
+checkpoint, so it is read as it stands.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import attrs
 
 from .. import KVCacheQuantSchema, LayerScales, QuantParamSchema, ValidationContext
 from .._errors import Problem, QuantParamError, describe
+from .engines import ENGINES
+from .engines.verdict import at_default
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .hub import HubError, hub_target, opened
-from .inspection import none_found
+from .inspection import examine
 from .layers import is_tower
+from .messages import extract_needs_config, no_scale_for, none_found
 from .per_rank import from_rank_files
-from .scan import FoundScale, scan
 from .scheme import ModelConfig, read_configs
 from .text import layers_text
 
@@ -69,6 +75,8 @@ class Extraction:
     left_out: tuple[int, ...] = ()
     # The q and prob scale tensors found (`file["tensor"]`), not written.
     not_written: tuple[str, ...] = ()
+    # What `inspect_checkpoint` warns of the checkpoint, for vLLM.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -87,8 +95,9 @@ class Extraction:
 
 
 @attrs.frozen
-class _Layers:
+class _Made:
     values: dict[int, float] | None
+    warnings: tuple[Problem, ...] = ()
     unreadable: bool = False
     reduced: bool = False
     per_head: bool = False
@@ -103,10 +112,11 @@ def extract_scales(
     reduce: Reduce = "max",
     model_type: str | None = None,
 ) -> QuantParamSchema:
-    """The quantization parameter file for the FP8 checkpoint in folder `checkpoint`.
+    """The quantization parameter file for the FP8 checkpoint in folder `checkpoint`:
+    the scales vLLM runs its attention layers with.
 
-    `reduce` makes one scale per layer of the k and v scales: `"max"` (covers
-    both), `"k"` or `"v"`; a single `kv_scale` is used as is. The per-layer
+    `reduce` makes one scale per layer of the k and v values vLLM uses:
+    `"max"` (covers both), `"k"` or `"v"`. The per-layer
     map is the same for every TP rank 0..tp_size-1, except in the per-rank
     layout, whose files give both the ranks and their scales: there a
     `tp_size` other than 1 must match the number of files. `model_type`
@@ -159,7 +169,7 @@ def _extract(
         raise ExtractError([problem], os.fspath(checkpoint), unreadable=True) from None
     if layout.kind == "per-rank":
         ranks, left_out = from_rank_files(layout, tp_size, config, problems)
-        made = _Layers(None, left_out=left_out)
+        made = _Made(None, left_out=left_out)
     else:
         made = _from_scales(layout, config, reduce, problems)
         ranks = {0: made.values} if made.values is not None else {}
@@ -175,7 +185,7 @@ def _extract(
     layer_count = len(ranks[0])
     for rank in scales:
         schema.validate(ValidationContext(len(scales), rank, layer_count, final_type))
-    return Extraction(schema, made.reduced, made.per_head, made.left_out, made.not_written)
+    return Extraction(schema, made.reduced, made.per_head, made.left_out, made.not_written, made.warnings)
 
 
 def _check_arguments(tp_size: object, reduce: object, model_type: object) -> None:
@@ -187,94 +197,65 @@ def _check_arguments(tp_size: object, reduce: object, model_type: object) -> Non
         raise ValueError(f"model_type must be a string or None, got {describe(model_type)}")
 
 
-def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: list[Problem]) -> _Layers:
-    """One scale per layer 0..L-1; values None with every problem added to `problems`."""
-    scan_problems: list[Problem] = []
-    found = scan(layout, config, scan_problems)
+def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: list[Problem]) -> _Made:
+    """One scale per layer 0..L-1, as vLLM runs it; values None with every problem added to `problems`."""
+    examined = examine(layout, config, problems, ("vllm",))
+    problems[:] = examined.problems
+    if not config.found:
+        problems.insert(0, Problem("config.json", extract_needs_config()))
+    found = examined.found
     count = config.num_hidden_layers
-    # A left-out layer's scales are not refused, unsound or not: the file has no place for them.
-    left_out_places = {
-        scale.where for scale in found.scales if count is not None and scale.named.layer >= count
-    }
-    problems.extend(problem for problem in scan_problems if problem.path not in left_out_places)
-    before = len(problems)
-    by_layer: dict[int, dict[str, FoundScale]] = {}
-    not_written = []
-    for scale in found.scales:
-        kind = scale.named.kind
-        if is_tower(scale.named.stack):
-            continue
-        if kind in ("q", "prob"):
-            not_written.append(scale.where)
-            continue
-        kinds = by_layer.setdefault(scale.named.layer, {})
-        clashes = [
-            kinds[other] for other in (("k", "v", "kv") if kind == "kv" else (kind, "kv")) if other in kinds
-        ]
-        if clashes:
-            message = (
-                f"duplicate KV-cache scale for layer {scale.named.layer}: "
-                f"a {clashes[0].named.kind} scale was already found in {clashes[0].where}"
-            )
-            problems.append(Problem(scale.where, message))
-            continue
-        kinds[kind] = scale
-    if not by_layer:
-        if found.unreadable_files == 0 and not layout.broken_index:
-            problems.append(Problem(layout.where, none_found(found, layout, config)))
-        return _Layers(None, found.unreadable_input)
+    language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
     if count is None:
-        count, basis = max(by_layer) + 1, f"scales were found up to layer {max(by_layer)}"
-    else:
-        basis = f"{config.layers_source} is {count}"
-    values = {}
-    # Without an index, an unreadable file's layers are unknown, not missing: it is reported once.
-    unknown = found.unreadable_files > 0 and layout.kind != "index"
-    for layer in range(count):
-        if unknown or layer in found.unread_layers:
-            # Its other scale may be in the file that could not be read: not judged.
-            continue
-        value = _reduce(problems, layer, by_layer.get(layer), reduce)
-        if value is not None:
-            values[layer] = value
-    missing = [layer for layer in range(count) if layer not in by_layer and layer not in found.unread_layers]
-    if missing and not unknown:
-        message = (
-            f"no KV-cache scale for {layers_text(missing)} (layers 0..{count - 1} each need one: {basis})"
-        )
-        problems.append(Problem(layout.where, message))
-    return _Layers(
-        values if len(problems) == before else None,
+        count = max((scale.named.layer for scale in language), default=-1) + 1
+    made = _Made(
+        None,
+        examined.warnings,
         found.unreadable_input,
-        reduced=any("kv" not in kinds for layer, kinds in by_layer.items() if layer < count),
-        per_head=any(scale.per_head for kinds in by_layer.values() for scale in kinds.values()),
-        left_out=tuple(layer for layer in sorted(by_layer) if layer >= count),
-        not_written=tuple(not_written),
+        left_out=tuple(sorted({scale.named.layer for scale in language if scale.named.layer >= count})),
+        not_written=tuple(
+            scale.where
+            for scale in language
+            if scale.named.kind in ("q", "prob") and scale.named.layer < count
+        ),
+    )
+    if problems:
+        return made
+    if not found.scales:
+        # A dynamic scheme needs no scales to serve, but a file made of none would be all defaults.
+        problems.append(Problem(layout.where, none_found(found, layout, config)))
+        return made
+    view = examined.views[ENGINES.index("vllm")]
+    layers = {layer.layer: layer for layer in view.layers}
+    # Under a config that declares no static scales, a layer at 1.0 is no problem to serve,
+    # but a file made of it would pass a default off as a calibrated scale.
+    problems.extend(at_default(view, layout.where))
+    no_cache = [layer for layer in range(count) if layer not in layers]
+    if no_cache:
+        basis = f"{layers_text(no_cache)} keep no KV cache, and engines that read the file look for attention there"
+        problems.append(Problem(layout.where, no_scale_for(no_cache, count, basis)))
+    if problems:
+        return made
+    values = {
+        number: _reduce(layer.scale("k").value, layer.scale("v").value, reduce)
+        for number, layer in layers.items()
+    }
+    return attrs.evolve(
+        made,
+        values=values,
+        reduced=any(
+            layer.scale("k").source == "checkpoint" and layer.scale("v").source == "checkpoint"
+            for layer in layers.values()
+        ),
+        per_head=any(
+            layer.scale(kind).per_head is not None for layer in layers.values() for kind in ("k", "v")
+        ),
     )
 
 
-def _reduce(
-    problems: list[Problem], layer: int, kinds: dict[str, FoundScale] | None, reduce: Reduce
-) -> float | None:
-    if kinds is None or not all(scale.sound for scale in kinds.values()):
-        return None
-    # The largest of a per-head scale's values, the only one that cannot overflow.
-    largest = {kind: max(scale.values or (0.0,)) for kind, scale in kinds.items()}
-    if "kv" in kinds:
-        return largest["kv"]
-    present = "k" if "k" in kinds else "v"
-    other = "v" if present == "k" else "k"
-    if reduce == "max":
-        if other in kinds:
-            return max(largest["k"], largest["v"])
-        message = (
-            f'layer {layer} has a {present} scale but no {other} scale; reduce="max" needs both '
-            f'(reduce="{present}" takes the {present} scale alone)'
-        )
-        problems.append(Problem(kinds[present].where, message))
-        return None
-    if reduce not in kinds:
-        message = f'layer {layer} has no {reduce} scale for reduce="{reduce}", only a {present} scale'
-        problems.append(Problem(kinds[present].where, message))
-        return None
-    return largest[reduce]
+def _reduce(k: float, v: float, reduce: Reduce) -> float:
+    if reduce == "k":
+        return k
+    if reduce == "v":
+        return v
+    return max(k, v)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import attrs
 
 from .._errors import Problem
+from . import messages
 from .engines import ENGINES, CheckpointFacts, EngineView, engine_views
 from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
@@ -16,15 +17,9 @@ from .layers import attention_layers, is_tower
 from .outliers import scale_outliers
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
 from .scan import FoundScale, Scan, path_layer, scan
-from .scheme import MODELOPT_NAME, ModelConfig, read_configs
-from .text import layers_text, quote_list
+from .scheme import ModelConfig, read_configs
 
-__all__ = ["inspect_checkpoint", "none_found"]
-
-_SCHEME_PLACES = (
-    "config.json quantization_config.kv_cache_scheme, export.kv_cache_group or kv_cache_quant_method, "
-    f"or {MODELOPT_NAME} kv_cache_quant_algo"
-)
+__all__ = ["Examined", "examine", "inspect_checkpoint"]
 
 
 def inspect_checkpoint(
@@ -61,7 +56,6 @@ def inspect_checkpoint(
 
 def _inspect_folder(path: str | os.PathLike[str], engines: Sequence[str]) -> CheckpointInspection:
     problems: list[Problem] = []
-    warnings: list[Problem] = []
     try:
         folder = resolve_folder(path)
         config = read_configs(folder, problems)
@@ -69,24 +63,55 @@ def _inspect_folder(path: str | os.PathLike[str], engines: Sequence[str]) -> Che
     except UnreadableCheckpoint as error:
         reason = error.strerror or str(error)
         return CheckpointInspection(os.fspath(path), (Problem(os.fspath(path), reason),), (), None)
-    before = len(problems)
-    found = scan(layout, config, problems)
-    layers, facts, unjudged = _check(layout, config, found, problems, warnings)
+    examined = examine(layout, config, problems, engines)
+    return CheckpointInspection(
+        os.fspath(path),
+        examined.problems,
+        examined.warnings,
+        examined.report,
+        examined.views,
+        unreadable=examined.found.unreadable_input,
+    )
+
+
+@attrs.frozen
+class Examined:
+    """A checkpoint read and judged: what `inspect_checkpoint` reports and `extract` writes from."""
+
+    config: ModelConfig
+    found: Scan
+    # Every problem, those of reading the configs and the layout first.
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    report: CheckpointReport
+    # Every engine release modelled, in the order of `engines.RELEASES`.
+    views: tuple[EngineView, ...]
+
+
+def examine(
+    layout: Layout, config: ModelConfig, problems: Sequence[Problem], engines: Sequence[str]
+) -> Examined:
+    """The scales of `layout` read and judged by the engines named in `engines`;
+    `problems` are those already found reading `config` and `layout`."""
+    found_problems = list(problems)
+    warnings: list[Problem] = []
+    before = len(found_problems)
+    found = scan(layout, config, found_problems)
+    layers, facts, unjudged = _check(layout, config, found, found_problems, warnings)
     views = engine_views(facts, ENGINES)
     if found.scales and config.readable:
         for engine, (view, failed_at) in zip(ENGINES, views):
             if engine in engines:
-                judge(_judged(view, unjudged), failed_at, config, layout.where, problems, warnings)
-    problems[before:] = sorted(problems[before:], key=lambda problem: _position(problem, layout))
+                judge(_judged(view, unjudged), failed_at, config, layout.where, found_problems, warnings)
+    found_problems[before:] = sorted(found_problems[before:], key=lambda problem: _position(problem, layout))
     report = CheckpointReport(config.model_type, config.num_hidden_layers, config.kv_cache_scheme, layers)
-    engine_list = tuple(view for view, _ in views)
-    return CheckpointInspection(
-        os.fspath(path),
-        tuple(problems),
+    return Examined(
+        config,
+        found,
+        tuple(found_problems),
         tuple(warnings),
         report,
-        engine_list,
-        unreadable=found.unreadable_input,
+        tuple(view for view, _ in views),
     )
 
 
@@ -106,46 +131,17 @@ def _position(problem: Problem, layout: Layout) -> tuple[int, int]:
     return (1, layer[0]) if layer else (0, 0)
 
 
-def none_found(found: Scan, layout: Layout, config: ModelConfig) -> str:
-    """Why no scale was found: what was looked at, under which config, what came close."""
-    what = {
-        "index": "its weight_map",
-        "files": "the file" if len(layout.files) == 1 else f"the {len(layout.files)} files",
-    }
-    message = (
-        f"found no KV-cache scale tensors among the {found.tensor_count} "
-        f"tensor{'' if found.tensor_count == 1 else 's'} of {what.get(layout.kind, 'the files')}"
-    )
-    if found.unknown:
-        message += f"; named like scales, but no engine reads them: {quote_list(found.unknown)}"
-    scheme = config.kv_cache_scheme
-    if scheme is None:
-        message += "; no config declares a KV-cache scheme"
-    else:
-        kind = "dynamic" if scheme.dynamic else "static"
-        message += f"; {scheme.source} declares {kind} KV-cache quantization"
-    message += (
-        ": calibrate the KV cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD Quark), "
-        "or serve without static scales (the engines use 1.0)"
-    )
-    return message
-
-
 def _check(
     layout: Layout, config: ModelConfig, found: Scan, problems: list[Problem], warnings: list[Problem]
 ) -> tuple[tuple[LayerReport, ...], CheckpointFacts, set[int]]:
     """The layer reports, what the engines read, and the layers not to judge (their scales are reported already)."""
     scheme = config.kv_cache_scheme
     for where in found.unknown:
-        problems.append(Problem(where, "named like a KV-cache scale, but no engine reads it"))
+        problems.append(Problem(where, messages.UNREAD_NAME))
     towers = [scale for scale in found.scales if is_tower(scale.named.stack)]
     if towers:
         stacks = sorted({scale.named.stack for scale in towers})
-        message = (
-            f"{len(towers)} scale tensors of {quote_list(stacks)}, a vision, audio or MTP tower: "
-            "reported apart, not checked as the language model's layers"
-        )
-        warnings.append(Problem(layout.where, message))
+        warnings.append(Problem(layout.where, messages.towers(len(towers), stacks)))
     language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
     count = config.num_hidden_layers
     if count is None:
@@ -164,7 +160,7 @@ def _check(
             and not layout.broken_index
             and not (scheme is not None and scheme.dynamic)
         ):
-            problems.append(Problem(layout.where, none_found(found, layout, config)))
+            problems.append(Problem(layout.where, messages.none_found(found, layout, config)))
         return tuple(LayerReport(layer) for layer in range(count)), facts, unjudged
 
     by_layer: dict[int, dict[str, FoundScale]] = {}
@@ -173,10 +169,7 @@ def _check(
         for kind in ("k", "v") if scale.named.kind == "kv" else (scale.named.kind,):
             if kind in kinds:
                 first = kinds[kind]
-                message = (
-                    f"duplicate KV-cache scale for layer {scale.named.layer}: "
-                    f"a {first.named.kind} scale was already found in {first.where}"
-                )
+                message = messages.duplicate(scale.named.layer, first.named.kind, first.where)
                 problems.append(Problem(scale.where, message))
                 unjudged.add(scale.named.layer)
             else:
@@ -197,33 +190,14 @@ def _warn(
     warnings.extend(scale_outliers(by_layer, count, config.family))
     values = [value for scale in found.scales if scale.sound for value in scale.values or ()]
     if values and all(value == 1.0 for value in values):
-        if config.family.startswith("modelopt"):
-            message = (
-                "every KV-cache scale is exactly 1.0: NVIDIA ModelOpt clamps FP8 KV-cache scales to at "
-                "least 1.0, so this is what a calibration whose amax stayed below 448 exports"
-            )
-        else:
-            message = "every KV-cache scale is exactly 1.0: an uncalibrated export?"
-        warnings.append(Problem(layout.where, message))
+        warnings.append(Problem(layout.where, messages.all_ones(config)))
     if not config.found:
-        message = (
-            "no config.json: the layer count, the attention layers and the quantization config are "
-            "unknown, so a layer without scales cannot be told, and the engines are read as if the "
-            "model had no quantization config"
-        )
-        warnings.append(Problem(layout.where, message))
+        warnings.append(Problem(layout.where, messages.no_config()))
     elif config.kv_cache_scheme is None:
-        message = (
-            f"the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({_SCHEME_PLACES})"
-        )
-        warnings.append(Problem(layout.where, message))
+        warnings.append(Problem(layout.where, messages.no_scheme()))
     past = [layer for layer in by_layer if layer >= count]
     if past:
-        message = (
-            f"{layers_text(sorted(past))} past {config.layers_source} = {count} "
-            "(MTP or draft layers?): reported, not checked as model layers"
-        )
-        warnings.append(Problem(layout.where, message))
+        warnings.append(Problem(layout.where, messages.past_count(sorted(past), config, count)))
 
 
 def _layer_report(layer: int, kinds: dict[str, FoundScale]) -> LayerReport:

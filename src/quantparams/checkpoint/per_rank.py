@@ -15,10 +15,11 @@ from typing import cast
 from .._errors import Problem
 from .folder import RANK_FILE, Layout
 from .header import HeaderError, read_header
+from .messages import duplicate, no_scale_for
 from .naming import MAX_LAYERS
 from .scan import past_layers, scale_values, tensor_path
 from .scheme import ModelConfig
-from .text import layers_text, quote_list
+from .text import quote_list
 
 __all__ = ["LEGACY_SCALE", "from_rank_files"]
 
@@ -136,14 +137,12 @@ def _layer_map(
     values: dict[int, float] = {}
     for layer, where, value in scales:
         if layer in first_where:
-            message = f"duplicate KV-cache scale for layer {layer}: a kv scale was already found in {first_where[layer]}"
-            problems.append(Problem(where, message))
+            problems.append(Problem(where, duplicate(layer, "kv", first_where[layer])))
             continue
         first_where[layer] = where
         if value is not None:
             values[layer] = value
     missing = [layer for layer in range(layer_count) if layer not in first_where]
     if missing:
-        message = f"no KV-cache scale for {layers_text(missing)} (layers 0..{layer_count - 1} each need one: {basis})"
-        problems.append(Problem(file, message))
+        problems.append(Problem(file, no_scale_for(missing, layer_count, basis)))
     return values if len(problems) == before else None

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..._errors import Problem
+from .. import messages
 from ..scheme import ModelConfig
-from ..text import layers_text
 from .model import EngineView, Ignored, ScaleView
 
-__all__ = ["engine_line", "judge"]
+__all__ = ["at_default", "engine_line", "failure_text", "judge"]
 
 
 def _file(where: str) -> str:
@@ -86,38 +86,31 @@ def judge(
     ignored = view.ignored
     if view.kv_cache_method is None:
         if ignored:
-            message = (
-                f"{view.title} gives these attention layers no KV-cache method under this config, so it "
-                f"reads none of the checkpoint's {len(ignored)} scale tensors (such as {ignored[0].where}): "
-                "every layer runs with q, k, v and prob at 1.0"
-            )
-            problems.append(Problem(where, message))
+            problems.append(Problem(where, messages.no_method(view.title, len(ignored), ignored[0].where)))
         return
     if any_kv and not view.fp8_by_default:
-        message = (
-            f"{view.title} keeps the KV cache in the model's dtype under this config unless served with "
-            "--kv-cache-dtype fp8: these scales are used only then"
-        )
-        warnings.append(Problem(where, message))
+        warnings.append(Problem(where, messages.fp8_only_when_asked(view.title)))
     if not (static or any_kv or ignored):
         return
+    problems.extend(at_default(view, where))
+    for kind in ("q", "prob"):
+        column = [layer.scale(kind) for layer in view.layers]
+        defaults = [layer.layer for layer, scale in zip(view.layers, column) if scale.source == "default"]
+        if defaults and len(defaults) < len(column):
+            warnings.append(Problem(where, messages.partly_default(view.title, defaults, kind)))
+
+
+def at_default(view: EngineView, where: str) -> list[Problem]:
+    """A problem for each set of layers the engine runs with k, v or both at the default 1.0."""
+    found = []
     for lacking in ("k and v", "k", "v"):
         layers = [
             layer.layer for layer in view.layers if _lacks(layer.scale("k"), layer.scale("v")) == lacking
         ]
         if layers:
-            message = (
-                f"{view.title} runs {layers_text(layers)} with {lacking} at 1.0: {_why(ignored, layers)}"
-            )
-            problems.append(Problem(where, message))
-    for kind in ("q", "prob"):
-        column = [layer.scale(kind) for layer in view.layers]
-        defaults = [layer.layer for layer, scale in zip(view.layers, column) if scale.source == "default"]
-        if defaults and len(defaults) < len(column):
-            message = (
-                f"{view.title} runs {layers_text(defaults)} with {kind} at 1.0: no {kind} scale for them"
-            )
-            warnings.append(Problem(where, message))
+            message = messages.runs_at_default(view.title, layers, lacking, _why(view.ignored, layers))
+            found.append(Problem(where, message))
+    return found
 
 
 def _why(ignored: Sequence[Ignored], layers: list[int]) -> str:
