@@ -212,6 +212,24 @@ def test_a_tensor_named_like_a_scale_that_no_engine_reads(tmp_path: Path) -> Non
     ]
 
 
+def test_a_tensors_problem_carries_its_layer(tmp_path: Path) -> None:
+    scales = {
+        "model.layers.0.self_attn.k_scale": 0.5,
+        "model.layers.0.self_attn.v_scale": 0.5,
+        "model.layers.1.self_attn.k_scale": 0.5,
+        "model.layers.1.self_attn.v_scale": -1.0,
+        "model.layers.12.self_attn.kv_cache_scaling_factor": 0.5,
+    }
+    folder = write_named(tmp_path, scales, config=model_config(13, compressed_tensors_config()))
+    problems = inspect_checkpoint(folder).problems
+    layers = {problem.path: problem.layer for problem in problems}
+    assert layers['model.safetensors["model.layers.1.self_attn.v_scale"]'] == 1
+    assert layers['model.safetensors["model.layers.12.self_attn.kv_cache_scaling_factor"]'] == 12
+    # What concerns the whole folder comes last, and names no one layer.
+    assert problems[-1].layer is None
+    assert [problem.layer for problem in problems[:-1]] == [1, 12]
+
+
 @pytest.mark.parametrize(
     ("value", "shown"), [(math.nan, "NaN"), (0.0, "0.0"), (-2.0, "-2.0"), (math.inf, "Infinity")]
 )

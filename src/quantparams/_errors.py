@@ -246,10 +246,17 @@ _LOG10_2 = math.log10(2)
 
 @attrs.frozen
 class Problem:
-    """One thing wrong with a document: where (a JSON path) and what."""
+    """One thing wrong with a document: where (a JSON path) and what.
+
+    `layer` is the model layer a checkpoint's problem concerns, when it
+    concerns one: the order problems are listed in, and the runs of layers
+    the command line prints the same problem of many layers as. It takes no
+    part in equality: the path already names the tensor.
+    """
 
     path: str
     message: str
+    layer: int | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

@@ -23,8 +23,11 @@ from typing import Literal
 
 import attrs
 
-from .. import KVCacheQuantSchema, LayerScales, QuantParamSchema, ValidationContext
+from .._context import ValidationContext
 from .._errors import Problem, QuantParamError, describe
+from .._format import FP8_DTYPE
+from .._maps import LayerScales
+from .._schema import KVCacheQuantSchema, QuantParamSchema
 from .engines import ENGINES
 from .engines.verdict import at_default
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
@@ -181,7 +184,7 @@ def _extract(
         # One immutable map serves every rank.
         scales = dict.fromkeys(range(tp_size), scales[0])
     final_type = model_type if model_type is not None else config.model_type
-    schema = QuantParamSchema(final_type, KVCacheQuantSchema("float8_e4m3fn", scales))
+    schema = QuantParamSchema(final_type, KVCacheQuantSchema(FP8_DTYPE, scales))
     layer_count = len(ranks[0])
     for rank in scales:
         schema.validate(ValidationContext(len(scales), rank, layer_count, final_type))

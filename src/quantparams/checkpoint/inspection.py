@@ -16,7 +16,7 @@ from .hub import HubError, hub_target, opened
 from .layers import attention_layers, is_tower
 from .outliers import scale_outliers
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
-from .scan import FoundScale, Scan, path_layer, scan
+from .scan import FoundScale, Scan, scan
 from .scheme import ModelConfig, read_configs
 
 __all__ = ["Examined", "examine", "inspect_checkpoint"]
@@ -127,8 +127,7 @@ def _position(problem: Problem, layout: Layout) -> tuple[int, int]:
     """Unreadable files first, then tensors layer by layer, then what concerns the whole folder."""
     if problem.path == layout.where:
         return 2, 0
-    layer = path_layer(problem.path)
-    return (1, layer[0]) if layer else (0, 0)
+    return (0, 0) if problem.layer is None else (1, problem.layer)
 
 
 def _check(
@@ -137,7 +136,7 @@ def _check(
     """The layer reports, what the engines read, and the layers not to judge (their scales are reported already)."""
     scheme = config.kv_cache_scheme
     for where in found.unknown:
-        problems.append(Problem(where, messages.UNREAD_NAME))
+        problems.append(Problem(where, messages.UNREAD_NAME, layer=found.unknown_layers.get(where)))
     towers = [scale for scale in found.scales if is_tower(scale.named.stack)]
     if towers:
         stacks = sorted({scale.named.stack for scale in towers})
@@ -170,7 +169,7 @@ def _check(
             if kind in kinds:
                 first = kinds[kind]
                 message = messages.duplicate(scale.named.layer, first.named.kind, first.where)
-                problems.append(Problem(scale.where, message))
+                problems.append(Problem(scale.where, message, layer=scale.named.layer))
                 unjudged.add(scale.named.layer)
             else:
                 kinds[kind] = scale

@@ -290,6 +290,12 @@ def _sglang_reads(naming: Naming, tensor: str) -> bool:
     )
 
 
+def tensor_layer(tensor: str) -> int | None:
+    """The layer of the first stack of layers in `tensor`'s name, if it names one."""
+    found = _LAYER.search(tensor)
+    return None if found is None else int(found["layer"])
+
+
 def looks_like_scale(tensor: str) -> bool:
     """Named like a KV-cache scale, whatever the table says."""
     if not tensor.endswith("scale") and "scaling_factor" not in tensor:

@@ -12,6 +12,8 @@ import math
 import re
 from typing import cast
 
+import attrs
+
 from .._errors import Problem
 from .folder import RANK_FILE, Layout
 from .header import HeaderError, read_header
@@ -122,7 +124,9 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[_Read
         if int(match[1]) >= MAX_LAYERS:
             problems.append(Problem(where, past_layers(int(match[1]))))
             continue
-        values = scale_values(problems, where, header, header.tensors[tensor], None, "")
+        own: list[Problem] = []
+        values = scale_values(own, where, header, header.tensors[tensor], None, "")
+        problems.extend(attrs.evolve(problem, layer=int(match[1])) for problem in own)
         # One per-tensor scale, kept only when sound: its problems are already said.
         value = values[0] if values and 0.0 < values[0] < math.inf else None
         read.append((int(match[1]), where, value))
@@ -137,7 +141,7 @@ def _layer_map(
     values: dict[int, float] = {}
     for layer, where, value in scales:
         if layer in first_where:
-            problems.append(Problem(where, duplicate(layer, "kv", first_where[layer])))
+            problems.append(Problem(where, duplicate(layer, "kv", first_where[layer]), layer=layer))
             continue
         first_where[layer] = where
         if value is not None:

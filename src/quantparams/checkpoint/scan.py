@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -18,27 +17,21 @@ import orjson
 from .._errors import Problem, describe
 from .folder import INDEX_NAME, Layout, what_is
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
-from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale
+from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale, tensor_layer
 from .numbers import shortest
 from .scheme import ModelConfig
 
-__all__ = ["FoundScale", "Scan", "past_layers", "path_layer", "scan", "tensor_path"]
+__all__ = ["FoundScale", "Scan", "layer_as_n", "past_layers", "scan", "tensor_path"]
 
 
 def tensor_path(file: str, tensor: str) -> str:
     return f"{file}[{orjson.dumps(tensor).decode()}]"
 
 
-_LAYER_IN_PATH = re.compile(r"\.(layers|blocks|h)\.([0-9]+)\.")
-
-
-def path_layer(path: str) -> tuple[int, str] | None:
-    """The layer a problem's path names (`file["model.layers.3.self_attn.k_scale"]`), and the
-    path with `N` for it; None for a path of no layer."""
-    found = _LAYER_IN_PATH.search(path)
-    if found is None:
-        return None
-    return int(found[2]), f"{path[: found.start()]}.{found[1]}.N.{path[found.end() :]}"
+def layer_as_n(path: str, layer: int) -> str:
+    """A tensor's path (`tensor_path`) with `N` for the number of its layer `layer`."""
+    file, bracket, tensor = path.partition("[")
+    return file + bracket + tensor.replace(f".{layer}.", ".N.", 1)
 
 
 def past_layers(layer: int) -> str:
@@ -69,8 +62,9 @@ class FoundScale:
 @attrs.define
 class Scan:
     scales: list[FoundScale] = attrs.Factory(list)
-    # Scale-like names the table does not know, as `file["tensor"]`.
+    # Scale-like names the table does not know, as `file["tensor"]`, and the layers they name.
     unknown: list[str] = attrs.Factory(list)
+    unknown_layers: dict[str, int] = attrs.Factory(dict)
     # How many tensors were looked at, and in what, for "found none" messages.
     tensor_count: int = 0
     unreadable_files: int = 0
@@ -103,7 +97,9 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
                 for tensor in sorted(wanted, key=lambda name: _order(name, named)):
                     if tensor not in header.tensors:
                         message = f"no such tensor in the file, but {INDEX_NAME} places it there"
-                        problems.append(Problem(tensor_path(file, tensor), message))
+                        problems.append(
+                            Problem(tensor_path(file, tensor), message, layer=tensor_layer(tensor))
+                        )
                         continue
                     _take(found, config, problems, file, header, tensor, named[tensor], handle)
         return found
@@ -175,14 +171,20 @@ def _take(
     """Record `tensor`, which the table names `named` (None: not a scale it knows)."""
     if named is None:
         if looks_like_scale(tensor):
-            found.unknown.append(tensor_path(file, tensor))
+            where = tensor_path(file, tensor)
+            found.unknown.append(where)
+            layer = tensor_layer(tensor)
+            if layer is not None:
+                found.unknown_layers[where] = layer
         return
     where = tensor_path(file, tensor)
     if named.layer >= MAX_LAYERS:
         problems.append(Problem(where, past_layers(named.layer)))
         return
     info = header.tensors[tensor]
-    values = scale_values(problems, where, header, info, *_head_count(named.kind, config), file=handle)
+    own: list[Problem] = []
+    values = scale_values(own, where, header, info, *_head_count(named.kind, config), file=handle)
+    problems.extend(attrs.evolve(problem, layer=named.layer) for problem in own)
     sound = values is not None and all(0.0 < value < math.inf for value in values)
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 

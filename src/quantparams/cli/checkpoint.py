@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import Problem
-from ..checkpoint.scan import path_layer
+from ..checkpoint.scan import layer_as_n
 from ..checkpoint.text import layers_text
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .output import print_json, problems_json
@@ -59,11 +59,11 @@ def grouped(problems: Sequence[Problem]) -> list[str]:
     """The problems as lines, the same problem of several layers once, with its layers as runs."""
     groups: dict[tuple[str, str], list[tuple[int, Problem]]] = {}
     for problem in problems:
-        found = path_layer(problem.path)
-        if found is None:
+        layer = problem.layer
+        if layer is None:
             groups.setdefault((problem.path, problem.message), []).append((-1, problem))
             continue
-        layer, path = found
+        path = layer_as_n(problem.path, layer)
         message = re.sub(rf"\blayer {layer}\b", "layer N", problem.message)
         groups.setdefault((path, message), []).append((layer, problem))
     lines = []
