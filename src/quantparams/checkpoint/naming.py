@@ -296,8 +296,12 @@ def tensor_layer(tensor: str) -> int | None:
     return None if found is None else int(found["layer"])
 
 
+def might_be_scale(tensor: str) -> bool:
+    """Whether the table or a person could take `tensor` for a scale: false for nearly every
+    tensor of a checkpoint, on its name's ending alone."""
+    return tensor.endswith("scale") or "scaling_factor" in tensor
+
+
 def looks_like_scale(tensor: str) -> bool:
     """Named like a KV-cache scale, whatever the table says."""
-    if not tensor.endswith("scale") and "scaling_factor" not in tensor:
-        return False
-    return _LOOKS_LIKE_SCALE.search(tensor) is not None
+    return might_be_scale(tensor) and _LOOKS_LIKE_SCALE.search(tensor) is not None

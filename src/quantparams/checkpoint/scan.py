@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import attrs
@@ -17,7 +17,7 @@ import orjson
 from .._errors import Problem, describe
 from .folder import INDEX_NAME, Layout, what_is
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
-from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale, tensor_layer
+from .naming import MAX_LAYERS, NamedScale, looks_like_scale, might_be_scale, name_scale, tensor_layer
 from .numbers import shortest
 from .scheme import ModelConfig
 
@@ -83,7 +83,7 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
     if layout.kind == "index" and layout.weight_map is not None:
         found.tensor_count = len(layout.weight_map)
         # Each name is matched against the table once; the rest reads this.
-        named = {tensor: name_scale(tensor, config.family) for tensor in layout.weight_map}
+        named = _named(layout.weight_map, config)
         by_file: dict[str, list[str]] = {}
         for tensor, one in named.items():
             if one is not None or looks_like_scale(tensor):
@@ -108,11 +108,16 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
         if header is None:
             continue
         found.tensor_count += len(header.tensors)
-        named = {tensor: name_scale(tensor, config.family) for tensor in header.tensors}
+        named = _named(header.tensors, config)
         with _opened(header) as handle:
-            for tensor in sorted(header.tensors, key=lambda name: _order(name, named)):
+            for tensor in sorted(named, key=lambda name: _order(name, named)):
                 _take(found, config, problems, file, header, tensor, named[tensor], handle)
     return found
+
+
+def _named(tensors: Iterable[str], config: ModelConfig) -> dict[str, NamedScale | None]:
+    """The table's reading of each tensor that may be a scale (named one, or like one)."""
+    return {tensor: name_scale(tensor, config.family) for tensor in tensors if might_be_scale(tensor)}
 
 
 @contextlib.contextmanager
