@@ -268,15 +268,24 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
     layer = _LAYER.search(tensor)
     if layer is None:
         return None
+    # The table's rows read what follows a layer's number, never the number itself: the
+    # layers of a model share one reading.
+    reading = _reading(f"{layer['stack']}.0.{tensor[layer.end() :]}")
+    if reading is None:
+        return None
+    naming, kind, sglang = reading
+    return NamedScale(
+        tensor, int(layer["layer"]), kind, naming, layer["stack"], vllm_name(tensor, family), sglang
+    )
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _reading(tensor: str) -> tuple[Naming, Kind, bool] | None:
+    """The first row that matches `tensor`, the kind it reads, and whether SGLang loads it."""
     for naming in NAMINGS:
         match = naming.regex.search(tensor)
-        if match is None:
-            continue
-        kind = naming.kind or _KINDS[match["kind"]]
-        sglang = _sglang_reads(naming, tensor)
-        return NamedScale(
-            tensor, int(layer["layer"]), kind, naming, layer["stack"], vllm_name(tensor, family), sglang
-        )
+        if match is not None:
+            return naming, naming.kind or _KINDS[match["kind"]], _sglang_reads(naming, tensor)
     return None
 
 
