@@ -7,6 +7,7 @@ under `sglang/srt/`). Outcomes that the reading leaves uncertain say so.
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Any
 
@@ -186,13 +187,13 @@ def test_llm_compressor_per_head_scales(tmp_path: Path) -> None:
             "Currently supported kv cache quantization is num_bits=8, type=float, however received num_bits=8, type=int",
         ),
         (
-            # How compressed-tensors' QuantizationStrategy prints in the f-string is uncertain:
-            # a str-valued Enum gives its value under Python 3.11's format().
+            # compressed-tensors 0.17.0 (vLLM 0.33.0's pin) makes QuantizationStrategy a (str, Enum)
+            # with no __format__ of its own: Python 3.11 to 3.13 format a member as its name.
             {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True},
             "NotImplementedError",
             "Invalid strategy for compressed-tensors KV cache. Expected strategies: "
             "(<QuantizationStrategy.TENSOR: 'tensor'>, <QuantizationStrategy.ATTN_HEAD: 'attn_head'>), "
-            "found strategy: channel",
+            "found strategy: QuantizationStrategy.CHANNEL",
         ),
         (
             {"num_bits": 8, "type": "float", "strategy": "tensor", "symmetric": False},
@@ -215,6 +216,25 @@ def test_unsupported_compressed_tensors_schemes_stop_vllm(
     assert inspection.problems[0].path == "config.json"
     # SGLang logs "Ignoring compressed-tensors kv_cache_scheme ..." and starts without scales.
     assert (sglang.starts, sglang.kv_cache_method) == (True, None)
+
+
+def test_the_invalid_strategy_message_formats_the_enum_as_python_does(tmp_path: Path) -> None:
+    # The enum as compressed-tensors 0.17.0 declares it, formatted by the Python running the tests.
+    class QuantizationStrategy(str, enum.Enum):
+        TENSOR = "tensor"
+        CHANNEL = "channel"
+        ATTN_HEAD = "attn_head"
+
+    supported = (QuantizationStrategy.TENSOR, QuantizationStrategy.ATTN_HEAD)
+    expected = (
+        "Invalid strategy for compressed-tensors KV cache. "
+        f"Expected strategies: {supported}, found strategy: {QuantizationStrategy('channel')}"
+    )
+    scheme = {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}
+    config = _config({**compressed_tensors_config(), "kv_cache_scheme": scheme})
+    vllm, _, _ = _inspect(tmp_path, _scales(LLM_COMPRESSOR), config)
+    assert vllm.failure is not None
+    assert vllm.failure.message == expected
 
 
 # --- Quark (layers/quantization/quark/quark.py) ---
@@ -403,7 +423,8 @@ def test_mla_under_modelopt_drops_every_name(tmp_path: Path) -> None:
     assert (vllm.starts, vllm.kv_cache_method, _sources(vllm, "k")) == (True, "modelopt", ["default"] * 2)
     assert inspection.problems[0].message.startswith("vLLM 0.33.0 runs layers 0..1 with k and v at 1.0: ")
     assert "is not read: maybe_remap_kv_scale_name" in inspection.problems[0].message
-    # A prob scale is not remapped, and `params_dict[name]` raises (by reading; not run).
+    # No mapper rule and no maybe_remap_kv_scale_name suffix covers a prob scale, so the name reaches
+    # DeepseekV2Model.load_weights' `params_dict[name]` as it is, and raises (read, not run).
     prob = {**_scales(MODELOPT), "model.layers.0.self_attn.attn.prob_scale": 0.5}
     vllm, _, _ = _inspect(tmp_path / "prob", prob, _deepseek(None), modelopt=modelopt_quant_config())
     assert _failure(vllm) == (

@@ -101,7 +101,8 @@ def _compressed_tensors_check(
         message = (
             "Invalid strategy for compressed-tensors KV cache. Expected strategies: "
             "(<QuantizationStrategy.TENSOR: 'tensor'>, <QuantizationStrategy.ATTN_HEAD: 'attn_head'>), "
-            f"found strategy: {strategy}"
+            # A str-valued Enum member formats as its name in the Python releases vLLM 0.33.0 runs on.
+            f"found strategy: QuantizationStrategy.{strategy.upper()}"
         )
         return Failure("NotImplementedError", message, _COMPRESSED)
     symmetric = scheme.get("symmetric")
