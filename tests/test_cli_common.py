@@ -140,6 +140,33 @@ def test_json_usage_error_as_a_subprocess() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--json", "INVALID"],
+        ["inspect", "--json", "INVALID"],
+        ["diff", "--json", "EXAMPLE", "INVALID"],
+        ["validate", "--json", "--tp-rank", "0", "EXAMPLE"],
+        ["inspect", "--json", "--frobnicate", "EXAMPLE"],
+    ],
+)
+def test_with_json_in_one_stream_the_document_comes_last(args: list[str]) -> None:
+    invalid = INVALID / "unsound-scales.json"
+    argv = [{"EXAMPLE": str(EXAMPLE), "INVALID": str(invalid)}.get(arg, arg) for arg in args]
+    result = subprocess.run(
+        [sys.executable, "-m", "quantparams", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    *messages, document = result.stdout.splitlines()
+    assert result.returncode in (1, 2)
+    assert messages
+    assert not any(line.startswith("{") for line in messages)
+    assert isinstance(json.loads(document), dict)
+
+
 def test_a_file_named_after_dash_dash_is_not_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = _run(capsys, "validate", "--", "--json")
     assert (status, out) == (2, "")

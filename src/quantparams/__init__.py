@@ -2,6 +2,9 @@
 
 Today that is the FP8-E4M3 KV-cache scaling-factor file that vLLM loads with
 `--quantization-param-path`.
+
+`FP8_DTYPE` is the one dtype such a file holds; `DEFAULT_RTOL` and
+`OUTLIER_FACTOR` are the defaults of `diff_schemas` and `inspect_schema`.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -16,6 +19,7 @@ from ._errors import (
     StructureError,
     ValidationError,
 )
+from ._format import DEFAULT_RTOL, FP8_DTYPE, OUTLIER_FACTOR
 from ._load import DEFAULT_MAX_BYTES, load, loads
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
@@ -67,6 +71,9 @@ _LAZY = {
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_RTOL",
+    "FP8_DTYPE",
+    "OUTLIER_FACTOR",
     "CheckpointInspection",
     "CheckpointReport",
     "Difference",
