@@ -293,7 +293,7 @@ def test_the_same_problem_of_many_layers_is_one_line(tmp_path: Path, cli: Any) -
     result = cli("validate", str(folder))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f'{folder}: model.safetensors["model.layers.N.self_attn.v_scale"] (layers 3..29, 33): '
+        f'{folder}: model.safetensors["model.layers.N.self_attn.v_scale"] (layers 3-29, 33): '
         "scale must be a finite number > 0, got -1.0"
     ]
     # --json keeps one entry per problem.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -295,3 +296,12 @@ def test_a_file_named_dash_is_read_as_dot_slash_dash(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert (result.returncode, result.stdout) == (0, f"ok  ./-: {SUMMARY}\n")
+
+
+def test_the_command_line_uses_only_the_public_names_of_the_library() -> None:
+    # What it needs of the library, users can reach too: `quantparams` and `quantparams.checkpoint`.
+    for source in (ROOT / "src" / "quantparams" / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 1:
+                assert node.level == 2, source.name
+                assert node.module in (None, "checkpoint"), (source.name, node.module)

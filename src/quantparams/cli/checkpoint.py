@@ -12,10 +12,9 @@ from typing import Any, NamedTuple
 
 from .. import Problem
 from ..checkpoint import engine_line, inspect_checkpoint, path_layer, tensor_path
-from ..checkpoint.text import layers_text
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .output import Line, out, problems_json
-from .text import g, shown, shown_table, text
+from .text import g, numbers_text, shown, shown_table, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,10 +60,12 @@ def grouped(problems: Sequence[Problem]) -> list[str]:
         groups.setdefault((path, message), []).append((layer, problem))
     lines = []
     for (path, message), members in groups.items():
-        if len(members) == 1:
-            lines.append(str(members[0][1]))
+        layers = {layer for layer, _ in members}
+        if len(layers) == 1:
+            # One layer, or none: each problem as it is.
+            lines += [str(problem) for _, problem in members]
         else:
-            lines.append(f"{path} ({layers_text([layer for layer, _ in members])}): {message}")
+            lines.append(f"{path} (layers {numbers_text(layers)}): {message}")
     return lines
 
 

@@ -10,7 +10,7 @@ from .arguments import Command, json_flag, limit_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import STDIN, checkpoint_of, display_name, is_checkpoint, load_file
 from .output import Line, Report, UsageFailure, cannot_read, out, problem_lines, problems_json
-from .text import ranges, shown, shown_table, text
+from .text import numbers_text, shown, shown_table, text
 
 if TYPE_CHECKING:
     from .. import Difference
@@ -158,14 +158,14 @@ def _render(path_a: str, path_b: str, difference: Difference, limit: int) -> lis
             lines.append(f"{name}: {text(values[0])} in A, {text(values[1])} in B")
     for side, ranks in (("A", difference.ranks_only_in_a), ("B", difference.ranks_only_in_b)):
         if ranks:
-            lines.append(f"ranks only in {side}: {ranges(ranks)}")
+            lines.append(f"ranks only in {side}: {numbers_text(ranks)}")
     for side, items in (("A", difference.layers_only_in_a), ("B", difference.layers_only_in_b)):
         if items:
             lines.append(f"layers only in {side}:")
             by_rank: dict[int, list[int]] = {}
             for rank, layer in items:
                 by_rank.setdefault(rank, []).append(layer)
-            lines += shown([f"  rank {rank}: {ranges(layers)}" for rank, layers in by_rank.items()])
+            lines += shown([f"  rank {rank}: {numbers_text(layers)}" for rank, layers in by_rank.items()])
     rtol = f"rtol {difference.rtol:g}"
     scales = difference.scales
     if scales:

@@ -10,7 +10,7 @@ from .arguments import Command, engine_flag, engines_named, json_flag, limit_fla
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import checkpoint_of, display_name, is_checkpoint, load_file
 from .output import Line, Report, cannot_read, out, problem_lines, problems_json
-from .text import SHOWN, g, pairs_text, ranges, shown, shown_table, text
+from .text import SHOWN, g, numbers_text, runs_text, shown, shown_table, text
 
 if TYPE_CHECKING:
     from .. import Inspection
@@ -90,10 +90,10 @@ def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
     ]
     if not stats:
         return [*lines, "ranks       none"]
-    lines.append(f"ranks       {len(stats)}: {ranges(s.rank for s in stats)}")
+    lines.append(f"ranks       {len(stats)}: {numbers_text(s.rank for s in stats)}")
     if inspection.rank_gaps:
-        lines.append(f"            missing {pairs_text(inspection.rank_gaps)}")
-    reference = ranges(inspection.reference_layers) or "none"
+        lines.append(f"            missing {runs_text(inspection.rank_gaps)}")
+    reference = numbers_text(inspection.reference_layers) or "none"
     count = len(inspection.reference_layers)
     if inspection.layer_sets_differ:
         sharing = sum(1 for s in stats if not (s.missing_layers or s.extra_layers))
@@ -101,7 +101,7 @@ def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
     else:
         lines.append(f"layers      {count} in every rank: {reference}")
     if inspection.layer_gaps:
-        lines.append(f"            missing {pairs_text(inspection.layer_gaps)}")
+        lines.append(f"            missing {runs_text(inspection.layer_gaps)}")
     lines.append("")
     lines += shown_table(
         ["rank", "layers", "min", "median", "max", "outliers"],
@@ -116,7 +116,7 @@ def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
             [
                 f"  rank {s.rank}: "
                 + "; ".join(
-                    f"{what} {ranges(layers)}"
+                    f"{what} {numbers_text(layers)}"
                     for what, layers in (("missing", s.missing_layers), ("extra", s.extra_layers))
                     if layers
                 )
