@@ -69,26 +69,28 @@ def grouped(problems: Sequence[Problem]) -> list[str]:
     return lines
 
 
-def checkpoint_scales(path: str) -> tuple[dict[str, QuantParamSchema] | None, list[Problem], bool]:
+def checkpoint_scales(
+    path: str,
+) -> tuple[dict[str, QuantParamSchema] | None, list[Problem], bool, str | None]:
     """For `diff`: the k, v and larger-of-the-two ("kv") scales vLLM uses in each attention layer
-    of the checkpoint, as one-rank schemas (None when it will not start), its problems, and
-    whether it could be read."""
+    of the checkpoint, as one-rank schemas (None when it will not start), its problems, whether it
+    could be read, and why not when it could not be read at all."""
     from .. import FP8_DTYPE, KVCacheQuantSchema, QuantParamSchema
 
     inspection = _inspect(path, ("vllm",))
     model = inspection.report
     if model is None:
-        return None, list(inspection.problems), False
+        return None, list(inspection.problems), False, f"cannot read: {inspection.problems[0].message}"
     view = inspection.engines[0]
     if not view.starts:
-        return None, list(inspection.problems), not inspection.unreadable
+        return None, list(inspection.problems), not inspection.unreadable, None
     columns = {kind: {layer.layer: layer.scale(kind).value for layer in view.layers} for kind in ("k", "v")}
     columns["kv"] = {layer: max(value, columns["v"][layer]) for layer, value in columns["k"].items()}
     schemas = {
         kind: QuantParamSchema(model.model_type, KVCacheQuantSchema(FP8_DTYPE, {0: layers}))
         for kind, layers in columns.items()
     }
-    return schemas, list(inspection.problems), not inspection.unreadable
+    return schemas, list(inspection.problems), not inspection.unreadable, None
 
 
 class FolderCheck(NamedTuple):

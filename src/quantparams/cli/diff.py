@@ -48,7 +48,7 @@ class _Side(NamedTuple):
     schemas: dict[str, QuantParamSchema] | None
     problems: list[Problem]
     readable: bool
-    # Why the file could not be read, when it could not.
+    # Why it could not be read at all, when it could not.
     error: str | None = None
 
     def json(self) -> dict[str, Any]:
@@ -60,8 +60,7 @@ def _read(source: str, max_bytes: int) -> _Side:
     if is_checkpoint(source):
         from .checkpoint import checkpoint_scales
 
-        schemas, problems, readable = checkpoint_scales(source)
-        return _Side(source, schemas, problems, readable)
+        return _Side(source, *checkpoint_scales(source))
     path = display_name(source)
     try:
         schema, problems = load_file(source, max_bytes)
@@ -129,7 +128,7 @@ class Comparison(NamedTuple):
             if invalid:
                 lines.append(Line(f"invalid: {' and '.join(invalid)} (problems on stderr)"))
         for side in sides:
-            if side.readable:
+            if side.error is None:
                 lines += problem_lines(side.path, side.problems)
         return lines
 
