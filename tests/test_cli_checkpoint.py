@@ -293,12 +293,21 @@ def test_the_same_problem_of_many_layers_is_one_line(tmp_path: Path, cli: Any) -
     result = cli("validate", str(folder))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f'{folder}: model.safetensors["model.layers.N.self_attn.v_scale"] (layers 3..29, 33): '
+        f'{folder}: model.safetensors["model.layers.N.self_attn.v_scale"] (layers 3-29, 33): '
         "scale must be a finite number > 0, got -1.0"
     ]
     # --json keeps one entry per problem.
     document = json.loads(cli("validate", "--json", str(folder)).stdout)
     assert len(document["files"][0]["problems"]) == 28
+
+
+def test_diff_says_why_a_checkpoint_cannot_be_read(tmp_path: Path, cli: Any) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("diff", str(tmp_path / "empty"), str(_sound(tmp_path / "a")))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"{tmp_path / 'empty'}: cannot read: no safetensors files in the checkpoint folder"
+    ]
 
 
 def test_diff_of_checkpoint_folders_and_of_a_folder_and_a_file(tmp_path: Path, cli: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -140,6 +141,33 @@ def test_json_usage_error_as_a_subprocess() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--json", "INVALID"],
+        ["inspect", "--json", "INVALID"],
+        ["diff", "--json", "EXAMPLE", "INVALID"],
+        ["validate", "--json", "--tp-rank", "0", "EXAMPLE"],
+        ["inspect", "--json", "--frobnicate", "EXAMPLE"],
+    ],
+)
+def test_with_json_in_one_stream_the_document_comes_last(args: list[str]) -> None:
+    invalid = INVALID / "unsound-scales.json"
+    argv = [{"EXAMPLE": str(EXAMPLE), "INVALID": str(invalid)}.get(arg, arg) for arg in args]
+    result = subprocess.run(
+        [sys.executable, "-m", "quantparams", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    *messages, document = result.stdout.splitlines()
+    assert result.returncode in (1, 2)
+    assert messages
+    assert not any(line.startswith("{") for line in messages)
+    assert isinstance(json.loads(document), dict)
+
+
 def test_a_file_named_after_dash_dash_is_not_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = _run(capsys, "validate", "--", "--json")
     assert (status, out) == (2, "")
@@ -268,3 +296,12 @@ def test_a_file_named_dash_is_read_as_dot_slash_dash(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert (result.returncode, result.stdout) == (0, f"ok  ./-: {SUMMARY}\n")
+
+
+def test_the_command_line_uses_only_the_public_names_of_the_library() -> None:
+    # What it needs of the library, users can reach too: `quantparams` and `quantparams.checkpoint`.
+    for source in (ROOT / "src" / "quantparams" / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 1:
+                assert node.level == 2, source.name
+                assert node.module in (None, "checkpoint"), (source.name, node.module)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import subprocess
@@ -35,8 +36,15 @@ REPORT_NAMES = [
     "diff_schemas",
     "inspect_schema",
     "json_schema",
+    "number_runs",
 ]
-REPORT_MODULES = ["quantparams._diff", "quantparams._inspect", "quantparams._jsonschema", "statistics"]
+REPORT_MODULES = [
+    "quantparams._diff",
+    "quantparams._inspect",
+    "quantparams._jsonschema",
+    "quantparams._runs",
+    "statistics",
+]
 
 
 def test_import_quantparams_leaves_the_reports_unimported() -> None:
@@ -87,6 +95,49 @@ def test_inspect_schema() -> None:
     )
     assert (inspection.rank_gaps, inspection.layer_gaps, inspection.layer_sets_differ) == ((), (), False)
     assert inspection.reference_layers == tuple(range(32))
+
+
+def test_reports_to_json_are_plain_json_data() -> None:
+    example, rerun = quantparams.load(EXAMPLE), quantparams.load(RERUN, validate=False)
+    document = inspect_schema(example).to_json()
+    median = statistics.median(example.kv_cache.scaling_factor[1].values())
+    assert document["outliers"] == [
+        {"rank": 1, "layer": 1, "scale": 0.009121, "median": median, "ratio": 0.009121 / median}
+    ]
+    assert (document["rank_count"], document["rank_gaps"], document["reference_layers"]) == (
+        2,
+        [],
+        list(range(32)),
+    )
+    assert json.loads(json.dumps(document)) == document
+    difference = diff_schemas(example, rerun).to_json()
+    assert difference["largest"] == {
+        "rank": 0,
+        "layer": 3,
+        "a": 0.019745,
+        "b": -0.019745,
+        "relative_difference": 2.0,
+    }
+    assert (difference["model_type"], difference["layers_only_in_a"], difference["scales_compared"]) == (
+        None,
+        [],
+        64,
+    )
+    assert json.loads(json.dumps(difference)) == difference
+
+
+@pytest.mark.parametrize(
+    ("numbers", "runs"),
+    [
+        ([], ()),
+        ([7], ((7, 7),)),
+        ([0, 1, 2, 5], ((0, 2), (5, 5))),
+        ([5, 2, 1, 0, 1], ((0, 2), (5, 5))),
+        ([10**20, 10**20 + 1], ((10**20, 10**20 + 1),)),
+    ],
+)
+def test_number_runs(numbers: list[int], runs: tuple[tuple[int, int], ...]) -> None:
+    assert quantparams.number_runs(numbers) == runs
 
 
 def test_reports_are_frozen() -> None:

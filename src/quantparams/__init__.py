@@ -2,6 +2,10 @@
 
 Today that is the FP8-E4M3 KV-cache scaling-factor file that vLLM loads with
 `--quantization-param-path`.
+
+`FP8_DTYPE` is the one dtype such a file holds; `DEFAULT_RTOL` and
+`OUTLIER_FACTOR` are the defaults of `diff_schemas` and `inspect_schema`;
+`number_runs` groups ranks or layers into the runs reports print them as.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -16,6 +20,7 @@ from ._errors import (
     StructureError,
     ValidationError,
 )
+from ._format import DEFAULT_RTOL, FP8_DTYPE, OUTLIER_FACTOR
 from ._load import DEFAULT_MAX_BYTES, load, loads
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from ._diff import Difference, ScaleDifference, diff_schemas
     from ._inspect import Inspection, Outlier, RankStats, inspect_schema
     from ._jsonschema import json_schema
+    from ._runs import number_runs
     from .checkpoint import (
         CheckpointInspection,
         CheckpointReport,
@@ -53,6 +59,7 @@ _LAZY = {
     "RankStats": "._inspect",
     "inspect_schema": "._inspect",
     "json_schema": "._jsonschema",
+    "number_runs": "._runs",
     "CheckpointInspection": ".checkpoint",
     "CheckpointReport": ".checkpoint",
     "ExtractError": ".checkpoint",
@@ -67,6 +74,9 @@ _LAZY = {
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_RTOL",
+    "FP8_DTYPE",
+    "OUTLIER_FACTOR",
     "CheckpointInspection",
     "CheckpointReport",
     "Difference",
@@ -103,6 +113,7 @@ __all__ = [
     "kv_cache_scales_loader",
     "load",
     "loads",
+    "number_runs",
 ]
 
 __version__ = "0.1.0"

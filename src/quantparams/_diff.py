@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 
@@ -41,6 +42,15 @@ class ScaleDifference:
     b: float
     relative: float
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "layer": self.layer,
+            "a": self.a,
+            "b": self.b,
+            "relative_difference": self.relative,
+        }
+
 
 @attrs.frozen
 class Difference:
@@ -74,6 +84,27 @@ class Difference:
             or self.layers_only_in_b
             or self.scales
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The `differences` of `diff --json` for two files."""
+
+        def pair(values: tuple[str | None, str | None] | None) -> dict[str, str | None] | None:
+            return None if values is None else {"a": values[0], "b": values[1]}
+
+        def layers(items: tuple[tuple[int, int], ...]) -> list[dict[str, int]]:
+            return [{"rank": rank, "layer": layer} for rank, layer in items]
+
+        return {
+            "model_type": pair(self.model_type),
+            "dtype": pair(self.dtype),
+            "ranks_only_in_a": list(self.ranks_only_in_a),
+            "ranks_only_in_b": list(self.ranks_only_in_b),
+            "layers_only_in_a": layers(self.layers_only_in_a),
+            "layers_only_in_b": layers(self.layers_only_in_b),
+            "scales_compared": self.scales_compared,
+            "largest": None if self.largest is None else self.largest.to_json(),
+            "scales": [item.to_json() for item in self.scales],
+        }
 
 
 def diff_schemas(a: QuantParamSchema, b: QuantParamSchema, rtol: float = DEFAULT_RTOL) -> Difference:

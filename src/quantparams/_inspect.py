@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -28,6 +29,15 @@ class Outlier:
         """The scale over its rank's median."""
         return self.scale / self.median
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "layer": self.layer,
+            "scale": self.scale,
+            "median": self.median,
+            "ratio": self.ratio,
+        }
+
 
 @attrs.frozen
 class RankStats:
@@ -46,6 +56,18 @@ class RankStats:
     outlier_count: int
     missing_layers: tuple[int, ...]
     extra_layers: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "layer_count": self.layer_count,
+            "min": self.min,
+            "median": self.median,
+            "max": self.max,
+            "outlier_count": self.outlier_count,
+            "missing_layers": list(self.missing_layers),
+            "extra_layers": list(self.extra_layers),
+        }
 
 
 @attrs.frozen
@@ -74,6 +96,22 @@ class Inspection:
     def layer_sets_differ(self) -> bool:
         """Whether some rank's layers are not the reference set."""
         return any(stats.missing_layers or stats.extra_layers for stats in self.ranks)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `report` of `inspect --json FILE`."""
+        return {
+            "model_type": self.model_type,
+            "dtype": self.dtype,
+            "rank_count": len(self.ranks),
+            "rank_gaps": [list(gap) for gap in self.rank_gaps],
+            "reference_rank": self.reference_rank,
+            "reference_layers": list(self.reference_layers),
+            "layer_gaps": [list(gap) for gap in self.layer_gaps],
+            "layer_sets_differ": self.layer_sets_differ,
+            "outlier_factor": self.outlier_factor,
+            "ranks": [stats.to_json() for stats in self.ranks],
+            "outliers": [outlier.to_json() for outlier in self.outliers],
+        }
 
 
 def inspect_schema(schema: QuantParamSchema) -> Inspection:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .._runs import number_runs
+
 __all__ = ["layers_text", "quote_list"]
 
 # Longest list of layer runs or names quoted in one message.
@@ -17,11 +19,5 @@ def layers_text(layers: list[int]) -> str:
     """`layer 3`, or `layers 2..4, 7` for runs of consecutive layers."""
     if len(layers) == 1:
         return f"layer {layers[0]}"
-    runs: list[list[int]] = []
-    for layer in layers:
-        if runs and layer == runs[-1][1] + 1:
-            runs[-1][1] = layer
-        else:
-            runs.append([layer, layer])
-    texts = [str(first) if first == last else f"{first}..{last}" for first, last in runs]
+    texts = [str(first) if first == last else f"{first}..{last}" for first, last in number_runs(layers)]
     return "layers " + quote_list(texts)

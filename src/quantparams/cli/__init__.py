@@ -1,9 +1,11 @@
 """The `quantparams` command line: one module per command.
 
-Each command module holds a `COMMAND`: its arguments, its help text and what
-it prints. Problems go to stderr as `FILE: $.path: message`, one per line,
-with or without `--json`; `--json` changes only what goes to stdout, which is
-then one JSON document whatever the exit status.
+Each command module holds a `COMMAND`: its arguments, its help text and how
+it runs, which returns a report (what was found, its exit status); `output`
+prints every report, as text or as JSON. Problems go to stderr as
+`FILE: $.path: message`, one per line, with or without `--json`; `--json`
+changes only what goes to stdout, which is then one JSON document whatever
+the exit status.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .. import __version__
 from . import diff, extract, inspect, schema, validate
 from .arguments import HelpFormatter, Parser, epilog
 from .exit_codes import EXIT_USAGE
+from .output import emit
 
 __all__ = ["main"]
 
@@ -74,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Reported by the command's parser, so that its usage line is shown.
         subparsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        status = _COMMANDS[args.command].run(args)
+        # Commands without --json (schema) print the same either way.
+        status = emit(_COMMANDS[args.command].run(args), as_json=getattr(args, "json", False))
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader stopped early (`| head`). Point stdout at nothing so that

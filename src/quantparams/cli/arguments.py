@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .. import DEFAULT_MAX_BYTES
 from .exit_codes import EXIT_USAGE
-from .output import print_json, usage_document
+from .output import Report, UsageFailure, emit
 from .text import SHOWN
 
 __all__ = [
@@ -36,10 +35,8 @@ class Parser(argparse.ArgumentParser):
         self.json_errors = json_errors
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        if self.json_errors:
-            print_json(usage_document(message))
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        emit(UsageFailure(self.prog, message, self.format_usage()), as_json=self.json_errors)
+        self.exit(EXIT_USAGE)
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -65,7 +62,8 @@ class Command(NamedTuple):
     exit_status: str
     example: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    # What it found, for `output.emit` to print.
+    run: Callable[[argparse.Namespace], Report]
 
     @property
     def epilog(self) -> str:

@@ -7,33 +7,27 @@ Problems go to stderr as `DIR: where: message`, warnings as
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from .._errors import Problem
-from ..checkpoint.scan import layer_as_n
-from ..checkpoint.text import layers_text
+from .. import Problem
+from ..checkpoint import engine_line, inspect_checkpoint, layer_as_n, tensor_path
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .output import print_json, problems_json
-from .text import g, shown, shown_table, text
+from .output import Line, out, problems_json
+from .text import g, numbers_text, shown, shown_table, text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .. import QuantParamSchema
-    from ..checkpoint import CheckpointInspection, LayerReport, ScaleEntry
-    from ..checkpoint.engines import EngineView, LayerView, ScaleView
+    from ..checkpoint import CheckpointInspection, EngineView, LayerReport, LayerView, ScaleEntry, ScaleView
 
-__all__ = ["checkpoint_scales", "inspect_folder", "validate_folder"]
+__all__ = ["FolderCheck", "FolderInspection", "check_folder", "checkpoint_scales", "inspect_folder"]
 
 _KINDS = ("k", "v", "q", "prob")
 _HINT = "--limit 0 shows all"
 
 
 def _inspect(path: str, engines: Sequence[str]) -> CheckpointInspection:
-    # Imported here: commands on files do not need it.
-    from ..checkpoint import inspect_checkpoint
-
     return inspect_checkpoint(path, engines=engines)
 
 
@@ -44,15 +38,13 @@ def _status(inspection: CheckpointInspection) -> int:
     return EXIT_INVALID if inspection.problems else EXIT_OK
 
 
-def _report(path: str, inspection: CheckpointInspection) -> None:
+def _messages(path: str, inspection: CheckpointInspection) -> list[Line]:
     if inspection.report is None:
-        print(f"{path}: cannot read: {inspection.problems[0].message}", file=sys.stderr)
-        return
-    sys.stdout.flush()
-    for line in grouped(inspection.problems):
-        print(f"{path}: {line}", file=sys.stderr)
-    for line in grouped(inspection.warnings):
-        print(f"{path}: warning: {line}", file=sys.stderr)
+        return [Line(f"{path}: cannot read: {inspection.problems[0].message}", err=True)]
+    return [
+        *(Line(f"{path}: {line}", err=True) for line in grouped(inspection.problems)),
+        *(Line(f"{path}: warning: {line}", err=True) for line in grouped(inspection.warnings)),
+    ]
 
 
 def grouped(problems: Sequence[Problem]) -> list[str]:
@@ -68,65 +60,95 @@ def grouped(problems: Sequence[Problem]) -> list[str]:
         groups.setdefault((path, message), []).append((layer, problem))
     lines = []
     for (path, message), members in groups.items():
-        if len(members) == 1:
-            lines.append(str(members[0][1]))
+        layers = {layer for layer, _ in members}
+        if len(layers) == 1:
+            # One layer, or none: each problem as it is.
+            lines += [str(problem) for _, problem in members]
         else:
-            lines.append(f"{path} ({layers_text([layer for layer, _ in members])}): {message}")
+            lines.append(f"{path} (layers {numbers_text(layers)}): {message}")
     return lines
 
 
-def checkpoint_scales(path: str) -> tuple[dict[str, QuantParamSchema] | None, list[Problem], bool]:
+def checkpoint_scales(
+    path: str,
+) -> tuple[dict[str, QuantParamSchema] | None, list[Problem], bool, str | None]:
     """For `diff`: the k, v and larger-of-the-two ("kv") scales vLLM uses in each attention layer
-    of the checkpoint, as one-rank schemas (None when it will not start), its problems, and
-    whether it could be read."""
-    from .. import KVCacheQuantSchema, QuantParamSchema
-    from .._format import FP8_DTYPE
+    of the checkpoint, as one-rank schemas (None when it will not start), its problems, whether it
+    could be read, and why not when it could not be read at all."""
+    from .. import FP8_DTYPE, KVCacheQuantSchema, QuantParamSchema
 
     inspection = _inspect(path, ("vllm",))
     model = inspection.report
     if model is None:
-        return None, list(inspection.problems), False
+        return None, list(inspection.problems), False, f"cannot read: {inspection.problems[0].message}"
     view = inspection.engines[0]
     if not view.starts:
-        return None, list(inspection.problems), not inspection.unreadable
+        return None, list(inspection.problems), not inspection.unreadable, None
     columns = {kind: {layer.layer: layer.scale(kind).value for layer in view.layers} for kind in ("k", "v")}
     columns["kv"] = {layer: max(value, columns["v"][layer]) for layer, value in columns["k"].items()}
     schemas = {
         kind: QuantParamSchema(model.model_type, KVCacheQuantSchema(FP8_DTYPE, {0: layers}))
         for kind, layers in columns.items()
     }
-    return schemas, list(inspection.problems), not inspection.unreadable
+    return schemas, list(inspection.problems), not inspection.unreadable, None
 
 
-def validate_folder(path: str, as_json: bool, engines: Sequence[str]) -> tuple[int, dict[str, Any]]:
-    """The exit status for one checkpoint folder and its entry in `validate --json`."""
-    inspection = _inspect(path, engines)
-    status = _status(inspection)
-    unreadable = inspection.report is None
-    result: dict[str, Any] = {
-        "path": path,
-        "ok": inspection.ok,
-        "error": inspection.problems[0].message if unreadable else None,
-        "problems": [] if unreadable else problems_json(inspection.problems),
-        "warnings": problems_json(inspection.warnings),
-        "summary": _summary_json(inspection) if inspection.ok else None,
-        **({} if inspection.read is None else {"read": inspection.read.to_json()}),
-    }
-    if inspection.ok and not as_json:
-        print(f"ok  {path}: {_summary(inspection)}")
-    _report(path, inspection)
-    return status, result
+class FolderCheck(NamedTuple):
+    """A checkpoint folder as `validate` found it."""
+
+    path: str
+    inspection: CheckpointInspection
+
+    @property
+    def status(self) -> int:
+        return _status(self.inspection)
+
+    def to_json(self) -> dict[str, Any]:
+        """The folder's entry in `validate --json`."""
+        inspection = self.inspection
+        unreadable = inspection.report is None
+        return {
+            "path": self.path,
+            "ok": inspection.ok,
+            "error": inspection.problems[0].message if unreadable else None,
+            "problems": [] if unreadable else problems_json(inspection.problems),
+            "warnings": problems_json(inspection.warnings),
+            "summary": _summary_json(inspection) if inspection.ok else None,
+            **({} if inspection.read is None else {"read": inspection.read.to_json()}),
+        }
+
+    def to_text(self) -> list[Line]:
+        ok = [Line(f"ok  {self.path}: {_summary(self.inspection)}")] if self.inspection.ok else []
+        return [*ok, *_messages(self.path, self.inspection)]
 
 
-def inspect_folder(path: str, as_json: bool, engines: Sequence[str], limit: int) -> int:
-    inspection = _inspect(path, engines)
-    if as_json:
-        print_json(inspection.to_json())
-    elif inspection.report is not None:
-        views = [view for view in inspection.engines if view.engine in engines]
-        print("\n".join(_render(inspection, views, limit)))
-    _report(path, inspection)
-    return _status(inspection)
+def check_folder(path: str, engines: Sequence[str]) -> FolderCheck:
+    return FolderCheck(path, _inspect(path, engines))
+
+
+class FolderInspection(NamedTuple):
+    """A checkpoint folder as `inspect` shows it: the views of `engines`, tables cut to `limit` rows."""
+
+    path: str
+    inspection: CheckpointInspection
+    engines: Sequence[str]
+    limit: int
+
+    @property
+    def status(self) -> int:
+        return _status(self.inspection)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.inspection.to_json()
+
+    def to_text(self) -> list[Line]:
+        inspection = self.inspection
+        views = [view for view in inspection.engines if view.engine in self.engines]
+        return [*out(_render(inspection, views, self.limit)), *_messages(self.path, inspection)]
+
+
+def inspect_folder(path: str, engines: Sequence[str], limit: int) -> FolderInspection:
+    return FolderInspection(path, _inspect(path, engines), engines, limit)
 
 
 def _with_scales(inspection: CheckpointInspection) -> int:
@@ -183,8 +205,6 @@ def _cell(entry: ScaleEntry | None) -> str:
 
 
 def _render(inspection: CheckpointInspection, views: list[EngineView], limit: int) -> list[str]:
-    from ..checkpoint.engines.verdict import engine_line
-
     model = inspection.report
     if model is None:
         return []
@@ -231,8 +251,6 @@ def _row(layer: LayerReport) -> list[str]:
 
 def _names(layers: tuple[LayerReport, ...]) -> list[str]:
     """Each naming once, at the first layer that has it: `k, v: file["tensor"] -> parameter`."""
-    from ..checkpoint.scan import tensor_path
-
     kinds: dict[str, list[str]] = {}
     lines: dict[str, str] = {}
     for layer in layers:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .. import Problem, QuantParamSchema
-from .._format import DEFAULT_RTOL
-from .arguments import Command, UsageError, json_flag, limit_flag, max_bytes_flag, tolerance
+from .. import DEFAULT_RTOL, Problem, QuantParamSchema
+from .arguments import Command, json_flag, limit_flag, max_bytes_flag, tolerance
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import STDIN, checkpoint_of, display_name, is_checkpoint, load_file
-from .output import cannot_read, print_json, problems_json, report, usage_error
-from .text import ranges, shown, shown_table, text
+from .output import Line, Report, UsageFailure, cannot_read, out, problem_lines, problems_json
+from .text import numbers_text, shown, shown_table, text
 
 if TYPE_CHECKING:
-    from .._diff import Difference, ScaleDifference
+    from .. import Difference
 
 __all__ = ["COMMAND"]
 
@@ -50,6 +48,8 @@ class _Side(NamedTuple):
     schemas: dict[str, QuantParamSchema] | None
     problems: list[Problem]
     readable: bool
+    # Why it could not be read at all, when it could not.
+    error: str | None = None
 
     def json(self) -> dict[str, Any]:
         return {"path": self.path, "ok": not self.problems, "problems": problems_json(self.problems)}
@@ -60,22 +60,85 @@ def _read(source: str, max_bytes: int) -> _Side:
     if is_checkpoint(source):
         from .checkpoint import checkpoint_scales
 
-        schemas, problems, readable = checkpoint_scales(source)
-        return _Side(source, schemas, problems, readable)
+        return _Side(source, *checkpoint_scales(source))
     path = display_name(source)
     try:
         schema, problems = load_file(source, max_bytes)
     except OSError as error:
-        return _Side(path, None, [Problem("$", cannot_read(path, error))], readable=False)
+        message = cannot_read(error)
+        return _Side(path, None, [Problem("$", message)], readable=False, error=message)
     return _Side(path, None if schema is None else {"kv": schema}, problems, readable=True)
 
 
-def _run(args: argparse.Namespace) -> int:
+class Comparison(NamedTuple):
+    """Two inputs as `diff` compares them; `differences` by kind, None unless both have scales."""
+
+    a: _Side
+    b: _Side
+    rtol: float
+    differences: dict[str, Difference] | None
+    limit: int
+
+    @property
+    def files_only(self) -> bool:
+        """Whether neither side is a checkpoint: one scale per layer, not k and v."""
+        return "k" not in (self.a.schemas or {}) and "k" not in (self.b.schemas or {})
+
+    @property
+    def same(self) -> bool | None:
+        return None if self.differences is None else all(item.same for item in self.differences.values())
+
+    @property
+    def status(self) -> int:
+        a, b = self.a, self.b
+        if not (a.readable and b.readable):
+            return EXIT_USAGE
+        if self.differences is None or a.problems or b.problems or not self.same:
+            return EXIT_INVALID
+        return EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        shown: object = None
+        if self.differences is not None:
+            shown = (
+                self.differences["kv"].to_json()
+                if self.files_only
+                else {kind: item.to_json() for kind, item in self.differences.items()}
+            )
+        return {
+            "a": self.a.json(),
+            "b": self.b.json(),
+            "rtol": self.rtol,
+            "same": self.same,
+            "differences": shown,
+        }
+
+    def to_text(self) -> list[Line]:
+        sides = (self.a, self.b)
+        # What could not be read is said first: nothing else is known of it.
+        lines = [Line(f"{side.path}: {side.error}", err=True) for side in sides if side.error is not None]
+        if self.differences is not None:
+            if not self.files_only:
+                lines.append(Line("(scales as vLLM uses them; against a file, the larger of k and v)"))
+            for kind, difference in self.differences.items():
+                if not self.files_only:
+                    lines.append(Line(f"{kind} scales:" if kind != "kv" else "one scale per layer:"))
+                lines += out(_render(self.a.path, self.b.path, difference, self.limit))
+            invalid = [name for name, side in (("A", self.a), ("B", self.b)) if side.problems]
+            if invalid:
+                lines.append(Line(f"invalid: {' and '.join(invalid)} (problems on stderr)"))
+        for side in sides:
+            if side.error is None:
+                lines += problem_lines(side.path, side.problems)
+        return lines
+
+
+def _run(args: argparse.Namespace) -> Report:
     # Imported here, not with the module: the other commands need none of it.
-    from .._diff import diff_schemas
+    from .. import diff_schemas
 
     if args.a == args.b == STDIN:
-        return usage_error("diff", UsageError("standard input (-) can be read only once"), as_json=args.json)
+        return UsageFailure("quantparams diff", "standard input (-) can be read only once")
     a, b = _read(args.a, args.max_bytes), _read(args.b, args.max_bytes)
     # Files that structure are compared even when they fail their checks: the
     # differences may be what explains the problems.
@@ -84,67 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         # Two checkpoints compare k and v apart; a checkpoint and a file, one scale per layer.
         kinds = ("k", "v") if "k" in a.schemas and "k" in b.schemas else ("kv",)
         differences = {kind: diff_schemas(a.schemas[kind], b.schemas[kind], args.rtol) for kind in kinds}
-    files_only = "k" not in (a.schemas or {}) and "k" not in (b.schemas or {})
-    same = None if differences is None else all(item.same for item in differences.values())
-    if args.json:
-        shown_json: object = None
-        if differences is not None:
-            shown_json = (
-                _difference_json(differences["kv"])
-                if files_only
-                else {kind: _difference_json(item) for kind, item in differences.items()}
-            )
-        print_json({"a": a.json(), "b": b.json(), "rtol": args.rtol, "same": same, "differences": shown_json})
-    elif differences is not None:
-        lines = [] if files_only else ["(scales as vLLM uses them; against a file, the larger of k and v)"]
-        for kind, difference in differences.items():
-            if not files_only:
-                lines.append(f"{kind} scales:" if kind != "kv" else "one scale per layer:")
-            lines += _render(a.path, b.path, difference, args.limit)
-        invalid = [name for name, side in (("A", a), ("B", b)) if side.problems]
-        if invalid:
-            lines.append(f"invalid: {' and '.join(invalid)} (problems on stderr)")
-        print("\n".join(lines))
-    # An unreadable file's message went out as it was found.
-    for side in (a, b):
-        if side.readable:
-            report(side.path, side.problems)
-    if not (a.readable and b.readable):
-        return EXIT_USAGE
-    if differences is None or a.problems or b.problems or not same:
-        return EXIT_INVALID
-    return EXIT_OK
-
-
-def _scale_json(item: ScaleDifference) -> dict[str, Any]:
-    return {
-        "rank": item.rank,
-        "layer": item.layer,
-        "a": item.a,
-        "b": item.b,
-        "relative_difference": item.relative,
-    }
-
-
-def _difference_json(difference: Difference) -> dict[str, Any]:
-    def pair(values: tuple[object, object] | None) -> dict[str, object] | None:
-        return None if values is None else {"a": values[0], "b": values[1]}
-
-    def layers(items: Iterable[tuple[int, int]]) -> list[dict[str, int]]:
-        return [{"rank": rank, "layer": layer} for rank, layer in items]
-
-    largest = difference.largest
-    return {
-        "model_type": pair(difference.model_type),
-        "dtype": pair(difference.dtype),
-        "ranks_only_in_a": difference.ranks_only_in_a,
-        "ranks_only_in_b": difference.ranks_only_in_b,
-        "layers_only_in_a": layers(difference.layers_only_in_a),
-        "layers_only_in_b": layers(difference.layers_only_in_b),
-        "scales_compared": difference.scales_compared,
-        "largest": None if largest is None else _scale_json(largest),
-        "scales": [_scale_json(item) for item in difference.scales],
-    }
+    return Comparison(a, b, args.rtol, differences, args.limit)
 
 
 def _render(path_a: str, path_b: str, difference: Difference, limit: int) -> list[str]:
@@ -154,14 +157,14 @@ def _render(path_a: str, path_b: str, difference: Difference, limit: int) -> lis
             lines.append(f"{name}: {text(values[0])} in A, {text(values[1])} in B")
     for side, ranks in (("A", difference.ranks_only_in_a), ("B", difference.ranks_only_in_b)):
         if ranks:
-            lines.append(f"ranks only in {side}: {ranges(ranks)}")
+            lines.append(f"ranks only in {side}: {numbers_text(ranks)}")
     for side, items in (("A", difference.layers_only_in_a), ("B", difference.layers_only_in_b)):
         if items:
             lines.append(f"layers only in {side}:")
             by_rank: dict[int, list[int]] = {}
             for rank, layer in items:
                 by_rank.setdefault(rank, []).append(layer)
-            lines += shown([f"  rank {rank}: {ranges(layers)}" for rank, layers in by_rank.items()])
+            lines += shown([f"  rank {rank}: {numbers_text(layers)}" for rank, layers in by_rank.items()])
     rtol = f"rtol {difference.rtol:g}"
     scales = difference.scales
     if scales:

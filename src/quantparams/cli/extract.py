@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .. import Problem, QuantParamError, QuantParamSchema, dump
+from .. import Problem, QuantParamError, dump
 from .arguments import Command, integer_at_least, json_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import checkpoint_of, summary, summary_json
-from .output import print_json, problems_json, report, usage_error
+from .output import Line, Report, UsageFailure, cannot_read, problem_lines, problems_json
+
+if TYPE_CHECKING:
+    from ..checkpoint import Extraction
 
 __all__ = ["COMMAND"]
 
@@ -42,10 +44,53 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     json_flag(parser)
 
 
-def _run(args: argparse.Namespace) -> int:
+class ExtractReport(NamedTuple):
+    """What `extract` did: the file written, or why nothing was.
+
+    `reduce` is what made the scales: the --reduce asked for when nothing was
+    written, else only where it played a part (None when every layer had
+    one kv scale, used as stored).
+    """
+
+    path: str
+    output: str
+    reduce: str | None
+    status: int
+    problems: list[Problem]
+    extraction: Extraction | None = None
+    # Whether the file written replaced one.
+    replaced: bool = False
+    # Before each problem on stderr: the checkpoint a problem of its files belongs to.
+    where: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        extraction = self.extraction
+        return {
+            "path": self.path,
+            "output": self.output,
+            "reduce": self.reduce,
+            "ok": extraction is not None,
+            "problems": problems_json(self.problems),
+            "summary": None if extraction is None else summary_json(extraction.schema),
+            "notes": [] if extraction is None else list(extraction.notes),
+        }
+
+    def to_text(self) -> list[Line]:
+        extraction = self.extraction
+        if extraction is None:
+            if self.where is None:
+                return [Line(str(problem), err=True) for problem in self.problems]
+            return problem_lines(self.where, self.problems)
+        replaced = " (replacing the file there)" if self.replaced else ""
+        notes = "".join(f"; {note}" for note in extraction.notes)
+        # --reduce has a default, so say what made the scales only where it played a part.
+        made = "one kv scale per layer, as stored" if self.reduce is None else f"reduce {self.reduce}"
+        return [Line(f"wrote {self.output}{replaced}: {summary(extraction.schema)}, {made}{notes}")]
+
+
+def _run(args: argparse.Namespace) -> Report:
     # Imported here: the other commands do not need it.
-    from ..checkpoint import DEFAULT_OUTPUT_NAME, extract
-    from ..checkpoint.folder import UnreadableCheckpoint, resolve_folder
+    from ..checkpoint import DEFAULT_OUTPUT_NAME, UnreadableCheckpoint, extract, resolve_folder
 
     checkpoint = checkpoint_of(args.checkpoint) or args.checkpoint
     output = args.output
@@ -58,65 +103,31 @@ def _run(args: argparse.Namespace) -> int:
                 output = os.path.join(resolve_folder(checkpoint), DEFAULT_OUTPUT_NAME)
             except UnreadableCheckpoint:
                 output = os.path.join(checkpoint, DEFAULT_OUTPUT_NAME)
+
+    def failed(where: str, message: str) -> ExtractReport:
+        """Exit 2: a file that cannot be read or written."""
+        return ExtractReport(args.checkpoint, output, args.reduce, EXIT_USAGE, [Problem(where, message)])
+
     if os.path.isdir(output):
-        return _failed(args, output, output, "cannot write: Is a directory (name a file with -o)")
+        return failed(output, "cannot write: Is a directory (name a file with -o)")
     try:
         extraction = extract(checkpoint, tp_size=args.tp_size, reduce=args.reduce, model_type=args.model_type)
     except QuantParamError as error:  # an ExtractError, or a check the scales failed
         # Nothing is written: an existing output file stays as it was.
-        if args.json:
-            print_json(_extract_json(args, output, error.problems, None, args.reduce))
-        report(checkpoint, error.problems)
         # Input that cannot be read is exit 2, as in every command.
-        return EXIT_USAGE if getattr(error, "unreadable", False) else EXIT_INVALID
+        status = EXIT_USAGE if getattr(error, "unreadable", False) else EXIT_INVALID
+        return ExtractReport(args.checkpoint, output, args.reduce, status, error.problems, where=checkpoint)
     except OSError as error:
-        where = checkpoint if error.filename is None else str(error.filename)
-        return _failed(args, output, where, f"cannot read: {error.strerror or error}")
+        return failed(checkpoint if error.filename is None else str(error.filename), cannot_read(error))
     except ValueError as error:
-        return usage_error("extract", error, as_json=args.json)
-    schema = extraction.schema
-    replaced = " (replacing the file there)" if os.path.exists(output) else ""
+        return UsageFailure("quantparams extract", str(error))
+    replaced = os.path.exists(output)
     try:
-        dump(schema, output)
+        dump(extraction.schema, output)
     except OSError as error:
-        return _failed(args, output, output, f"cannot write: {error.strerror or error}")
-    # --reduce has a default, so say what made the scales only where it played a part.
+        return failed(output, f"cannot write: {error.strerror or error}")
     reduced = args.reduce if extraction.reduced else None
-    notes = "".join(f"; {note}" for note in extraction.notes)
-    if args.json:
-        print_json(_extract_json(args, output, [], schema, reduced, extraction.notes))
-    elif reduced is not None:
-        print(f"wrote {output}{replaced}: {summary(schema)}, reduce {reduced}{notes}")
-    else:
-        print(f"wrote {output}{replaced}: {summary(schema)}, one kv scale per layer, as stored{notes}")
-    return EXIT_OK
-
-
-def _failed(args: argparse.Namespace, output: str, where: str, message: str) -> int:
-    """Exit 2 for a file that cannot be read or written, said on stderr and in the --json document."""
-    if args.json:
-        print_json(_extract_json(args, output, [Problem(where, message)], None, args.reduce))
-    print(f"{where}: {message}", file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _extract_json(
-    args: argparse.Namespace,
-    output: str,
-    problems: list[Problem],
-    schema: QuantParamSchema | None,
-    reduce: str | None,
-    notes: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    return {
-        "path": args.checkpoint,
-        "output": output,
-        "reduce": reduce,
-        "ok": schema is not None,
-        "problems": problems_json(problems),
-        "summary": None if schema is None else summary_json(schema),
-        "notes": list(notes),
-    }
+    return ExtractReport(args.checkpoint, output, reduced, EXIT_OK, [], extraction, replaced)
 
 
 COMMAND = Command(

@@ -62,7 +62,7 @@ def is_checkpoint(source: str) -> bool:
     if source == STDIN or os.path.lexists(source):
         return False
     # Imported here: only a path that is not there can be a model id.
-    from ..checkpoint.hub.target import hub_target
+    from ..checkpoint import hub_target
 
     return hub_target(source) is not None
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .. import Problem
-from .._format import OUTLIER_FACTOR
+from .. import OUTLIER_FACTOR, Problem
 from .arguments import Command, engine_flag, engines_named, json_flag, limit_flag, max_bytes_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import checkpoint_of, display_name, is_checkpoint, load_file
-from .output import cannot_read, print_json, problems_json, report
-from .text import SHOWN, g, pairs_text, ranges, shown, shown_table, text
+from .output import Line, Report, cannot_read, out, problem_lines, problems_json
+from .text import SHOWN, g, numbers_text, runs_text, shown, shown_table, text
 
 if TYPE_CHECKING:
-    from .._inspect import Inspection
+    from .. import Inspection
 
 __all__ = ["COMMAND"]
 
@@ -31,77 +30,55 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     json_flag(parser)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> Report:
     args.file = checkpoint_of(args.file) or args.file
     if is_checkpoint(args.file):
         from .checkpoint import inspect_folder
 
-        return inspect_folder(args.file, args.json, engines_named(args.engine), args.limit)
-    return _inspect_file(args.file, args.max_bytes, args.json, args.limit)
+        return inspect_folder(args.file, engines_named(args.engine), args.limit)
+    return _inspect_file(args.file, args.max_bytes, args.limit)
 
 
-def _inspect_file(source: str, max_bytes: int, as_json: bool, limit: int) -> int:
+class FileInspection(NamedTuple):
+    """A file as `inspect` shows it: its statistics when it structures, and its problems."""
+
+    path: str
+    status: int
+    problems: list[Problem]
+    inspection: Inspection | None
+    limit: int
+    # Why the file could not be read, when it could not.
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        problems = self.problems if self.error is None else [Problem("$", self.error)]
+        return {
+            "path": self.path,
+            "ok": not problems,
+            "problems": problems_json(problems),
+            "report": None if self.inspection is None else self.inspection.to_json(),
+        }
+
+    def to_text(self) -> list[Line]:
+        if self.error is not None:
+            return [Line(f"{self.path}: {self.error}", err=True)]
+        # The table of a file that fails its checks is what one needs to fix it:
+        # it is printed, and the problems follow on stderr.
+        table = [] if self.inspection is None else out(_render(self.path, self.inspection, self.limit))
+        return [*table, *problem_lines(self.path, self.problems)]
+
+
+def _inspect_file(source: str, max_bytes: int, limit: int) -> FileInspection:
     # Imported here, not with the module: the other commands need none of it.
-    from .._inspect import inspect_schema
+    from .. import inspect_schema
 
     path = display_name(source)
     try:
         schema, problems = load_file(source, max_bytes)
     except OSError as error:
-        message = cannot_read(path, error)
-        if as_json:
-            print_json(_document(path, [Problem("$", message)], None))
-        return EXIT_USAGE
-    # The table of a file that fails its checks is what one needs to fix it:
-    # it is printed, and the problems follow on stderr.
+        return FileInspection(path, EXIT_USAGE, [], None, limit, error=cannot_read(error))
     inspection = None if schema is None else inspect_schema(schema)
-    if as_json:
-        print_json(_document(path, problems, None if inspection is None else _inspection_json(inspection)))
-    elif inspection is not None:
-        print("\n".join(_render(path, inspection, limit)))
-    report(path, problems)
-    return EXIT_INVALID if problems else EXIT_OK
-
-
-def _document(path: str, problems: list[Problem], inspection: dict[str, Any] | None) -> dict[str, Any]:
-    return {"path": path, "ok": not problems, "problems": problems_json(problems), "report": inspection}
-
-
-def _inspection_json(inspection: Inspection) -> dict[str, Any]:
-    return {
-        "model_type": inspection.model_type,
-        "dtype": inspection.dtype,
-        "rank_count": len(inspection.ranks),
-        "rank_gaps": inspection.rank_gaps,
-        "reference_rank": inspection.reference_rank,
-        "reference_layers": inspection.reference_layers,
-        "layer_gaps": inspection.layer_gaps,
-        "layer_sets_differ": inspection.layer_sets_differ,
-        "outlier_factor": inspection.outlier_factor,
-        "ranks": [
-            {
-                "rank": stats.rank,
-                "layer_count": stats.layer_count,
-                "min": stats.min,
-                "median": stats.median,
-                "max": stats.max,
-                "outlier_count": stats.outlier_count,
-                "missing_layers": stats.missing_layers,
-                "extra_layers": stats.extra_layers,
-            }
-            for stats in inspection.ranks
-        ],
-        "outliers": [
-            {
-                "rank": outlier.rank,
-                "layer": outlier.layer,
-                "scale": outlier.scale,
-                "median": outlier.median,
-                "ratio": outlier.ratio,
-            }
-            for outlier in inspection.outliers
-        ],
-    }
+    return FileInspection(path, EXIT_INVALID if problems else EXIT_OK, problems, inspection, limit)
 
 
 def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
@@ -113,10 +90,10 @@ def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
     ]
     if not stats:
         return [*lines, "ranks       none"]
-    lines.append(f"ranks       {len(stats)}: {ranges(s.rank for s in stats)}")
+    lines.append(f"ranks       {len(stats)}: {numbers_text(s.rank for s in stats)}")
     if inspection.rank_gaps:
-        lines.append(f"            missing {pairs_text(inspection.rank_gaps)}")
-    reference = ranges(inspection.reference_layers) or "none"
+        lines.append(f"            missing {runs_text(inspection.rank_gaps)}")
+    reference = numbers_text(inspection.reference_layers) or "none"
     count = len(inspection.reference_layers)
     if inspection.layer_sets_differ:
         sharing = sum(1 for s in stats if not (s.missing_layers or s.extra_layers))
@@ -124,7 +101,7 @@ def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
     else:
         lines.append(f"layers      {count} in every rank: {reference}")
     if inspection.layer_gaps:
-        lines.append(f"            missing {pairs_text(inspection.layer_gaps)}")
+        lines.append(f"            missing {runs_text(inspection.layer_gaps)}")
     lines.append("")
     lines += shown_table(
         ["rank", "layers", "min", "median", "max", "outliers"],
@@ -139,7 +116,7 @@ def _render(path: str, inspection: Inspection, limit: int) -> list[str]:
             [
                 f"  rank {s.rank}: "
                 + "; ".join(
-                    f"{what} {ranges(layers)}"
+                    f"{what} {numbers_text(layers)}"
                     for what, layers in (("missing", s.missing_layers), ("extra", s.extra_layers))
                     if layers
                 )

@@ -1,18 +1,88 @@
-"""How commands write: problems to stderr, JSON documents to stdout."""
+"""How commands write: every command returns a `Report`, and `emit` prints it, as text or as JSON.
+
+A report's text is its lines in the order a person reads them, each for
+stdout or stderr: problems go to stderr beside what stdout shows. With
+`--json`, stdout holds the report's one JSON document instead of its stdout
+lines; its stderr lines are printed all the same, and the document ends the
+output, as the last word on what was found.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Protocol
 
 import orjson
 
 from .. import Problem
 from .exit_codes import EXIT_USAGE
 
-__all__ = ["cannot_read", "print_json", "problems_json", "report", "usage_document", "usage_error"]
+__all__ = [
+    "Line",
+    "Report",
+    "UsageFailure",
+    "cannot_read",
+    "emit",
+    "json_text",
+    "out",
+    "print_json",
+    "problem_lines",
+    "problems_json",
+    "usage_document",
+]
+
+
+class Line(NamedTuple):
+    """One line of a report's text, for stdout or (`err`) stderr."""
+
+    text: str
+    err: bool = False
+
+
+def out(lines: Iterable[str]) -> list[Line]:
+    """Lines for stdout."""
+    return [Line(line) for line in lines]
+
+
+def problem_lines(path: str, problems: Iterable[Problem]) -> list[Line]:
+    """Problems for stderr, each as `PATH: $.where: message`."""
+    return [Line(f"{path}: {item}", err=True) for item in problems]
+
+
+class Report(Protocol):
+    """What a command found: its exit status, its JSON document and its text."""
+
+    @property
+    def status(self) -> int: ...
+
+    def to_json(self) -> object:
+        """The `--json` document."""
+        ...
+
+    def to_text(self) -> Sequence[Line]:
+        """The lines a person reads, stdout and stderr, in order."""
+        ...
+
+
+def emit(report: Report, *, as_json: bool) -> int:
+    """Print `report` as text, or as its JSON document with its stderr lines; its exit status."""
+    lines = report.to_text()
+    if as_json:
+        lines = [line for line in lines if line.err]
+    on_stderr = False
+    for line in lines:
+        if line.err and not on_stderr:
+            # Whatever stdout holds comes first, also when both go to one file.
+            sys.stdout.flush()
+        on_stderr = line.err
+        print(line.text, file=sys.stderr if line.err else sys.stdout)
+    if as_json:
+        sys.stderr.flush()
+        print_json(report.to_json())
+    return report.status
 
 
 def usage_document(message: str) -> dict[str, object]:
@@ -20,45 +90,58 @@ def usage_document(message: str) -> dict[str, object]:
     return {"ok": False, "error": message}
 
 
-def usage_error(command: str, error: Exception, *, as_json: bool) -> int:
-    if as_json:
-        print_json(usage_document(str(error)))
-    print(f"quantparams {command}: error: {error}", file=sys.stderr)
-    return EXIT_USAGE
+class UsageFailure(NamedTuple):
+    """Arguments that do not parse or do not go together: exit 2, nothing read.
+
+    `prog` is what the message starts with (`quantparams validate`), `usage`
+    the usage lines argparse shows before it, if any.
+    """
+
+    prog: str
+    message: str
+    usage: str = ""
+
+    @property
+    def status(self) -> int:
+        return EXIT_USAGE
+
+    def to_json(self) -> dict[str, object]:
+        return usage_document(self.message)
+
+    def to_text(self) -> list[Line]:
+        usage = [Line(line, err=True) for line in self.usage.splitlines()]
+        return [*usage, Line(f"{self.prog}: error: {self.message}", err=True)]
 
 
-def cannot_read(path: str, error: OSError) -> str:
-    message = f"cannot read: {error.strerror or error}"
-    print(f"{path}: {message}", file=sys.stderr)
-    return message
-
-
-def report(path: str, problems: Iterable[Problem]) -> None:
-    # Whatever stdout holds comes first, also when both go to one file.
-    sys.stdout.flush()
-    for item in problems:
-        print(f"{path}: {item}", file=sys.stderr)
+def cannot_read(error: OSError) -> str:
+    """The message for a file that cannot be read."""
+    return f"cannot read: {error.strerror or error}"
 
 
 def problems_json(problems: Iterable[Problem]) -> list[dict[str, str]]:
     return [item.to_json() for item in problems]
 
 
-def print_json(document: object, *, indent: bool = False) -> None:
-    # One line unless asked: a log of several runs is then JSON Lines.
-    # Non-finite floats (possible only in documents built in Python) become null.
+def print_json(document: object) -> None:
+    sys.stdout.write(json_text(document) + "\n")
+
+
+def json_text(document: object, *, indent: bool = False) -> str:
+    """The document as JSON, on one line unless asked: a log of several runs is then JSON Lines.
+
+    Non-finite floats (possible only in documents built in Python) become null.
+    """
     try:
-        text = orjson.dumps(document, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2 if indent else 0).decode()
     except TypeError:
         # orjson writes integers of up to 64 bits; a rank or layer key can be larger.
-        text = json.dumps(
+        return json.dumps(
             _finite(document),
             indent=2 if indent else None,
             separators=None if indent else (",", ":"),
             ensure_ascii=False,
             allow_nan=False,
         )
-    sys.stdout.write(text + "\n")
 
 
 def _finite(value: object) -> object:

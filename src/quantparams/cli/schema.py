@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any, NamedTuple
 
-from .._jsonschema import json_schema
+from .. import json_schema
 from .arguments import Command
 from .exit_codes import EXIT_OK
-from .output import print_json
+from .output import Line, Report, json_text
 
 __all__ = ["COMMAND"]
 
@@ -16,9 +17,21 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     pass
 
 
-def _run(args: argparse.Namespace) -> int:
-    print_json(json_schema(), indent=True)
-    return EXIT_OK
+class SchemaDocument(NamedTuple):
+    """The JSON Schema, printed as indented JSON: a file to keep, read by people too."""
+
+    schema: dict[str, Any]
+    status: int = EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        return self.schema
+
+    def to_text(self) -> list[Line]:
+        return [Line(json_text(self.schema, indent=True))]
+
+
+def _run(args: argparse.Namespace) -> Report:
+    return SchemaDocument(json_schema())
 
 
 COMMAND = Command(

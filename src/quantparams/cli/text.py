@@ -1,4 +1,4 @@
-"""Human output: values, number ranges, tables and lists cut when long."""
+"""Human output: values, runs of numbers, tables and lists cut when long."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from typing import TypeVar
 
 import orjson
 
-__all__ = ["SHOWN", "g", "pairs_text", "ranges", "shown", "shown_table", "table", "text"]
+from .. import number_runs
+
+__all__ = ["SHOWN", "g", "numbers_text", "runs_text", "shown", "shown_table", "table", "text"]
 
 T = TypeVar("T")
 
 # Longest list a person gets before "... and N more"; --json lists everything.
 SHOWN = 20
 # Widest run of layer or rank numbers on one line of human output.
-_RANGES_WIDTH = 50
+_RUNS_WIDTH = 50
 
 
 def text(value: str | None) -> str:
@@ -26,28 +28,23 @@ def g(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def ranges(numbers: Iterable[int]) -> str:
-    """Sorted numbers as "0-3, 5", cut when long."""
-    return pairs_text([(number, number) for number in numbers])
+def numbers_text(numbers: Iterable[int]) -> str:
+    """Numbers as their runs, "0-3, 5", cut when long."""
+    return runs_text(number_runs(numbers))
 
 
-def pairs_text(pairs: Sequence[tuple[int, int]]) -> str:
-    """Sorted (first, last) ranges as "0-3, 5", merging neighbours, cut when long."""
-    merged: list[list[int]] = []
-    for first, last in pairs:
-        if merged and first == merged[-1][1] + 1:
-            merged[-1][1] = last
-        else:
-            merged.append([first, last])
-    parts = [str(first) if first == last else f"{first}-{last}" for first, last in merged]
+def runs_text(runs: Sequence[tuple[int, int]]) -> str:
+    """Runs of numbers, each (first, last), as "0-3, 5", cut when long: the one way the
+    command line prints many ranks or layers."""
+    parts = [str(first) if first == last else f"{first}-{last}" for first, last in runs]
     joined = ", ".join(parts)
-    if len(joined) <= _RANGES_WIDTH:
+    if len(joined) <= _RUNS_WIDTH:
         return joined
-    count = sum(last - first + 1 for first, last in merged)
+    count = sum(last - first + 1 for first, last in runs)
     tail = f"... ({count} in all)"
     kept: list[str] = []
     for part in parts:
-        if len(", ".join([*kept, part, tail])) > _RANGES_WIDTH:
+        if len(", ".join([*kept, part, tail])) > _RUNS_WIDTH:
             break
         kept.append(part)
     return ", ".join([*kept, tail])

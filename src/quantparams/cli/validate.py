@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .. import Problem, QuantParamSchema
 from .arguments import (
     Command,
     UsageError,
@@ -17,7 +17,10 @@ from .arguments import (
 )
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import STDIN, Engine, checkpoint_of, display_name, is_checkpoint, load_file, summary, summary_json
-from .output import cannot_read, print_json, problems_json, report, usage_error
+from .output import Line, Report, UsageFailure, cannot_read, problem_lines, problems_json
+
+if TYPE_CHECKING:
+    from .checkpoint import FolderCheck
 
 __all__ = ["COMMAND"]
 
@@ -61,63 +64,91 @@ def _engine(args: argparse.Namespace) -> Engine | None:
     return Engine(args.tp_size, args.tp_rank, args.num_layers, args.model_type)
 
 
-def _run(args: argparse.Namespace) -> int:
+class FileCheck(NamedTuple):
+    """One file as `validate` found it: its summary when valid, else why not."""
+
+    path: str
+    status: int
+    problems: list[Problem]
+    # Only for a valid file.
+    schema: QuantParamSchema | None = None
+    # Why the file could not be read, when it could not.
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "ok": self.status == EXIT_OK,
+            "error": self.error,
+            "problems": problems_json(self.problems),
+            "summary": None if self.schema is None else summary_json(self.schema),
+        }
+
+    def to_text(self) -> list[Line]:
+        if self.error is not None:
+            return [Line(f"{self.path}: {self.error}", err=True)]
+        if self.schema is not None:
+            return [Line(f"ok  {self.path}: {summary(self.schema)}")]
+        return problem_lines(self.path, self.problems)
+
+
+class Validation(NamedTuple):
+    """Every file and folder `validate` checked, in the order given."""
+
+    checks: list[FileCheck | FolderCheck]
+
+    @property
+    def status(self) -> int:
+        return max(check.status for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.status == EXIT_OK, "files": [check.to_json() for check in self.checks]}
+
+    def to_text(self) -> list[Line]:
+        lines = [line for check in self.checks for line in check.to_text()]
+        count = len(self.checks)
+        if count > 1:
+            failed = sum(check.status != EXIT_OK for check in self.checks)
+            lines.append(Line(f"{failed} of {count} invalid" if failed else f"all {count} valid"))
+        return lines
+
+
+def _run(args: argparse.Namespace) -> Report:
     try:
         engine = _engine(args)
     except UsageError as error:
-        return usage_error("validate", error, as_json=args.json)
-    status = EXIT_OK
-    results = []
-    failed = 0
+        return UsageFailure("quantparams validate", str(error))
     folders = [source for source in args.files if is_checkpoint(source)]
     if folders and engine is not None:
         message = (
             f"{folders[0]} is a checkpoint folder, checked against its own config: "
             "leave out --tp-size and --num-layers"
         )
-        return usage_error("validate", UsageError(message), as_json=args.json)
+        return UsageFailure("quantparams validate", message)
+    checks: list[FileCheck | FolderCheck] = []
     for source in args.files:
         folder = checkpoint_of(source) if source not in folders else None
         if folder is not None:
             source = folder
             folders.append(folder)
         if source in folders:
-            from .checkpoint import validate_folder
+            from .checkpoint import check_folder
 
-            file_status, result = validate_folder(source, args.json, engines_named(args.engine))
+            checks.append(check_folder(source, engines_named(args.engine)))
         else:
-            file_status, result = _validate_file(source, args.max_bytes, engine, args.json)
-        status = max(status, file_status)
-        results.append(result)
-        failed += file_status != EXIT_OK
-    if args.json:
-        print_json({"ok": status == EXIT_OK, "files": results})
-    elif len(args.files) > 1:
-        sys.stdout.flush()
-        print(f"{failed} of {len(args.files)} invalid" if failed else f"all {len(args.files)} valid")
-    return status
+            checks.append(_check_file(source, args.max_bytes, engine))
+    return Validation(checks)
 
 
-def _validate_file(
-    source: str, max_bytes: int, engine: Engine | None, as_json: bool
-) -> tuple[int, dict[str, Any]]:
-    """The exit status for one file and its entry in the --json document."""
+def _check_file(source: str, max_bytes: int, engine: Engine | None) -> FileCheck:
     path = display_name(source)
-    result: dict[str, Any] = {"path": path, "ok": False, "error": None, "problems": [], "summary": None}
     try:
         schema, problems = load_file(source, max_bytes, engine)
     except OSError as error:
-        result["error"] = cannot_read(path, error)
-        return EXIT_USAGE, result
+        return FileCheck(path, EXIT_USAGE, [], error=cannot_read(error))
     if problems or schema is None:
-        report(path, problems)
-        result["problems"] = problems_json(problems)
-        return EXIT_INVALID, result
-    result["ok"] = True
-    result["summary"] = summary_json(schema)
-    if not as_json:
-        print(f"ok  {path}: {summary(schema)}")
-    return EXIT_OK, result
+        return FileCheck(path, EXIT_INVALID, problems)
+    return FileCheck(path, EXIT_OK, [], schema)
 
 
 COMMAND = Command(
