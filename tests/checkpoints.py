@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from safetensors.numpy import save_file
 
 __all__ = [
+    "COMPRESSED_TENSORS_CONFIG",
     "FP8_CONFIG",
     "INDEX_NAME",
     "MODELOPT_CONFIG",
@@ -100,10 +101,36 @@ def scale_name(layer: int, kind: Literal["k", "v", "kv"], style: Style = "k_v", 
     return f"{prefix}model.layers.{layer}.{k_name if kind == 'k' else v_name}"
 
 
-# What vLLM's own FP8 checkpoints declare; under it, vLLM reads every scale naming
-# but ModelOpt's and uses k's value for a v it lacks.
-FP8_CONFIG = {"quant_method": "fp8", "activation_scheme": "static"}
-MODELOPT_CONFIG = {"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}
+# The producers' quantization configs: llm-compressor's (static per-tensor FP8 KV cache), an
+# fp8 one with static KV-cache scales, under which vLLM uses k's value for a v it lacks, and
+# ModelOpt's flat form.
+COMPRESSED_TENSORS_CONFIG: dict[str, object] = {
+    "quant_method": "compressed-tensors",
+    "format": "float-quantized",
+    "config_groups": {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float"}}},
+    "kv_cache_scheme": {
+        "num_bits": 8,
+        "type": "float",
+        "strategy": "tensor",
+        "dynamic": False,
+        "symmetric": True,
+    },
+}
+FP8_CONFIG: dict[str, object] = {
+    "quant_method": "fp8",
+    "activation_scheme": "static",
+    "kv_cache_quant_method": "static",
+}
+MODELOPT_CONFIG: dict[str, object] = {
+    "quant_method": "modelopt",
+    "quant_algo": "FP8",
+    "kv_cache_quant_algo": "FP8",
+}
+_STYLE_CONFIGS: dict[str, Mapping[str, object]] = {
+    "k_v": COMPRESSED_TENSORS_CONFIG,
+    "kv": FP8_CONFIG,
+    "modelopt": MODELOPT_CONFIG,
+}
 
 
 def config_for(
@@ -189,7 +216,8 @@ def write_checkpoint(
     (`model.safetensors.index.json`) is written when `index` is true, by
     default when there are several shards. `config="auto"` writes a llama
     config.json with one layer per key of `scales` and the quantization config
-    of the style's producer (`FP8_CONFIG`, `MODELOPT_CONFIG`); None writes none.
+    of the style's producer (`COMPRESSED_TENSORS_CONFIG`, `FP8_CONFIG`,
+    `MODELOPT_CONFIG`); None writes none.
     """
     folder.mkdir(parents=True, exist_ok=True)
     names = shard_names(shards)
@@ -220,7 +248,7 @@ def write_checkpoint(
         document = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (folder / INDEX_NAME).write_text(json.dumps(document, indent=2))
     if config == "auto":
-        config = config_for(len(layers), quantization=MODELOPT_CONFIG if style == "modelopt" else FP8_CONFIG)
+        config = config_for(len(layers), quantization=_STYLE_CONFIGS[style])
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config, indent=2))
     return folder

@@ -36,11 +36,12 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones; all
 # exact in float32, so the file holds these very numbers.
-SCALES = {0: (0.5, 0.25), 1: (0.125, 0.75), 2: (1.5, 0.0625), 3: (0.375, 2.0)}
+# k the larger in layers 0 and 2, v in 1 and 3; no layer far from the others (no outlier warnings).
+SCALES = {0: (0.5, 0.25), 1: (0.25, 0.75), 2: (0.875, 0.375), 3: (0.375, 0.875)}
 REDUCED = {
-    "max": {0: 0.5, 1: 0.75, 2: 1.5, 3: 2.0},
-    "k": {0: 0.5, 1: 0.125, 2: 1.5, 3: 0.375},
-    "v": {0: 0.25, 1: 0.75, 2: 0.0625, 3: 2.0},
+    "max": {0: 0.5, 1: 0.75, 2: 0.875, 3: 0.875},
+    "k": {0: 0.5, 1: 0.25, 2: 0.875, 3: 0.375},
+    "v": {0: 0.25, 1: 0.75, 2: 0.375, 3: 0.875},
 }
 SHARD1, SHARD2 = shard_names(2)
 
@@ -78,7 +79,7 @@ def test_sharded_checkpoint_as_a_subprocess(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (
         f"wrote {output}: model_type llama, dtype float8_e4m3fn, 1 TP rank x 4 layers, "
-        "scales 0.5 to 2, reduce max\n"
+        "scales 0.5 to 0.875, reduce max\n"
     )
     schema = quantparams.load(output, ValidationContext(1, 0, 4, "llama"))
     assert schema.model_type == "llama"
@@ -107,7 +108,7 @@ def test_output_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert (status, err) == (0, "")
     assert out == (
         f"wrote {output}: model_type llama, dtype float8_e4m3fn, 1 TP rank x 4 layers, "
-        "scales 0.5 to 2, reduce max\n"
+        "scales 0.5 to 0.875, reduce max\n"
     )
     assert _scales(output) == {0: REDUCED["max"]}
     assert not (checkpoint / DEFAULT_OUTPUT_NAME).exists()
@@ -158,13 +159,19 @@ def test_reduce_on_single_kv_scales(tmp_path: Path, capsys: pytest.CaptureFixtur
     checkpoint = write_checkpoint(tmp_path / "ckpt", {0: 0.5, 1: 0.25}, style="kv")
     output = tmp_path / "scales.json"
     status, out, err = _extract(capsys, checkpoint, "-o", output, "--reduce", "k")
-    assert (status, err) == (0, "")
+    # vLLM's fp8 config keeps an unquantized KV cache unless asked: the file says what it would use then.
+    warning = (
+        f"{checkpoint}: warning: *.safetensors: vLLM 0.33.0 keeps the KV cache in the model's dtype under "
+        "this config unless served with --kv-cache-dtype fp8: these scales are used only then\n"
+    )
+    assert (status, err) == (0, warning)
     assert out == (
         f"wrote {output}: model_type llama, dtype float8_e4m3fn, 1 TP rank x 2 layers, "
         "scales 0.25 to 0.5, one kv scale per layer, as stored\n"
     )
     status, out, err = _extract(capsys, checkpoint, "-o", output, "--reduce", "k", "--json")
-    assert (status, err, _json(out)["reduce"]) == (0, "", None)
+    assert (status, err, _json(out)["reduce"]) == (0, warning, None)
+    assert [item["path"] for item in _json(out)["warnings"]] == ["*.safetensors"]
     assert _scales(output) == {0: {0: 0.5, 1: 0.25}}
 
 
@@ -232,9 +239,8 @@ def test_legacy_layout_with_another_tp_size(tmp_path: Path, capsys: pytest.Captu
 
 def _only_v_on_layer_1(folder: Path) -> list[str]:
     write_checkpoint(folder, {0: (0.5, 0.25), 1: (None, 0.5), 2: (0.25, 0.5)})
-    return [
-        "*.safetensors: vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0"
-    ]
+    # compressed-tensors starts each scale at 1.0: a missing k stays 1.0.
+    return ["*.safetensors: vLLM 0.33.0 runs layer 1 with k at 1.0: no such scale in the checkpoint"]
 
 
 def _layer_missing(folder: Path) -> list[str]:
@@ -257,9 +263,10 @@ def _no_scales(folder: Path) -> list[str]:
         folder, {}, config=config_for(1), extra_tensors={"lm_head.weight": np.ones((2, 2), np.float32)}
     )
     return [
-        "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; no config declares "
-        "a KV-cache scheme: calibrate the KV cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD "
-        "Quark), or serve without static scales (the engines use 1.0)"
+        "*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; config.json "
+        "quantization_config.kv_cache_quant_method declares static KV-cache quantization: calibrate the KV "
+        "cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD Quark), or serve without static scales "
+        "(the engines use 1.0)"
     ]
 
 
@@ -475,10 +482,11 @@ def test_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "dtype": "float8_e4m3fn",
             "rank_count": 2,
             "layers_per_rank": [4],
-            "min_scale": 0.0625,
-            "max_scale": 2.0,
+            "min_scale": 0.25,
+            "max_scale": 0.875,
         },
         "notes": [],
+        "warnings": [],
     }
     assert _scales(output) == dict.fromkeys(range(2), REDUCED["v"])
 
@@ -538,6 +546,7 @@ def test_json_of_a_broken_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtu
         ],
         "summary": None,
         "notes": [],
+        "warnings": [],
     }
     assert document["problems"][0]["path"] == f'model.safetensors["{scale_name(0, "k")}"]'
     assert not (checkpoint / DEFAULT_OUTPUT_NAME).exists()

@@ -50,9 +50,10 @@ SCALES = {
     3: (0.0201, 0.0625),
 }
 SHARD1, SHARD2 = shard_names(2)
-NO_SCHEME = (
-    "no config declares a KV-cache scheme: calibrate the KV cache with a producer (llm-compressor, NVIDIA "
-    "ModelOpt, AMD Quark), or serve without static scales (the engines use 1.0)"
+DECLARED_STATIC = (
+    "config.json quantization_config.kv_cache_quant_method declares static KV-cache quantization: calibrate "
+    "the KV cache with a producer (llm-compressor, NVIDIA ModelOpt, AMD Quark), or serve without static "
+    "scales (the engines use 1.0)"
 )
 
 
@@ -323,13 +324,13 @@ def test_more_layers_than_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize("reduce", ["max", "k", "v"])
 def test_only_k_is_k_for_v_under_fp8(tmp_path: Path, reduce: str) -> None:
     # fp8's method settles a v it lacks to k's value (kv_cache.py, process_weights_after_loading).
-    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (0.5, None)})
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (0.5, None)}, config=config_for(2))
     made = extract(tmp_path, reduce=reduce)  # type: ignore[arg-type]
     assert made.schema.kv_cache.scaling_factor == {0: {0: {"max": 0.5, "k": 0.5, "v": 0.25}[reduce], 1: 0.5}}
 
 
 def test_only_v_keeps_vllm_from_starting(tmp_path: Path) -> None:
-    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (None, 0.125)})
+    write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (None, 0.125)}, config=config_for(2))
     assert _problems(tmp_path) == [
         "*.safetensors: vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0"
     ]
@@ -345,7 +346,8 @@ def test_only_k_under_compressed_tensors_is_v_at_one(tmp_path: Path) -> None:
 
 
 def test_only_k_with_reduce_k_is_fine(tmp_path: Path) -> None:
-    write_checkpoint(tmp_path, {0: (0.5, None), 1: (0.25, None)})
+    # Under fp8, vLLM gives v k's value.
+    write_checkpoint(tmp_path, {0: (0.5, None), 1: (0.25, None)}, config=config_for(2))
     assert extract_scales(tmp_path, reduce="k").kv_cache.scaling_factor == {0: {0: 0.5, 1: 0.25}}
 
 
@@ -396,7 +398,7 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
             f'  model.safetensors["{scale_name(1, "v")}"]: scale must be a finite number > 0, got -1.0',
             f'  model.safetensors["{scale_name(5, "k")}"]: expected a per-tensor scale (one value, such as '
             "shape [] or [1]), got shape [2, 2]",
-            "  *.safetensors: vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0",
+            "  *.safetensors: vLLM 0.33.0 runs layer 2 with k at 1.0: no such scale in the checkpoint",
         ]
     )
 
@@ -405,7 +407,7 @@ def test_no_scales_at_all(tmp_path: Path) -> None:
     weight = {"model.layers.0.self_attn.k_proj.weight": np.ones((2, 2))}
     write_checkpoint(tmp_path, {}, config=config_for(1), extra_tensors=weight)
     assert _problems(tmp_path) == [
-        f"*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; {NO_SCHEME}"
+        f"*.safetensors: found no KV-cache scale tensors among the 2 tensors of the file; {DECLARED_STATIC}"
     ]
 
 
@@ -416,7 +418,7 @@ def test_no_scales_names_the_lookalikes(tmp_path: Path) -> None:
     assert _problems(tmp_path) == [
         f'{SHARD1}["{lookalike}"]: named like a KV-cache scale, but no engine reads it',
         f"{INDEX_NAME}: found no KV-cache scale tensors among the 2 tensors of its weight_map; "
-        f'named like scales, but no engine reads them: {SHARD1}["{lookalike}"]; {NO_SCHEME}',
+        f'named like scales, but no engine reads them: {SHARD1}["{lookalike}"]; {DECLARED_STATIC}',
     ]
 
 

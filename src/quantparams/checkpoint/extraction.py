@@ -28,13 +28,13 @@ from .._errors import Problem, QuantParamError, describe
 from .._format import FP8_DTYPE
 from .._maps import LayerScales
 from .._schema import KVCacheQuantSchema, QuantParamSchema
+from . import messages
 from .engines import ENGINES
 from .engines.verdict import at_default
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .hub import HubError, hub_target, opened
 from .inspection import examine
 from .layers import is_tower
-from .messages import extract_needs_config, no_scale_for, none_found
 from .per_rank import from_rank_files
 from .scheme import ModelConfig, read_configs
 from .text import layers_text
@@ -205,17 +205,20 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     examined = examine(layout, config, problems, ("vllm",))
     problems[:] = examined.problems
     if not config.found:
-        problems.insert(0, Problem("config.json", extract_needs_config()))
+        problems.insert(0, Problem("config.json", messages.extract_needs_config()))
     found = examined.found
     count = config.num_hidden_layers
     language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
     if count is None:
         count = max((scale.named.layer for scale in language), default=-1) + 1
+    left_out = tuple(sorted({scale.named.layer for scale in language if scale.named.layer >= count}))
+    # The summary's note says what became of the layers past the count.
+    past = messages.past_count(list(left_out), config, count) if left_out else None
     made = _Made(
         None,
-        examined.warnings,
+        tuple(warning for warning in examined.warnings if warning.message != past),
         found.unreadable_input,
-        left_out=tuple(sorted({scale.named.layer for scale in language if scale.named.layer >= count})),
+        left_out=left_out,
         not_written=tuple(
             scale.where
             for scale in language
@@ -226,7 +229,7 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
         return made
     if not found.scales:
         # A dynamic scheme needs no scales to serve, but a file made of none would be all defaults.
-        problems.append(Problem(layout.where, none_found(found, layout, config)))
+        problems.append(Problem(layout.where, messages.none_found(found, layout, config)))
         return made
     view = examined.views[ENGINES.index("vllm")]
     layers = {layer.layer: layer for layer in view.layers}
@@ -236,7 +239,7 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     no_cache = [layer for layer in range(count) if layer not in layers]
     if no_cache:
         basis = f"{layers_text(no_cache)} keep no KV cache, and engines that read the file look for attention there"
-        problems.append(Problem(layout.where, no_scale_for(no_cache, count, basis)))
+        problems.append(Problem(layout.where, messages.no_scale_for(no_cache, count, basis)))
     if problems:
         return made
     values = {

@@ -10,7 +10,7 @@ from .. import Problem, QuantParamError, dump
 from .arguments import Command, integer_at_least, json_flag
 from .exit_codes import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .files import checkpoint_of, summary, summary_json
-from .output import Line, Report, UsageFailure, cannot_read, problem_lines, problems_json
+from .output import Line, Report, UsageFailure, cannot_read, problems_json
 
 if TYPE_CHECKING:
     from ..checkpoint import Extraction
@@ -73,19 +73,26 @@ class ExtractReport(NamedTuple):
             "problems": problems_json(self.problems),
             "summary": None if extraction is None else summary_json(extraction.schema),
             "notes": [] if extraction is None else list(extraction.notes),
+            "warnings": [] if extraction is None else problems_json(extraction.warnings),
         }
 
     def to_text(self) -> list[Line]:
+        from .checkpoint import grouped
+
         extraction = self.extraction
         if extraction is None:
             if self.where is None:
                 return [Line(str(problem), err=True) for problem in self.problems]
-            return problem_lines(self.where, self.problems)
+            return [Line(f"{self.where}: {line}", err=True) for line in grouped(self.problems)]
         replaced = " (replacing the file there)" if self.replaced else ""
         notes = "".join(f"; {note}" for note in extraction.notes)
         # --reduce has a default, so say what made the scales only where it played a part.
         made = "one kv scale per layer, as stored" if self.reduce is None else f"reduce {self.reduce}"
-        return [Line(f"wrote {self.output}{replaced}: {summary(extraction.schema)}, {made}{notes}")]
+        warnings = [Line(f"{self.path}: warning: {line}", err=True) for line in grouped(extraction.warnings)]
+        return [
+            *warnings,
+            Line(f"wrote {self.output}{replaced}: {summary(extraction.schema)}, {made}{notes}"),
+        ]
 
 
 def _run(args: argparse.Namespace) -> Report:
@@ -137,11 +144,12 @@ COMMAND = Command(
     "CHECKPOINT_DIR (the files model.safetensors.index.json names when present, else every "
     "*.safetensors file, or the older per-rank rank0.safetensors, rank1.safetensors, ...) and "
     "its config.json (model type, num_hidden_layers); reduce k and v to one scale per layer; "
-    "write the same scales for every TP rank; check the result and write it atomically. Every "
-    "naming engines read is accepted; per-head scales are reduced to their largest, layers past "
-    "num_hidden_layers are left out and q and prob scales are not written, as the summary says. "
-    "A layer without a scale, a duplicate or unsound scale, or no scales at all is "
-    "an error naming the tensor, and nothing is written.",
+    "write the same scales for every TP rank; check the result and write it atomically. The "
+    "scales are those vLLM runs with, the checkpoint read and judged as validate judges it: "
+    "whatever validate reports (vLLM would not start, a layer would run k or v at 1.0, a duplicate "
+    "or unsound scale, no scales at all) is an error naming the tensor, and nothing is written. "
+    "Per-head scales count as their largest, layers past num_hidden_layers are left out and q "
+    "and prob scales are not written, as the summary says.",
     exit_status="0 written, 1 the checkpoint's scales are not sound (nothing is written), 2 a usage "
     "error, a checkpoint that cannot be read or an output that cannot be written.",
     example="quantparams extract examples/llama-fp8 --tp-size 2 -o scales.json",
