@@ -58,6 +58,24 @@ def test_one_rank_only(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
+def test_each_input_is_printed_as_soon_as_it_is_checked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quantparams.cli import validate as validate_command
+
+    printed_before: list[str] = []
+    check = validate_command._check_file
+
+    def checking(source: str, *args: Any) -> Any:
+        printed_before.append(capsys.readouterr().out)
+        return check(source, *args)
+
+    monkeypatch.setattr(validate_command, "_check_file", checking)
+    assert main(["validate", str(EXAMPLE), str(EXAMPLE)]) == 0
+    assert printed_before == ["", f"ok  {EXAMPLE}: {SUMMARY}\n"]
+    assert capsys.readouterr().out == f"ok  {EXAMPLE}: {SUMMARY}\nall 2 valid\n"
+
+
 def test_several_files_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     bad = INVALID / "wrong-field-types.json"
     assert main(["validate", str(EXAMPLE), str(bad)]) == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import NamedTuple, Protocol
 
 import orjson
@@ -62,18 +62,17 @@ class Report(Protocol):
         """The `--json` document."""
         ...
 
-    def to_text(self) -> Sequence[Line]:
-        """The lines a person reads, stdout and stderr, in order."""
+    def to_text(self) -> Iterable[Line]:
+        """The lines a person reads, stdout and stderr, in order (printed as they come)."""
         ...
 
 
 def emit(report: Report, *, as_json: bool) -> int:
     """Print `report` as text, or as its JSON document with its stderr lines; its exit status."""
-    lines = report.to_text()
-    if as_json:
-        lines = [line for line in lines if line.err]
     on_stderr = False
-    for line in lines:
+    for line in report.to_text():
+        if as_json and not line.err:
+            continue
         if line.err and not on_stderr:
             # Whatever stdout holds comes first, also when both go to one file.
             sys.stdout.flush()

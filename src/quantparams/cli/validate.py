@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import Problem, QuantParamSchema
@@ -92,10 +93,21 @@ class FileCheck(NamedTuple):
         return problem_lines(self.path, self.problems)
 
 
-class Validation(NamedTuple):
-    """Every file and folder `validate` checked, in the order given."""
+class Validation:
+    """Every file and folder `validate` checked, in the order given.
 
-    checks: list[FileCheck | FolderCheck]
+    Each is checked when its text is asked for, so that a person sees each
+    input's lines as soon as it is checked (a Hub model may take seconds).
+    """
+
+    def __init__(self, checks: Iterable[FileCheck | FolderCheck]) -> None:
+        self._pending = iter(checks)
+        self._checked: list[FileCheck | FolderCheck] = []
+
+    @property
+    def checks(self) -> list[FileCheck | FolderCheck]:
+        self._checked.extend(self._pending)
+        return self._checked
 
     @property
     def status(self) -> int:
@@ -104,13 +116,16 @@ class Validation(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.status == EXIT_OK, "files": [check.to_json() for check in self.checks]}
 
-    def to_text(self) -> list[Line]:
-        lines = [line for check in self.checks for line in check.to_text()]
-        count = len(self.checks)
+    def to_text(self) -> Iterator[Line]:
+        for check in self._checked:
+            yield from check.to_text()
+        for check in self._pending:
+            self._checked.append(check)
+            yield from check.to_text()
+        count = len(self._checked)
         if count > 1:
-            failed = sum(check.status != EXIT_OK for check in self.checks)
-            lines.append(Line(f"{failed} of {count} invalid" if failed else f"all {count} valid"))
-        return lines
+            failed = sum(check.status != EXIT_OK for check in self._checked)
+            yield Line(f"{failed} of {count} invalid" if failed else f"all {count} valid")
 
 
 def _run(args: argparse.Namespace) -> Report:
@@ -125,7 +140,12 @@ def _run(args: argparse.Namespace) -> Report:
             "leave out --tp-size and --num-layers"
         )
         return UsageFailure("quantparams validate", message)
-    checks: list[FileCheck | FolderCheck] = []
+    return Validation(_checks(args, folders, engine))
+
+
+def _checks(
+    args: argparse.Namespace, folders: list[str], engine: Engine | None
+) -> Iterator[FileCheck | FolderCheck]:
     for source in args.files:
         folder = checkpoint_of(source) if source not in folders else None
         if folder is not None:
@@ -134,10 +154,9 @@ def _run(args: argparse.Namespace) -> Report:
         if source in folders:
             from .checkpoint import check_folder
 
-            checks.append(check_folder(source, engines_named(args.engine)))
+            yield check_folder(source, engines_named(args.engine))
         else:
-            checks.append(_check_file(source, args.max_bytes, engine))
-    return Validation(checks)
+            yield _check_file(source, args.max_bytes, engine)
 
 
 def _check_file(source: str, max_bytes: int, engine: Engine | None) -> FileCheck:
