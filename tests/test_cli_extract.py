@@ -25,6 +25,7 @@ from checkpoints import (
     write_safetensors,
 )
 from cli_process import run_cli
+from documents import matching
 from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ValidationContext
 from quantparams import checkpoint as extract_module
@@ -63,7 +64,7 @@ def _json(out: str) -> dict[str, Any]:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    return {path.name: path.read_bytes() for path in matching(folder) if path.is_file()}
 
 
 # ----------------------------------------------------------------- sound ones
@@ -594,7 +595,7 @@ def test_a_cache_entry_gets_its_file_in_the_snapshot_and_a_replaced_file_is_name
     entry = tmp_path / "models--org--llama"
     snapshot = entry / "snapshots" / ("a" * 40)
     snapshot.mkdir(parents=True)
-    for file in source.iterdir():
+    for file in matching(source):
         os.symlink(file, snapshot / file.name)
     (entry / "refs").mkdir()
     (entry / "refs" / "main").write_text("a" * 40)

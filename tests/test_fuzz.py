@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,16 @@ def test_mutation_engine(seed: int) -> None:
     # The engine reaches every outcome, checked documents included.
     assert all(report.outcomes[name] > 0 for name in OUTCOMES), report.outcomes
     assert report.revalidations["ok"] > 0
+
+
+def test_the_fuzzer_runs_as_a_script(tmp_path: Path) -> None:
+    # As tests/fuzz/README.md runs it, from a folder of its own.
+    command = [sys.executable, fuzz_loads.__file__, "--count", "30", "--seed", "1", "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("fuzz_loads: 30 inputs, seed 1\n30 inputs, seed 1, ")
+    assert result.stdout.endswith("\nfailures: 0\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- Hypothesis: structure mutations of sound documents, then bytes ----------------------

@@ -38,8 +38,15 @@ from quantparams import QuantParamError, QuantParamSchema, ValidationContext
 from quantparams._fast import load_fast
 from quantparams._precise import load_precise
 
-ROOT = Path(__file__).resolve().parents[2]
-SEED_FOLDERS = (ROOT / "tests" / "data" / "valid", ROOT / "tests" / "data" / "invalid", ROOT / "examples")
+# Run as a script, only this folder is on the path: the modules the fuzzer
+# shares with the test suite live one folder up.
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from documents import EXAMPLES, INVALID, VALID, matching  # noqa: E402
+
+SEED_FOLDERS = (VALID, INVALID, EXAMPLES)
 
 # A single input taking longer than this is a hang.
 TIME_BUDGET = 2.0
@@ -327,7 +334,7 @@ def _generated_seeds() -> list[bytes]:
 
 def load_corpus() -> list[bytes]:
     """The seed documents: every JSON file of the test data and the examples, and a few generated ones."""
-    corpus = [path.read_bytes() for folder in SEED_FOLDERS for path in sorted(folder.glob("*.json"))]
+    corpus = [path.read_bytes() for folder in SEED_FOLDERS for path in matching(folder, "*.json")]
     return corpus + _generated_seeds()
 
 
