@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,16 @@ HEAVY = ["pydantic", "numpy", "torch", "safetensors", "msgspec", "jsonschema", "
 NOT_FOR_LOADING = ["cattrs", "pathlib", "logging", "argparse", "numbers"]
 
 
-def _python(*args: str, code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args, "-c", code], capture_output=True, text=True, check=False)
+# Set when coverage follows subprocesses: it then starts in the child first,
+# importing modules of its own.
+_COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
+def _python(*args: str, code: str, measured: bool = True) -> subprocess.CompletedProcess[str]:
+    env = None if measured else {k: v for k, v in os.environ.items() if k not in _COVERAGE_VARIABLES}
+    return subprocess.run(
+        [sys.executable, *args, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
 
 
 def test_checks_hold_under_python_O() -> None:
@@ -39,7 +48,8 @@ import sys, json, quantparams
 quantparams.loads(b'{{"model_type": null, "kv_cache": {{"dtype": "float8_e4m3fn", "scaling_factor": {{}}}}}}')
 print(json.dumps([m for m in {HEAVY + NOT_FOR_LOADING!r} if m in sys.modules]))
 """
-    result = _python(code=code)
+    # What a user's interpreter imports, so with no coverage started in it.
+    result = _python(code=code, measured=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
 
