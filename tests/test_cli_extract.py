@@ -25,14 +25,12 @@ from checkpoints import (
     write_safetensors,
 )
 from cli_process import run_cli
-from documents import matching
+from documents import EXAMPLE, matching
 from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ValidationContext
 from quantparams import checkpoint as extract_module
 from quantparams.checkpoint import DEFAULT_OUTPUT_NAME
 from quantparams.cli import main
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones; all
 # exact in float32, so the file holds these very numbers.

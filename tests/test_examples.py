@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from documents import matching
+from documents import EXAMPLES, ROOT, matching
 from quantparams.checkpoint import NAMINGS
 
-ROOT = Path(__file__).parent.parent
-EXAMPLES = ROOT / "examples"
 README = (ROOT / "README.md").read_text()
 
 

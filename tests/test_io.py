@@ -15,6 +15,7 @@ import pytest
 from cattrs.errors import ClassValidationError
 
 import quantparams
+from documents import EXAMPLE
 from quantparams import (
     KVCacheQuantSchema,
     ParseError,
@@ -24,8 +25,6 @@ from quantparams import (
     ValidationError,
     converter,
 )
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 
 
 def _doc(scales: dict[int, dict[int, float]]) -> QuantParamSchema:

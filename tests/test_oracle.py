@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import quantparams
 from agreement import LOADERS, Loader
+from documents import ROOT
 from oracle import OracleResult, oracle_load, oracle_loader
 from quantparams import (
     ParseError,
@@ -735,7 +736,7 @@ NON_CANONICAL_KEYS = {"-1": -1, "01": 1, "+1": 1, " 1": 1, "1.0": 1, "1_0": 10}
 
 
 def _stricter_items() -> list[str]:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split(f"\n{STRICTER}\n", 1)[1].split("\n## ", 1)[0]
     items = re.split(r"^\d\. ", section.split("\n\n")[1], flags=re.M)
     return [" ".join(item.split()) for item in items[1:]]

@@ -7,9 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-INVALID = Path(__file__).parent / "data" / "invalid"
+from documents import INVALID, ROOT
 
 HEAVY = ["pydantic", "numpy", "torch", "safetensors", "msgspec", "jsonschema", "hypothesis"]
 # What loading never needs: the converter's library, and what only writing,
@@ -68,7 +67,7 @@ PACKAGES = [
 def test_no_assert_statement_in_the_library() -> None:
     # `python -O` strips asserts, so a check written as one would vanish.
     # Parsing finds them all: `assert(x)`, one after a `;`, none in a string.
-    source = Path(__file__).parent.parent / "src"
+    source = ROOT / "src"
     files = sorted((source / "quantparams").rglob("*.py"))
     found = {".".join(path.parent.relative_to(source).parts) for path in files}
     assert found == set(PACKAGES)

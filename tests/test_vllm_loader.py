@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 import quantparams
+from documents import EXAMPLE
 from quantparams import ParseError, ValidationError, kv_cache_scales_loader
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 
 
 def test_returns_the_pairs_of_the_rank() -> None:
