@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -131,6 +131,7 @@ def test_rejects_every_invalid_file_it_can_express(path: Path) -> None:
     assert VALIDATOR.is_valid(document) == (path.stem in NOT_EXPRESSIBLE)
 
 
+@pytest.mark.usefixtures("loading_path")
 @pytest.mark.parametrize("path", ALL_DOCUMENTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_schema_agrees_with_loads_without_context(path: Path) -> None:
     data = path.read_bytes()
@@ -205,7 +206,9 @@ _documents_near_the_format = _object(
 )
 
 
-@settings(max_examples=300)
+@pytest.mark.usefixtures("loading_path")
+# The loading path, set once by the fixture, holds for every example.
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.one_of(_documents_near_the_format, sound_documents().map(lambda sound: sound.document)))
 def test_schema_agrees_with_loads_on_generated_documents(document: Any) -> None:
     # Python's json writes integers of any size, as a calibration script may.

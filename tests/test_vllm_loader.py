@@ -11,6 +11,9 @@ import quantparams
 from documents import EXAMPLE
 from quantparams import ParseError, ValidationError, kv_cache_scales_loader
 
+# Each test runs on both loading paths (conftest.py).
+pytestmark = pytest.mark.usefixtures("loading_path")
+
 
 def test_returns_the_pairs_of_the_rank() -> None:
     schema = quantparams.load(EXAMPLE)
