@@ -10,11 +10,10 @@ import pytest
 
 import quantparams
 from cli_process import run_cli
+from documents import EXAMPLE, INVALID, VALID
 from quantparams.cli import main
 from quantparams.cli.files import Engine
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
-INVALID = Path(__file__).parent / "data" / "invalid"
 SUMMARY = "model_type llama, dtype float8_e4m3fn, 2 TP ranks x 32 layers, scales 0.009121 to 0.052584"
 
 
@@ -302,7 +301,7 @@ def test_every_rank_visits_only_the_ranks_the_file_has() -> None:
     engine = Engine(tp_size=2**63, tp_rank=None, num_hidden_layers=32, model_type=None)
     assert [context.tp_rank for context in engine.contexts(schema)] == [0, 1]
     # A file without any of the engine's ranks still gets the checks that concern them all.
-    no_ranks = quantparams.load(Path(__file__).parent / "data" / "valid" / "no-ranks.json")
+    no_ranks = quantparams.load(VALID / "no-ranks.json")
     assert [context.tp_rank for context in engine.contexts(no_ranks)] == [0]
 
 

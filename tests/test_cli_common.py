@@ -16,11 +16,9 @@ import pytest
 
 import quantparams
 from cli_process import run_cli
+from documents import EXAMPLE, EXAMPLES, INVALID
 from quantparams.cli import main
 
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "llama-tp2-32layers.json"
-INVALID = Path(__file__).parent / "data" / "invalid"
 SUMMARY = "model_type llama, dtype float8_e4m3fn, 2 TP ranks x 32 layers, scales 0.009121 to 0.052584"
 COMMANDS = ["validate", "inspect", "diff", "schema", "extract"]
 
@@ -93,7 +91,7 @@ def test_help_examples_run(
     if ">" in words:
         words = words[: words.index(">")]
     # In a folder of its own, beside the shipped examples: extract writes a file.
-    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "examples").symlink_to(EXAMPLES)
     monkeypatch.chdir(tmp_path)
     status, out, err = _run(capsys, *words[1:])
     # The diff example compares a file with its broken rerun.

@@ -13,12 +13,10 @@ from typing import Any
 import pytest
 
 from cli_process import run_cli
+from documents import EXAMPLE, INVALID
 from quantparams import KVCacheQuantSchema, QuantParamSchema, diff_schemas
 from quantparams._diff import DEFAULT_RTOL, relative_difference
 from quantparams.cli import main
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
-INVALID = Path(__file__).parent / "data" / "invalid"
 
 
 def _example() -> dict[str, Any]:

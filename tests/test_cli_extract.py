@@ -26,13 +26,12 @@ from checkpoints import (
     write_safetensors,
 )
 from cli_process import run_cli
+from documents import EXAMPLE, matching
 from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ValidationContext
 from quantparams import checkpoint as extract_module
 from quantparams.checkpoint import DEFAULT_OUTPUT_NAME
 from quantparams.cli import main
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones; all
 # exact in float32, so the file holds these very numbers.
@@ -65,7 +64,7 @@ def _json(out: str) -> dict[str, Any]:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    return {path.name: path.read_bytes() for path in matching(folder) if path.is_file()}
 
 
 # ----------------------------------------------------------------- sound ones
@@ -606,7 +605,7 @@ def test_a_cache_entry_gets_its_file_in_the_snapshot_and_a_replaced_file_is_name
     entry = tmp_path / "models--org--llama"
     snapshot = entry / "snapshots" / ("a" * 40)
     snapshot.mkdir(parents=True)
-    for file in source.iterdir():
+    for file in matching(source):
         os.symlink(file, snapshot / file.name)
     (entry / "refs").mkdir()
     (entry / "refs" / "main").write_text("a" * 40)

@@ -14,11 +14,9 @@ import pytest
 
 import quantparams
 from cli_process import run_cli
+from documents import EXAMPLE, INVALID, VALID
 from quantparams import KVCacheQuantSchema, Outlier, QuantParamSchema, inspect_schema
 from quantparams.cli import main
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
-INVALID = Path(__file__).parent / "data" / "invalid"
 
 EXAMPLE_TABLE = f"""\
 file        {EXAMPLE}
@@ -228,7 +226,7 @@ def test_a_long_rank_table_is_cut(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_no_ranks(capsys: pytest.CaptureFixture[str]) -> None:
-    path = Path(__file__).parent / "data" / "valid" / "no-ranks.json"
+    path = VALID / "no-ranks.json"
     status, out, err = _inspect(capsys, str(path))
     assert (status, err) == (0, "")
     assert out.splitlines()[1:] == ['model_type  "llama"', 'dtype       "float8_e4m3fn"', "ranks       none"]

@@ -10,11 +10,7 @@ import pytest
 
 import quantparams
 from agreement import LOADERS, Loader, assert_loaders_agree
-
-DATA = Path(__file__).parent / "data"
-VALID = sorted((DATA / "valid").glob("*.json"))
-INVALID = sorted(p for p in (DATA / "invalid").glob("*.json") if not p.name.endswith(".context.json"))
-VALID = [p for p in VALID if not p.name.endswith(".context.json")]
+from documents import INVALID_FILES, VALID_FILES
 
 
 def _context(path: Path) -> dict[str, Any] | None:
@@ -30,13 +26,12 @@ def _expected(path: Path) -> tuple[str, list[str]]:
 
 
 def test_every_invalid_file_has_expectations() -> None:
-    assert INVALID
-    for path in INVALID:
+    for path in INVALID_FILES:
         assert path.with_suffix(".problems").exists(), path
 
 
 @pytest.mark.parametrize("load", LOADERS.values(), ids=list(LOADERS))
-@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: p.stem)
 def test_valid_file_loads(path: Path, load: Loader) -> None:
     schema = load(path.read_bytes(), _context(path))
     # The values are the file's, read as vLLM reads them.
@@ -49,7 +44,7 @@ def test_valid_file_loads(path: Path, load: Loader) -> None:
     }
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: p.stem)
 def test_invalid_file_reports_every_problem_exactly(path: Path) -> None:
     kind, lines = _expected(path)
     with pytest.raises(quantparams.QuantParamError) as caught:
@@ -67,7 +62,7 @@ def test_invalid_file_reports_every_problem_exactly(path: Path) -> None:
 
 
 @pytest.mark.parametrize("load", LOADERS.values(), ids=list(LOADERS))
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: p.stem)
 def test_loads_raises_the_same_without_a_source(path: Path, load: Loader) -> None:
     kind, lines = _expected(path)
     with pytest.raises(quantparams.QuantParamError) as caught:
@@ -77,7 +72,7 @@ def test_loads_raises_the_same_without_a_source(path: Path, load: Loader) -> Non
     assert caught.value.source is None
 
 
-@pytest.mark.parametrize("path", VALID + INVALID, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", VALID_FILES + INVALID_FILES, ids=lambda p: p.stem)
 def test_every_form_of_text_loads_alike_on_both_paths(path: Path) -> None:
     data = path.read_bytes()
     for text in (data, bytearray(data), memoryview(data), data.decode("utf-8", "surrogateescape")):

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from documents import EXAMPLES, ROOT, matching
 from quantparams.checkpoint import NAMINGS
 
-ROOT = Path(__file__).parent.parent
-EXAMPLES = ROOT / "examples"
 README = (ROOT / "README.md").read_text()
 
 
@@ -23,8 +22,8 @@ def test_the_shipped_checkpoints_are_what_the_script_writes(tmp_path: Path) -> N
     spec.loader.exec_module(module)
     module.main(tmp_path)
     for name in ("llama-fp8", "llama-fp8-broken"):
-        written = {path.name: path.read_bytes() for path in (tmp_path / name).iterdir()}
-        shipped = {path.name: path.read_bytes() for path in (EXAMPLES / name).iterdir()}
+        written = {path.name: path.read_bytes() for path in matching(tmp_path / name)}
+        shipped = {path.name: path.read_bytes() for path in matching(EXAMPLES / name)}
         assert written == shipped
 
 

@@ -18,13 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agreement import assert_loaders_agree
+from contexts import contexts
 from quantparams import (
     KVCacheQuantSchema,
     LayerScales,
     QuantParamSchema,
     RankScales,
     StructureError,
-    ValidationContext,
     ValidationError,
     converter,
     loads,
@@ -126,29 +126,6 @@ def test_orjson_never_hands_over_a_non_finite_float(text: bytes) -> None:
         orjson.loads(b'{"0": ' + text + b"}")
 
 
-# Contexts as callers pass them: good ones, and every kind of bad value.
-_CONTEXT_INTS = st.one_of(st.integers(-2, 10), st.sampled_from([True, False, 1.0, "2", None]))
-
-
-@st.composite
-def _contexts(draw: st.DrawFn) -> ContextLike:
-    fields: dict[str, object] = {
-        "tp_size": draw(_CONTEXT_INTS),
-        "tp_rank": draw(_CONTEXT_INTS),
-        "num_hidden_layers": draw(st.one_of(st.integers(-1, 70), _CONTEXT_INTS)),
-        "model_type": draw(st.one_of(st.none(), st.sampled_from(["llama", "mistral", "", 3]))),
-    }
-    form = draw(st.sampled_from(["dict", "dict-missing", "ValidationContext", "empty", "None"]))
-    if form == "dict":
-        return fields
-    if form == "dict-missing":
-        return {k: v for k, v in fields.items() if k != draw(st.sampled_from(sorted(fields)))}
-    if form == "ValidationContext":
-        # Hostile field values on purpose: validation must name them.
-        return ValidationContext(**fields)  # type: ignore[arg-type]
-    return {} if form == "empty" else None
-
-
 def _precise_problems(schema: QuantParamSchema, ctx: ContextLike) -> list[str]:
     context, problems = context_problems(ctx)
     kv = schema.kv_cache
@@ -156,7 +133,7 @@ def _precise_problems(schema: QuantParamSchema, ctx: ContextLike) -> list[str]:
     return [str(p) for p in problems]
 
 
-@given(schemas(), _contexts())
+@given(schemas(), contexts())
 def test_fast_check_says_sound_only_when_the_precise_checks_find_nothing(
     schema: QuantParamSchema, ctx: ContextLike
 ) -> None:

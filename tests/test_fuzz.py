@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import quantparams
+from contexts import contexts
 from fuzz import fuzz_loads
 from fuzz.fuzz_loads import (
     FP8,
@@ -33,7 +36,7 @@ from fuzz.fuzz_loads import (
     run,
     write_json,
 )
-from quantparams import QuantParamError, ValidationContext
+from quantparams import QuantParamError
 from strategies import SoundDocument, fresh_choice, json_values, sound_documents
 
 # Input classes the engine leaves out; the pinned inputs at the end of this
@@ -55,6 +58,16 @@ def test_mutation_engine(seed: int) -> None:
     # The engine reaches every outcome, checked documents included.
     assert all(report.outcomes[name] > 0 for name in OUTCOMES), report.outcomes
     assert report.revalidations["ok"] > 0
+
+
+def test_the_fuzzer_runs_as_a_script(tmp_path: Path) -> None:
+    # As tests/fuzz/README.md runs it, from a folder of its own.
+    command = [sys.executable, fuzz_loads.__file__, "--count", "30", "--seed", "1", "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("fuzz_loads: 30 inputs, seed 1\n30 inputs, seed 1, ")
+    assert result.stdout.endswith("\nfailures: 0\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- Hypothesis: structure mutations of sound documents, then bytes ----------------------
@@ -118,42 +131,20 @@ def mutated_documents(draw: st.DrawFn) -> tuple[SoundDocument, bytes]:
     return sound, data
 
 
-_CONTEXT_VALUES: st.SearchStrategy[object] = st.one_of(
-    st.integers(-2, 70),
-    fresh_choice([True, 1.5, math.nan, "2", None, [], {}, -(2**63)]),
-)
-
-
-def _contexts(sound: SoundDocument) -> st.SearchStrategy[Any]:
-    hostile = st.fixed_dictionaries(
-        {},
-        optional={
-            "tp_size": _CONTEXT_VALUES,
-            "tp_rank": _CONTEXT_VALUES,
-            "num_hidden_layers": _CONTEXT_VALUES,
-            "model_type": st.one_of(st.none(), st.text(max_size=5), _CONTEXT_VALUES),
-        },
-    )
-    return st.one_of(
-        st.none(),
-        st.just(sound.context).map(dict),
-        st.just(sound.validation_context()),
-        hostile,
-        st.builds(ValidationContext, _CONTEXT_VALUES, _CONTEXT_VALUES, _CONTEXT_VALUES),
-        fresh_choice([[2, 0, 2], 42, "tp_size", object()]),
-    )
-
-
 @settings(max_examples=300)
 @given(st.data())
 def test_drawn_values_are_never_shared(data: st.DataObject) -> None:
     # mutated_documents edits inside the values it draws: a list or dict handed
     # out twice would carry one draw's edits into the next, and the same
     # choices would then draw another document (FlakyStrategyDefinition).
-    for strategy in (_HOSTILE_VALUES, _CONTEXT_VALUES):
-        first, second = data.draw(strategy), data.draw(strategy)
-        if isinstance(first, (list, dict)) and isinstance(second, (list, dict)):
-            assert first is not second
+    first, second = data.draw(_HOSTILE_VALUES), data.draw(_HOSTILE_VALUES)
+    if isinstance(first, (list, dict)) and isinstance(second, (list, dict)):
+        assert first is not second
+    # A context's fields too.
+    one, other = data.draw(contexts()), data.draw(contexts())
+    if isinstance(one, Mapping) and isinstance(other, Mapping):
+        mutable = [{id(v) for v in c.values() if isinstance(v, (list, dict))} for c in (one, other)]
+        assert mutable[0].isdisjoint(mutable[1])
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -164,8 +155,8 @@ def test_mutated_sound_documents(data: st.DataObject) -> None:
         data.draw(
             st.sampled_from([document, bytearray(document), document.decode("utf-8", "surrogateescape")])
         ),
-        data.draw(_contexts(sound), label="context"),
-        data.draw(_contexts(sound), label="other context"),
+        data.draw(contexts(sound.context), label="context"),
+        data.draw(contexts(sound.context), label="other context"),
         compare_deferred=data.draw(st.booleans()),
         check_pickle=data.draw(st.booleans()),
     )

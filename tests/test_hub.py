@@ -16,6 +16,7 @@ import pytest
 
 from checkpoints import INDEX_NAME, write_safetensors, zeros
 from cli_process import run_cli
+from documents import matching
 from hub_server import TOKEN, HubServer, hub_server
 from producers import compressed_tensors_config, model_config
 from quantparams.checkpoint import inspect_checkpoint
@@ -82,7 +83,7 @@ def test_a_model_by_its_id_reads_headers_and_scales_only(hub: HubServer) -> None
     assert inspection.ok
     read = inspection.read
     assert read is not None
-    shards = sorted(hub.root.joinpath(REPO).glob("*.safetensors"))
+    shards = matching(hub.root.joinpath(REPO), "*.safetensors")
     assert read.checkpoint_bytes == sum(shard.stat().st_size for shard in shards) > 4 << 30
     # Every byte served is a header's or a scale's: the length, the header, then runs of scales.
     for shard in shards:
@@ -180,7 +181,7 @@ def _populate_cache(cache: Path, source: Path, commit: str) -> None:
     snapshot = entry / "snapshots" / commit
     (entry / "blobs").mkdir(parents=True)
     snapshot.mkdir(parents=True)
-    for number, file in enumerate(sorted(source.iterdir())):
+    for number, file in enumerate(matching(source)):
         blob = entry / "blobs" / f"{number:064x}"
         os.link(file, blob)
         os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)

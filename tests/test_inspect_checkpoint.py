@@ -12,6 +12,7 @@ import pytest
 
 import quantparams
 from checkpoints import INDEX_NAME
+from documents import matching
 from producers import (
     PRODUCERS,
     compressed_tensors_config,
@@ -407,7 +408,7 @@ def _hf_cache(root: Path, source: Path) -> Path:
     snapshot = entry / "snapshots" / revision
     (entry / "blobs").mkdir(parents=True)
     snapshot.mkdir(parents=True)
-    for number, file in enumerate(sorted(source.iterdir())):
+    for number, file in enumerate(matching(source)):
         blob = entry / "blobs" / f"{number:064x}"
         blob.write_bytes(file.read_bytes())
         os.symlink(os.path.relpath(blob, snapshot), snapshot / file.name)

@@ -15,6 +15,8 @@ import pytest
 from cattrs.errors import ClassValidationError
 
 import quantparams
+import quantparams._precise
+from documents import EXAMPLE
 from quantparams import (
     KVCacheQuantSchema,
     ParseError,
@@ -25,25 +27,39 @@ from quantparams import (
     converter,
 )
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
-
 
 def _doc(scales: dict[int, dict[int, float]]) -> QuantParamSchema:
     return QuantParamSchema("llama", KVCacheQuantSchema("float8_e4m3fn", scales))
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_example_file_loads_for_every_rank() -> None:
     for rank in (0, 1):
         schema = quantparams.load(EXAMPLE, quantparams.ValidationContext(2, rank, 32, "llama"))
     assert len(schema.kv_cache.scaling_factor[1]) == 32
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_loads_accepts_str_bytearray_and_memoryview() -> None:
     data = EXAMPLE.read_bytes()
     expected = quantparams.loads(data)
     assert quantparams.loads(data.decode()) == expected
     assert quantparams.loads(bytearray(data)) == expected
     assert quantparams.loads(memoryview(data)) == expected
+
+
+def test_each_run_takes_the_loading_path_it_names(loading_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = quantparams._precise.load_precise
+    calls = []
+
+    def counted(*args: Any, **kwargs: Any) -> QuantParamSchema:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantparams._precise, "load_precise", counted)
+    # The example is the usual sound file: the fast path reads it whole.
+    assert quantparams.load(EXAMPLE) == real(EXAMPLE.read_bytes())
+    assert len(calls) == {"fast": 0, "precise": 1}[loading_path]
 
 
 def test_loads_of_something_not_text_is_a_type_error() -> None:
@@ -53,12 +69,14 @@ def test_loads_of_something_not_text_is_a_type_error() -> None:
             quantparams.loads(value)  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_lone_surrogate_in_str() -> None:
     with pytest.raises(ParseError) as caught:
         quantparams.loads('{"model_type": "\ud800"}')
     assert str(caught.value) == "$: not valid UTF-8: surrogates not allowed at byte 16"
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_validate_false_skips_the_checks_but_not_the_structure() -> None:
     bad_values = b'{"model_type": null, "kv_cache": {"dtype": "x", "scaling_factor": {"0": {"0": -1}}}}'
     schema = quantparams.loads(
@@ -77,6 +95,7 @@ def test_dumps_writes_keys_in_numeric_order() -> None:
     assert list(raw["kv_cache"]["scaling_factor"]["10"]) == ["0", "1", "2", "9", "10"]
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_dumps_of_a_loaded_file_reproduces_its_values() -> None:
     schema = quantparams.load(EXAMPLE)
     assert json.loads(quantparams.dumps(schema)) == json.loads(EXAMPLE.read_bytes())
@@ -88,6 +107,7 @@ def test_dumps_refuses_what_could_not_be_read_back() -> None:
         quantparams.dumps(_doc({0: {0: float("nan")}}))
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_dump_and_load_round_trip(tmp_path: Path) -> None:
     schema = _doc({0: {0: 0.1, 1: 1e-300}, 1: {0: 3.0, 1: 123456.789}})
     target = tmp_path / "scales.json"
@@ -96,6 +116,7 @@ def test_dump_and_load_round_trip(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["scales.json"]
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_dump_replaces_and_keeps_permission_bits(tmp_path: Path) -> None:
     target = tmp_path / "scales.json"
     target.write_text("old")
@@ -138,11 +159,13 @@ def test_dump_of_an_invalid_document_touches_nothing(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["scales.json"]
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_load_of_a_missing_file_raises_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         quantparams.load(tmp_path / "absent.json")
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_converter_structures_and_unstructures() -> None:
     raw = json.loads(EXAMPLE.read_bytes())
     schema = converter.structure(raw, QuantParamSchema)
@@ -155,6 +178,7 @@ def test_converter_structures_and_unstructures() -> None:
     assert quantparams.dumps(schema) == orjson.dumps(converter.unstructure(schema))
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_converter_inside_a_users_own_class() -> None:
     @attrs.frozen
     class Deployment:
@@ -195,6 +219,7 @@ def test_converter_structures_the_maps_alone() -> None:
     assert converter.unstructure(ranks) == {"0": {"0": 0.5}, "1": {"0": 1.0}}
 
 
+@pytest.mark.usefixtures("loading_path")
 def test_errors_pickle_with_their_problems() -> None:
     with pytest.raises(ValidationError) as caught:
         quantparams.load(EXAMPLE, {"tp_size": 3, "tp_rank": 0, "num_hidden_layers": 32})

@@ -10,29 +10,20 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import quantparams
 from cli_process import run_cli
+from documents import EXAMPLE, EXAMPLES, INVALID_FILES, RERUN, VALID_FILES, documents
 from quantparams import json_schema
 from quantparams._jsonschema import DRAFT, KEY_PATTERN
 from quantparams.cli import main
 from strategies import FP8, json_values, model_types, sound_documents
 
-ROOT = Path(__file__).parent.parent
-DATA = Path(__file__).parent / "data"
-EXAMPLE = ROOT / "examples" / "llama-tp2-32layers.json"
-
-
-def _documents(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(".context.json"))
-
-
-VALID = _documents(DATA / "valid")
-INVALID = _documents(DATA / "invalid")
-ALL_DOCUMENTS = [*VALID, *INVALID, *_documents(DATA / "cli"), EXAMPLE]
+# The shipped examples too: the README's sound file and its rerun with a negative scale.
+ALL_DOCUMENTS = [*VALID_FILES, *INVALID_FILES, *documents(EXAMPLES), *documents(RERUN.parent)]
 
 SCHEMA = json_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -116,19 +107,19 @@ def test_each_call_returns_a_fresh_schema() -> None:
 
 
 def test_the_lists_name_real_files() -> None:
-    names = {path.stem for path in INVALID}
+    names = {path.stem for path in INVALID_FILES}
     assert names >= NOT_EXPRESSIBLE
     assert names - NOT_EXPRESSIBLE, "some invalid files must be left for the schema to reject"
 
 
-@pytest.mark.parametrize("path", [*VALID, EXAMPLE], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*VALID_FILES, EXAMPLE], ids=lambda p: p.stem)
 def test_accepts_every_valid_file(path: Path) -> None:
     document = _parse(path.read_bytes())
     assert document is not _NOT_JSON
     assert [error.message for error in VALIDATOR.iter_errors(document)] == []
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: p.stem)
 def test_rejects_every_invalid_file_it_can_express(path: Path) -> None:
     document = _parse(path.read_bytes())
     if path.stem in NOT_JSON:
@@ -140,6 +131,7 @@ def test_rejects_every_invalid_file_it_can_express(path: Path) -> None:
     assert VALIDATOR.is_valid(document) == (path.stem in NOT_EXPRESSIBLE)
 
 
+@pytest.mark.usefixtures("loading_path")
 @pytest.mark.parametrize("path", ALL_DOCUMENTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_schema_agrees_with_loads_without_context(path: Path) -> None:
     data = path.read_bytes()
@@ -214,7 +206,9 @@ _documents_near_the_format = _object(
 )
 
 
-@settings(max_examples=300)
+@pytest.mark.usefixtures("loading_path")
+# The loading path, set once by the fixture, holds for every example.
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.one_of(_documents_near_the_format, sound_documents().map(lambda sound: sound.document)))
 def test_schema_agrees_with_loads_on_generated_documents(document: Any) -> None:
     # Python's json writes integers of any size, as a calibration script may.

@@ -11,6 +11,9 @@ import pytest
 import quantparams
 from quantparams import DEFAULT_MAX_BYTES, FileTooLargeError, ParseError
 
+# Each test runs on both loading paths (conftest.py).
+pytestmark = pytest.mark.usefixtures("loading_path")
+
 SOUND = b'{"model_type":"llama","kv_cache":{"dtype":"float8_e4m3fn","scaling_factor":{"0":{"0":0.5}}}}'
 
 

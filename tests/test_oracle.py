@@ -2,9 +2,9 @@
 
 - On sound files both read the same values (with and without an engine context).
 - On broken files both reject.
-- Where DESIGN.md lists a deliberate difference, the oracle accepts (or fails
-  with a bare `KeyError`) and quantparams rejects with a clear error at the
-  right JSON path.
+- Where README.md's "Where quantparams is stricter than vLLM" lists a
+  deliberate difference, the oracle accepts (or fails with a bare `KeyError`)
+  and quantparams rejects with a clear error at the right JSON path.
 - What `dumps` writes, vLLM's path reads back with the same values.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 import quantparams
 from agreement import LOADERS, Loader
+from documents import ROOT
 from oracle import OracleResult, oracle_load, oracle_loader
 from quantparams import (
     ParseError,
@@ -41,6 +43,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 SF = "$.kv_cache.scaling_factor"
+
+# The README section that lists where quantparams refuses what vLLM lets
+# through; the comments below cite its numbered items.
+STRICTER = "## Where quantparams is stricter than vLLM"
 
 # Each test that loads runs on `loads` and on the precise loader alone.
 _BOTH_LOADERS = pytest.mark.parametrize("load", LOADERS.values(), ids=list(LOADERS))
@@ -542,7 +548,8 @@ def test_damaged_documents_rejected_with_the_same_message(
 
 # Perturbed documents: quantparams is only ever stricter ----------------------
 
-# Scales vLLM reads as a float but DESIGN.md has quantparams refuse.
+# Scales vLLM reads as a float but quantparams refuses: not finite, not > 0, or
+# a bool or a string (STRICTER items 1 and 3).
 _LAX_SCALES: tuple[object, ...] = (
     0,
     0.0,
@@ -560,7 +567,7 @@ _LAX_SCALES: tuple[object, ...] = (
 )
 # Scales both refuse.
 _BAD_SCALES: tuple[object, ...] = (None, [], [0.5], {}, {"0": 0.5}, "abc", "", 10**400)
-# Keys Pydantic reads as an int but DESIGN.md has quantparams refuse.
+# Keys Pydantic reads as an int but quantparams refuses: not canonical (STRICTER item 2).
 _LAX_KEYS = ("01", "00", "-1", "+1", " 1", "1 ", "1.0", "1_0", "-0")
 # Keys both refuse, and canonical keys both read alike.
 _OTHER_KEYS = (
@@ -670,7 +677,7 @@ def test_quantparams_accepts_only_what_vllm_accepts(
         _rejected(theirs)
 
 
-# Deliberate differences (DESIGN.md): the oracle accepts, quantparams rejects -----
+# Deliberate differences (STRICTER): the oracle accepts, quantparams rejects -------
 
 
 @pytest.mark.parametrize(
@@ -723,9 +730,26 @@ def test_scales_zero_or_negative(load: Loader, token: str) -> None:
 
 
 # What Pydantic makes of each non-canonical key. Pydantic accepts all six
-# DESIGN.md lists (it strips spaces, allows a sign, leading zeros, a ".0"
+# STRICTER item 2 lists (it strips spaces, allows a sign, leading zeros, a ".0"
 # fraction and Python's digit separators), so each is a deliberate difference.
 NON_CANONICAL_KEYS = {"-1": -1, "01": 1, "+1": 1, " 1": 1, "1.0": 1, "1_0": 10}
+
+
+def _stricter_items() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"\n{STRICTER}\n", 1)[1].split("\n## ", 1)[0]
+    items = re.split(r"^\d\. ", section.split("\n\n")[1], flags=re.M)
+    return [" ".join(item.split()) for item in items[1:]]
+
+
+def test_the_readme_lists_the_differences_these_tests_pin() -> None:
+    items = _stricter_items()
+    assert len(items) == 5
+    scales, keys, types = items[:3]
+    assert scales.startswith("scales that are NaN, infinite, zero or negative")
+    assert keys.startswith("keys that are not canonical non-negative decimal integers")
+    assert re.findall(r'`"([^`]*)"`', keys)[: len(NON_CANONICAL_KEYS)] == list(NON_CANONICAL_KEYS)
+    assert types.startswith("booleans or strings where a number belongs")
 
 
 @pytest.mark.parametrize("key", list(NON_CANONICAL_KEYS))

@@ -14,8 +14,8 @@ import attrs
 import pytest
 
 import quantparams
+from documents import ROOT
 
-ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
 # A line of only "..." stands for output the README leaves out: what follows is not compared.
 ELIDED = "..."

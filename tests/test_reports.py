@@ -7,12 +7,12 @@ import math
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 import attrs
 import pytest
 
 import quantparams
+from documents import EXAMPLE, RERUN
 from quantparams import (
     Difference,
     Inspection,
@@ -24,9 +24,6 @@ from quantparams import (
     json_schema,
 )
 
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "llama-tp2-32layers.json"
-RERUN = ROOT / "examples" / "rerun" / "llama-tp2-32layers.json"
 REPORT_NAMES = [
     "Difference",
     "Inspection",

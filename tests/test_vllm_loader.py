@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 import quantparams
+from documents import EXAMPLE
 from quantparams import ParseError, ValidationError, kv_cache_scales_loader
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "llama-tp2-32layers.json"
+# Each test runs on both loading paths (conftest.py).
+pytestmark = pytest.mark.usefixtures("loading_path")
 
 
 def test_returns_the_pairs_of_the_rank() -> None:

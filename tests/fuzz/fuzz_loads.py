@@ -28,18 +28,26 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, MappingProxyType
+from types import FrameType
 from typing import Any
 
 import orjson
 
 import quantparams
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
-from quantparams._fast import load_fast
 from quantparams._precise import load_precise
 
-ROOT = Path(__file__).resolve().parents[2]
-SEED_FOLDERS = (ROOT / "tests" / "data" / "valid", ROOT / "tests" / "data" / "invalid", ROOT / "examples")
+# Run as a script, only this folder is on the path: the modules the fuzzer
+# shares with the test suite live one folder up.
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from agreement import assert_loaders_agree, outcome  # noqa: E402
+from contexts import hostile_context  # noqa: E402
+from documents import EXAMPLES, INVALID, VALID, matching  # noqa: E402
+
+SEED_FOLDERS = (VALID, INVALID, EXAMPLES)
 
 # A single input taking longer than this is a hang.
 TIME_BUDGET = 2.0
@@ -327,7 +335,7 @@ def _generated_seeds() -> list[bytes]:
 
 def load_corpus() -> list[bytes]:
     """The seed documents: every JSON file of the test data and the examples, and a few generated ones."""
-    corpus = [path.read_bytes() for folder in SEED_FOLDERS for path in sorted(folder.glob("*.json"))]
+    corpus = [path.read_bytes() for folder in SEED_FOLDERS for path in matching(folder, "*.json")]
     return corpus + _generated_seeds()
 
 
@@ -676,96 +684,16 @@ class Mutator:
     # Contexts ------------------------------------------------------------------------------
 
     def context(self, shape: tuple[int, int] | None) -> Any:
-        rng = self.rng
-        roll = rng.random()
-        if roll < 0.3:
-            return None
-        if roll < 0.35:
-            return {}
-        tp_size, layers = (
-            shape if shape and rng.random() < 0.7 else (rng.choice((1, 2, 4, 8)), rng.choice((1, 32)))
-        )
-        tp_size = max(tp_size, 1)
-        fields: dict[str, Any] = {
-            "tp_size": tp_size,
-            "tp_rank": rng.randrange(tp_size),
-            "num_hidden_layers": max(layers, 1),
-            "model_type": rng.choice([None, "llama", "mistral"]),
-        }
-        if roll < 0.55:
-            return ValidationContext(**fields)
-        if roll < 0.7:
-            if rng.random() < 0.3:
-                del fields["model_type"]
-            return fields
-        if roll < 0.95:
-            for name in rng.sample(list(fields), rng.randrange(1, len(fields) + 1)):
-                fields[name] = self.hostile_context_value(name)
-            if rng.random() < 0.2:
-                del fields[rng.choice(list(fields))]
-            if rng.random() < 0.1:
-                fields["extra"] = self.hostile_value()
-            kind = rng.random()
-            if kind < 0.2:
-                # Hostile values on purpose: the context must refuse them.
-                return ValidationContext(
-                    **{k: fields.get(k) for k in ("tp_size", "tp_rank", "num_hidden_layers")}  # type: ignore[arg-type]
-                )
-            if kind < 0.3:
-                return MappingProxyType(fields)
-            if kind < 0.4:
-                return _ReadOnlyMapping(fields)
-            return fields
-        return rng.choice([[2, 0, 2], (2, 0, 2), 42, "tp_size=2", b"{}", object(), {1, 2}, 1.5, True])
-
-    def hostile_context_value(self, name: str) -> Any:
-        rng = self.rng
-        values: list[Any] = [
-            -1,
-            0,
-            1,
-            2,
-            3,
-            7,
-            True,
-            False,
-            1.0,
-            1.5,
-            math.nan,
-            math.inf,
-            "2",
-            "",
-            None,
-            [],
-            {},
-            [2],
-            b"2",
-            object(),
-            -(2**63),
-            1024,
-            10_000,
-        ]
-        if HUGE_CONTEXT_INTS not in self.skip:
-            values += [10**9, 2**63, 10**5000, -(10**5000)]
-        if name == "model_type":
-            values += ["llama", "x" * rng.choice(LONG_LENGTHS), "\ud800", 5]
-        return rng.choice(values)
-
-
-class _ReadOnlyMapping(Mapping[str, Any]):
-    """A context that is a Mapping but not a dict."""
-
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self._fields = fields
-
-    def __getitem__(self, key: str) -> Any:
-        return self._fields[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._fields)
-
-    def __len__(self) -> int:
-        return len(self._fields)
+        fitting = None
+        if shape:
+            tp_size = max(shape[0], 1)
+            fitting = {
+                "tp_size": tp_size,
+                "tp_rank": self.rng.randrange(tp_size),
+                "num_hidden_layers": max(shape[1], 1),
+                "model_type": self.rng.choice([None, "llama", "mistral"]),
+            }
+        return hostile_context(self.rng, fitting, huge=HUGE_CONTEXT_INTS not in self.skip)
 
 
 def _copy(tree: Any) -> Any:
@@ -906,46 +834,18 @@ def check_case(case: Case, skip: frozenset[str] = frozenset()) -> Result:
 
 
 def _check_paths(case: Case) -> None:
-    """The fast path and the precise loader agree end to end, with and without validating:
-    `loads` gives what `load_precise` gives (the same document, or the same error class
-    with the same problems), and the fast path alone, whole or in pieces of any size,
-    gives that document or declines."""
-    data = case.data.tobytes() if type(case.data) is memoryview else case.data
+    """The fast path and the precise loader agree, as tests/agreement.py asserts, with the
+    case's context and without validating."""
     for context, validate in ((case.context, True), (None, False)):
-        oracle = _loaded(load_precise, data, context, validate)
-        mine = _loaded(quantparams.loads, data, context, validate)
-        if mine != oracle:
-            raise Broken("fast and precise", f"loads gives {mine!r:.300}, the precise loader {oracle!r:.300}")
-        fast = [load_fast(data, context, validate)]
-        if isinstance(data, (bytes, bytearray)):
-            fast.append(load_fast(data, context, validate, pieces_from=0, min_piece=0))
-        for schema in fast:
-            if schema is not None and _comparable(schema) != oracle:
-                raise Broken(
-                    "fast and precise",
-                    f"the fast path gives {_comparable(schema)!r:.300}, not {oracle!r:.300}",
-                )
-
-
-def _loaded(load: Callable[..., QuantParamSchema], data: object, context: object, validate: bool) -> object:
-    """What a load gives, comparable across loaders: the document's shape, or the error's."""
-    try:
-        return _comparable(load(data, context, validate=validate))
-    except QuantParamError as error:
-        return type(error).__name__, [str(p) for p in error.problems]
-
-
-def _comparable(schema: QuantParamSchema) -> object:
-    """Every value of a document with its type, in order, and what the maps say of their keys."""
-    ranks = schema.kv_cache.scaling_factor
-    return (
-        (type(schema.model_type), schema.model_type, type(schema.kv_cache.dtype), schema.kv_cache.dtype),
-        ranks.is_dense,  # type: ignore[attr-defined]
-        [
-            (rank, layers.is_dense, [(k, repr(v), type(v)) for k, v in layers.items()])  # type: ignore[attr-defined]
-            for rank, layers in ranks.items()
-        ],
-    )
+        try:
+            assert_loaders_agree(case.data, context, validate=validate)
+        except AssertionError as error:
+            where = traceback.extract_tb(error.__traceback__)[-1].line
+            mine = outcome(quantparams.loads, case.data, context, validate=validate)
+            oracle = outcome(load_precise, case.data, context, validate=validate)
+            raise Broken(
+                "fast and precise", f"{where}: loads gives {mine!r:.300}, the precise loader {oracle!r:.300}"
+            ) from None
 
 
 def _check_with_alarm(case: Case, skip: frozenset[str], budget: float | None) -> Result:
@@ -1211,6 +1111,8 @@ def main(argv: list[str] | None = None) -> int:
         "--skip", action="append", default=[], choices=sorted(SKIPPABLE), help="leave out an input class"
     )
     args = parser.parse_args(argv)
+    if not __debug__:
+        parser.error("the fast and precise paths are compared with assert, which python -O strips")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     skip = frozenset(args.skip)
     print(f"fuzz_loads: {args.count} inputs, seed {seed}", flush=True)
