@@ -16,7 +16,7 @@ import pytest
 
 import quantparams
 from cli_process import run_cli
-from documents import EXAMPLE, EXAMPLES, INVALID
+from documents import EXAMPLE, EXAMPLES, INVALID, ROOT, matching
 from quantparams.cli import main
 
 SUMMARY = "model_type llama, dtype float8_e4m3fn, 2 TP ranks x 32 layers, scales 0.009121 to 0.052584"
@@ -298,7 +298,7 @@ def test_a_file_named_dash_is_read_as_dot_slash_dash(tmp_path: Path) -> None:
 
 def test_the_command_line_uses_only_the_public_names_of_the_library() -> None:
     # What it needs of the library, users can reach too: `quantparams` and `quantparams.checkpoint`.
-    for source in (ROOT / "src" / "quantparams" / "cli").glob("*.py"):
+    for source in matching(ROOT / "src" / "quantparams" / "cli", "*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level > 1:
                 assert node.level == 2, source.name
