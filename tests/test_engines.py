@@ -141,7 +141,7 @@ def test_compressed_tensors_starts_each_scale_at_one(tmp_path: Path) -> None:
     vllm, sglang, inspection = _inspect(tmp_path, fused, _config(compressed_tensors_config()))
     assert (_sources(vllm, "k"), _sources(vllm, "v")) == (["checkpoint"] * 2, ["default"] * 2)
     assert [problem.message for problem in inspection.problems] == [
-        "vLLM 0.33.0 runs layers 0..1 with v at 1.0: no such scale in the checkpoint"
+        "vLLM 0.33.0 runs layers 0-1 with v at 1.0: no such scale in the checkpoint"
     ]
     assert vllm.kv_cache_method == "compressed-tensors"
     # SGLang gives a supported compressed-tensors scheme its BaseKVCacheMethod: v takes k's value.
@@ -421,7 +421,7 @@ def test_mla_under_modelopt_drops_every_name(tmp_path: Path) -> None:
         tmp_path, _scales(MODELOPT), _deepseek(None), modelopt=modelopt_quant_config()
     )
     assert (vllm.starts, vllm.kv_cache_method, _sources(vllm, "k")) == (True, "modelopt", ["default"] * 2)
-    assert inspection.problems[0].message.startswith("vLLM 0.33.0 runs layers 0..1 with k and v at 1.0: ")
+    assert inspection.problems[0].message.startswith("vLLM 0.33.0 runs layers 0-1 with k and v at 1.0: ")
     assert "is not read: maybe_remap_kv_scale_name" in inspection.problems[0].message
     # No mapper rule and no maybe_remap_kv_scale_name suffix covers a prob scale, so the name reaches
     # DeepseekV2Model.load_weights' `params_dict[name]` as it is, and raises (read, not run).
@@ -514,7 +514,7 @@ def test_sglang_qwen2_reads_only_its_own_names(tmp_path: Path) -> None:
     assert _sources(vllm, "k") == ["checkpoint"] * 2
     assert _sources(sglang, "k") == ["default"] * 2
     inspection = inspect_checkpoint(tmp_path, engines=("sglang",))
-    assert inspection.problems[0].message.startswith("SGLang 0.5.23 runs layers 0..1 with k and v at 1.0: ")
+    assert inspection.problems[0].message.startswith("SGLang 0.5.23 runs layers 0-1 with k and v at 1.0: ")
     own = {f"model.layers.{n}.self_attn.attn.{kind}_scale": 0.25 for n in range(LAYERS) for kind in "kv"}
     _, sglang, _ = _inspect(tmp_path / "own", own, _config(fp8_config(), "Qwen2ForCausalLM"))
     assert _sources(sglang, "k") == ["checkpoint"] * 2
@@ -531,7 +531,7 @@ def test_sglang_attention_without_the_quantization_config_holds_no_scale(
     # quantization config, so no k or v parameter exists and every layer runs at 1.0.
     _, sglang, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), _config(fp8_config(), architecture))
     assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
-    assert inspection.problems[-1].message.startswith("SGLang 0.5.23 runs layers 0..1 with k and v at 1.0: ")
+    assert inspection.problems[-1].message.startswith("SGLang 0.5.23 runs layers 0-1 with k and v at 1.0: ")
 
 
 def test_sglang_mixtral_modelopt_names_are_a_key_error(tmp_path: Path) -> None:

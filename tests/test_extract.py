@@ -283,14 +283,14 @@ def test_scale_of_a_dtype_that_is_not_a_float(tmp_path: Path) -> None:
 def test_gap_in_the_layers(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, {0: 0.5, 1: 0.5, 4: 0.5, 6: 0.5}, style="kv", config=config_for(7))
     assert _problems(tmp_path) == [
-        "*.safetensors: vLLM 0.33.0 runs layers 2..3, 5 with k and v at 1.0: no such scale in the checkpoint"
+        "*.safetensors: vLLM 0.33.0 runs layers 2-3, 5 with k and v at 1.0: no such scale in the checkpoint"
     ]
 
 
 def test_fewer_layers_than_config(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, SCALES, shards=2, config=config_for(6))
     assert _problems(tmp_path) == [
-        f"{INDEX_NAME}: vLLM 0.33.0 runs layers 4..5 with k and v at 1.0: no such scale in the checkpoint"
+        f"{INDEX_NAME}: vLLM 0.33.0 runs layers 4-5 with k and v at 1.0: no such scale in the checkpoint"
     ]
 
 

@@ -36,7 +36,7 @@ CONFIGS = {
 #   makes it ignorable (compressed_tensors.py, get_cache_scale).
 REFUSED = {
     **{("none", producer): "will not start" for producer in PRODUCERS},
-    ("compressed-tensors", "legacy-kv"): "runs layers 0..2 with v at 1.0",
+    ("compressed-tensors", "legacy-kv"): "runs layers 0-2 with v at 1.0",
     ("compressed-tensors", "llm-compressor-old"): "will not start",
     ("compressed-tensors", "quark"): "will not start",
 }
@@ -104,7 +104,7 @@ def test_mtp_layers_are_left_out_with_a_note(tmp_path: Path) -> None:
     write_named(tmp_path, scales, config=model_config(3, fp8_config()))
     made = extract(tmp_path, tp_size=2)
     assert made.schema.kv_cache.scaling_factor == {rank: {0: 0.5, 1: 1.5, 2: 2.5} for rank in range(2)}
-    assert (made.left_out, made.notes) == ((3, 4), ("layers 3..4 past num_hidden_layers left out",))
+    assert (made.left_out, made.notes) == ((3, 4), ("layers 3-4 past num_hidden_layers left out",))
 
 
 def test_an_unsound_scale_of_a_left_out_layer_is_refused_as_validate_refuses_it(tmp_path: Path) -> None:

@@ -355,7 +355,7 @@ def test_warnings(tmp_path: Path) -> None:
     assert _messages(inspection.warnings) == [
         "*.safetensors: every KV-cache scale is exactly 1.0: an uncalibrated export?",
         f"*.safetensors: the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({NO_SCHEME})",
-        "*.safetensors: layers 2..3 past config.json num_hidden_layers = 2 (MTP or draft layers?): "
+        "*.safetensors: layers 2-3 past config.json num_hidden_layers = 2 (MTP or draft layers?): "
         "reported, not checked as model layers",
         "*.safetensors: vLLM 0.33.0 keeps the KV cache in the model's dtype under this config unless "
         "served with --kv-cache-dtype fp8: these scales are used only then",

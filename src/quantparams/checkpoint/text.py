@@ -16,8 +16,8 @@ def quote_list(items: list[str]) -> str:
 
 
 def layers_text(layers: list[int]) -> str:
-    """`layer 3`, or `layers 2..4, 7` for runs of consecutive layers."""
+    """`layer 3`, or `layers 2-4, 7` for runs of consecutive layers, as the tables print them."""
     if len(layers) == 1:
         return f"layer {layers[0]}"
-    texts = [str(first) if first == last else f"{first}..{last}" for first, last in number_runs(layers)]
+    texts = [str(first) if first == last else f"{first}-{last}" for first, last in number_runs(layers)]
     return "layers " + quote_list(texts)
