@@ -12,11 +12,13 @@ import json
 import math
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import quantparams._fast
 from agreement import assert_loaders_agree
 from quantparams import (
     KVCacheQuantSchema,
@@ -205,6 +207,22 @@ def test_fits_answers_from_the_shape_of_the_maps() -> None:
         shifted_schema.validate({"tp_size": 2, "tp_rank": 1, "num_hidden_layers": 2})
     assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}}).fits(2, 1)
     assert RankScales({}).layer_count() == -1
+
+
+def test_a_document_built_past_attrs_is_the_one_attrs_builds() -> None:
+    # The fast path writes the fields itself: it must write them all.
+    assert [f.name for f in attrs.fields(QuantParamSchema)] == ["model_type", "kv_cache"]
+    assert [f.name for f in attrs.fields(KVCacheQuantSchema)] == ["dtype", "scaling_factor"]
+    sound = {0: {0: 0.5, 1: 0.25}, 1: {0: 0.75, 1: 1.0}}
+    ranks = RankScales(sound)
+    for model_type in ("llama", None):
+        built = quantparams._fast._document(model_type, FP8, ranks)
+        assert built == QuantParamSchema(model_type, KVCacheQuantSchema(FP8, sound))
+        assert hash(built) == hash(QuantParamSchema(model_type, KVCacheQuantSchema(FP8, sound)))
+        assert built.kv_cache.scaling_factor is ranks
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.model_type = "mistral"  # type: ignore[misc]
+        assert built.validate() is built
 
 
 @pytest.mark.parametrize("layer_count", [1023, 1024, 1025, 5000])

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from ._context import ValidationContext
 from ._errors import JsonPath, MapKey, Problem, describe, problem, spell
 from ._format import FP8_DTYPE
-from ._maps import SOUND, RankScales
+from ._maps import RankScales
 
 __all__ = [
     "context_problems",
@@ -36,7 +36,7 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_
     precise checks", which name every problem. With `file_model_type`, the
     context's model type (when it names one) must also be that one.
     """
-    if dtype != FP8_DTYPE or not (ranks._facts & SOUND or ranks.is_sound()):
+    if dtype != FP8_DTYPE or not ranks.is_sound():
         return False
     if ctx is None:
         return True

@@ -27,9 +27,8 @@ import orjson
 
 from ._context import ValidationContext
 from ._format import FP8_DTYPE
-from ._maps import DENSE, KNOWN, LAYERS_DENSE, SOUND, LayerScales, RankScales, _set_facts, _set_stored
-from ._maps import _new_object as _new_map
-from ._schema import QuantParamSchema, built_document
+from ._maps import LayerScales, RankScales
+from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._storage import key_strings
 
 __all__ = ["MIN_PIECE", "PIECES_FROM", "load_fast"]
@@ -38,9 +37,6 @@ _MISSING: Any = object()
 # A float method that returns its float unchanged and raises TypeError for
 # anything else (int, bool, str, ...): a type check that runs inside min().
 _FLOAT_ONLY = float.conjugate
-# What the fast path knows of every map it builds.
-_SURE = DENSE | KNOWN | SOUND
-_SURE_RANKS = _SURE | LAYERS_DENSE
 # Asked for a byte's value, `in` goes straight to memchr().
 _MINUS = ord("-")
 _BACKSLASH = ord("\\")
@@ -160,7 +156,10 @@ def load_fast(
             and layer_total >= 1
         ):
             return None
-    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE_RANKS, layer_count))
+    scaling_factor = RankScales._trusted(
+        ranks, dense=True, sound=True, layer_count=layer_count, layers_dense=True
+    )
+    return _document(model_type, dtype, scaling_factor)
 
 
 def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
@@ -180,11 +179,28 @@ def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
             return None
     except TypeError:  # not a float: the precise path decides
         return None
-    # LayerScales._adopt, without the call: this runs once per rank.
-    built = _new_map(LayerScales)
-    _set_stored(built, layers)
-    _set_facts(built, _SURE)
-    return built
+    return LayerScales._trusted(layers, dense=True, sound=True)
+
+
+# The document is built past the attrs `__init__`s, whose converters would
+# hand these parts back unchanged at a cost a small file's load notices.
+# tests/test_fast_paths.py checks that it is the document attrs builds.
+_new = object.__new__
+_set_dtype = vars(KVCacheQuantSchema)["dtype"].__set__
+_set_scaling_factor = vars(KVCacheQuantSchema)["scaling_factor"].__set__
+_set_model_type = vars(QuantParamSchema)["model_type"].__set__
+_set_kv_cache = vars(QuantParamSchema)["kv_cache"].__set__
+
+
+def _document(model_type: str | None, dtype: str, ranks: RankScales) -> QuantParamSchema:
+    """`QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))`, for parts already of those types."""
+    kv_cache = _new(KVCacheQuantSchema)
+    _set_dtype(kv_cache, dtype)
+    _set_scaling_factor(kv_cache, ranks)
+    document = _new(QuantParamSchema)
+    _set_model_type(document, model_type)
+    _set_kv_cache(document, kv_cache)
+    return document
 
 
 def _colons_anywhere(value: Any, rank_maps: Any) -> int:

@@ -16,7 +16,7 @@ from ._checks import (
 )
 from ._context import ValidationContext
 from ._errors import Problem, StructureError, ValidationError, describe
-from ._maps import RankScales, _new_object, _slot_setter
+from ._maps import RankScales
 
 __all__ = ["ContextLike", "KVCacheQuantSchema", "QuantParamSchema"]
 
@@ -85,28 +85,6 @@ class QuantParamSchema:
         context, problems = context_problems(ctx)
         problems += document_problems(self.model_type, kv.dtype, kv._ranks, context)
         return _raise_if_any(self, problems)
-
-
-# Slot writers of the frozen classes, for `built_document`.
-_set_dtype = _slot_setter(KVCacheQuantSchema, "dtype")
-_set_scaling_factor = _slot_setter(KVCacheQuantSchema, "scaling_factor")
-_set_model_type = _slot_setter(QuantParamSchema, "model_type")
-_set_kv_cache = _slot_setter(QuantParamSchema, "kv_cache")
-
-
-def built_document(model_type: str | None, dtype: str, ranks: RankScales) -> QuantParamSchema:
-    """`QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))` for parts
-    already of the right types, without the attrs `__init__`s, whose converters
-    would hand these parts back unchanged at a cost a small file's load
-    notices. Keep it in step with the classes' fields.
-    """
-    kv_cache = _new_object(KVCacheQuantSchema)
-    _set_dtype(kv_cache, dtype)
-    _set_scaling_factor(kv_cache, ranks)
-    document = _new_object(QuantParamSchema)
-    _set_model_type(document, model_type)
-    _set_kv_cache(document, kv_cache)
-    return document
 
 
 def _raise_if_any(schema: _Self, problems: list[Problem]) -> _Self:
