@@ -42,15 +42,15 @@ def assert_same_document(mine: QuantParamSchema, oracle: QuantParamSchema) -> No
     ranks, oracle_ranks = mine.kv_cache.scaling_factor, oracle.kv_cache.scaling_factor
     assert type(ranks) is type(oracle_ranks)
     assert list(ranks) == list(oracle_ranks)
-    assert ranks.is_dense == oracle_ranks.is_dense  # type: ignore[attr-defined]
+    assert ranks.is_dense == oracle_ranks.is_dense
     for (rank, layers), oracle_layers in zip(ranks.items(), oracle_ranks.values()):
         assert type(rank) is int
         assert type(layers) is type(oracle_layers)
         assert [(k, v, type(v)) for k, v in layers.items()] == [
             (k, v, type(v)) for k, v in oracle_layers.items()
         ]
-        assert layers.is_dense == oracle_layers.is_dense  # type: ignore[attr-defined]
-        assert layers.is_sound() == oracle_layers.is_sound()  # type: ignore[attr-defined]
+        assert layers.is_dense == oracle_layers.is_dense
+        assert layers.is_sound() == oracle_layers.is_sound()
     assert mine == oracle
 
 

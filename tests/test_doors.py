@@ -122,7 +122,7 @@ def test_a_negative_scale_in_a_file_is_refused_by_loads_and_by_a_later_validate(
     [only] = [str(p) for p in caught.value.problems]
     assert only == PROBLEMS[0]
     unchecked = quantparams.loads(data, validate=False)
-    assert not unchecked.kv_cache.scaling_factor[0].is_sound()  # type: ignore[attr-defined]
+    assert not unchecked.kv_cache.scaling_factor[0].is_sound()
     for check in (unchecked.validate, lambda: quantparams.dumps(unchecked)):
         with pytest.raises(ValidationError) as caught:
             check()

@@ -154,7 +154,7 @@ def _contexts(draw: st.DrawFn) -> ContextLike:
 def _precise_problems(schema: QuantParamSchema, ctx: ContextLike) -> list[str]:
     context, problems = context_problems(ctx)
     kv = schema.kv_cache
-    problems += document_problems(schema.model_type, kv.dtype, kv._ranks, context)
+    problems += document_problems(schema.model_type, kv.dtype, kv.scaling_factor, context)
     return [str(p) for p in problems]
 
 
@@ -164,11 +164,11 @@ def test_fast_check_says_sound_only_when_the_precise_checks_find_nothing(
 ) -> None:
     precise = _precise_problems(schema, ctx)
     kv = schema.kv_cache
-    if is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx):
+    if is_sound_document(schema.model_type, kv.dtype, kv.scaling_factor, ctx):
         assert precise == []
-    if is_sound_kv_cache(kv.dtype, kv._ranks, ctx):
+    if is_sound_kv_cache(kv.dtype, kv.scaling_factor, ctx):
         context, problems = context_problems(ctx)
-        assert problems + kv_cache_problems(kv.dtype, kv._ranks, context, ()) == []
+        assert problems + kv_cache_problems(kv.dtype, kv.scaling_factor, context, ()) == []
     if precise:
         with pytest.raises(ValidationError) as caught:
             schema.validate(ctx)
@@ -183,8 +183,8 @@ def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: SoundDocume
     kv = schema.kv_cache
     ctx: ContextLike
     for ctx in (sound.context, sound.validation_context(), None, {}):
-        if kv._ranks.is_dense and all(layers.is_dense for layers in kv._ranks.values()):
-            assert is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx)
+        if kv.scaling_factor.is_dense and all(layers.is_dense for layers in kv.scaling_factor.values()):
+            assert is_sound_document(schema.model_type, kv.dtype, kv.scaling_factor, ctx)
         schema.validate(ctx)
 
 

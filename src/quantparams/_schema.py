@@ -42,22 +42,18 @@ class KVCacheQuantSchema:
     """
 
     dtype: str
-    scaling_factor: Mapping[int, Mapping[int, float]] = attrs.field(converter=_rank_scales)
+    scaling_factor: RankScales = attrs.field(converter=_rank_scales)
 
     def validate(self, ctx: ContextLike = None) -> KVCacheQuantSchema:
         """Check this section, alone or against an engine context.
 
         Returns self; raises `ValidationError` listing every problem found.
         """
-        if is_sound_kv_cache(self.dtype, self._ranks, ctx):
+        if is_sound_kv_cache(self.dtype, self.scaling_factor, ctx):
             return self
         context, problems = context_problems(ctx)
-        problems += kv_cache_problems(self.dtype, self._ranks, context, ())
+        problems += kv_cache_problems(self.dtype, self.scaling_factor, context, ())
         return _raise_if_any(self, problems)
-
-    @property
-    def _ranks(self) -> RankScales:
-        return self.scaling_factor  # type: ignore[return-value]
 
 
 def _kv_cache_section(value: object) -> KVCacheQuantSchema:
@@ -80,10 +76,10 @@ class QuantParamSchema:
         Returns self; raises `ValidationError` listing every problem found.
         """
         kv = self.kv_cache
-        if is_sound_document(self.model_type, kv.dtype, kv._ranks, ctx):
+        if is_sound_document(self.model_type, kv.dtype, kv.scaling_factor, ctx):
             return self
         context, problems = context_problems(ctx)
-        problems += document_problems(self.model_type, kv.dtype, kv._ranks, context)
+        problems += document_problems(self.model_type, kv.dtype, kv.scaling_factor, context)
         return _raise_if_any(self, problems)
 
 

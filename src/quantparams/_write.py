@@ -12,7 +12,6 @@ import orjson
 
 from ._format import FP8_DTYPE
 from ._load import StrPath
-from ._maps import RankScales
 from ._schema import QuantParamSchema
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ def dumps(schema: QuantParamSchema) -> bytes:
     model_type = schema.model_type
     kv = schema.kv_cache
     dtype = kv.dtype
-    ranks: RankScales = kv.scaling_factor  # type: ignore[assignment]
+    ranks = kv.scaling_factor
     # The fast check of validate(), inlined: on a small file the calls alone
     # would cost a third of what orjson takes to write it.
     if not (dtype == FP8_DTYPE and (model_type is None or type(model_type) is str) and ranks.is_sound()):
