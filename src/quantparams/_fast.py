@@ -10,7 +10,7 @@ which names every problem. It is sure of a document when:
 - its ranks and each rank's layers are keyed "0".."n-1" in order, and
   every scale is a JSON float > 0 (orjson's floats are finite);
 - when asked to validate against a context, the context is well formed and
-  the file fits it.
+  the file fits it: `_checks.fits_context`, the same check `validate` makes.
 
 So the precise loader would find no problem, and would build maps of the
 same keys and values: the fast path keeps orjson's dicts as the maps' storage
@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from ._context import ValidationContext
+from ._checks import fits_context
 from ._format import FP8_DTYPE
 from ._maps import LayerScales, RankScales
 from ._schema import KVCacheQuantSchema, QuantParamSchema
@@ -132,33 +132,11 @@ def load_fast(
         expected = _colons_anywhere(document, scaling_json)
     if colons != expected:
         return None
-    if validate and context is not None:
-        if type(context) is dict:
-            tp_size = context.get("tp_size")
-            tp_rank = context.get("tp_rank")
-            layer_total = context.get("num_hidden_layers")
-            expected_type = context.get("model_type")
-            engine = bool(context)  # an empty dict asks for no engine checks
-        elif type(context) is ValidationContext:
-            tp_size, tp_rank = context.tp_size, context.tp_rank
-            layer_total, expected_type = context.num_hidden_layers, context.model_type
-            engine = True
-        else:
-            return None
-        # `type(x) is int` also refuses bools, as the precise context check does.
-        if engine and not (
-            type(tp_size) is int
-            and type(tp_rank) is int
-            and type(layer_total) is int
-            and (expected_type is None or (type(expected_type) is str and expected_type == model_type))
-            and 0 <= tp_rank < tp_size == len(ranks)
-            and layer_total == layer_count
-            and layer_total >= 1
-        ):
-            return None
     scaling_factor = RankScales._trusted(
         ranks, dense=True, sound=True, layer_count=layer_count, layers_dense=True
     )
+    if validate and context is not None and not fits_context(context, scaling_factor, model_type):
+        return None
     return _document(model_type, dtype, scaling_factor)
 
 
