@@ -5,7 +5,9 @@ named twice, structures and validates, the slow and sure way. `loads` tries
 `quantparams._fast.load_fast` first. For any input the two must give the same
 document (equal values, the same key order, the same types) or the same error
 class with the same problems; and whatever the fast path returns on its own,
-rather than declining, must be the precise loader's document.
+rather than declining, must be the precise loader's document, down to the
+facts its maps keep for later calls (`validate`, `dumps`), which trust them
+without looking again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from quantparams import QuantParamError, QuantParamSchema, loads
+from quantparams import LayerScales, QuantParamError, QuantParamSchema, RankScales, loads
 from quantparams._fast import load_fast
 from quantparams._precise import load_precise
 
@@ -52,6 +54,21 @@ def assert_same_document(mine: QuantParamSchema, oracle: QuantParamSchema) -> No
         assert layers.is_dense == oracle_layers.is_dense
         assert layers.is_sound() == oracle_layers.is_sound()
     assert mine == oracle
+    assert _cached_facts(ranks) == _cached_facts(oracle_ranks)
+    assert ranks._json_form() == oracle_ranks._json_form()
+    model_type, dtype = oracle.model_type, oracle.kv_cache.dtype
+    assert ranks._document_form(model_type, dtype) == oracle_ranks._document_form(model_type, dtype)
+
+
+def _cached_facts(ranks: RankScales) -> tuple[object, ...]:
+    """What the maps keep of themselves, once each lazily learnt fact is asked
+    for: a fact one side kept must be the one the other works out."""
+    layer_maps: list[LayerScales] = list(ranks.values())
+    for layers in layer_maps:
+        layers.is_sound()
+    ranks.is_sound()
+    ranks.layer_count()
+    return ranks._facts, ranks._layer_count, [layers._facts for layers in layer_maps]
 
 
 def assert_loaders_agree(data: Any, context: Any = None, *, validate: bool = True) -> Outcome:
