@@ -16,7 +16,7 @@ So the precise loader would find no problem, and would build maps of the
 same keys and values: the fast path keeps orjson's dicts as the maps' storage
 instead of copying them, since no one else holds them.
 
-A large text is parsed one TP rank at a time (`_in_pieces`).
+A large text is parsed one TP rank at a time (`_pieces`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ import orjson
 from ._checks import fits_context
 from ._format import FP8_DTYPE
 from ._maps import LayerScales, RankScales
+from ._pieces import MIN_PIECE, PIECES_FROM, in_pieces
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._storage import key_strings
 
-__all__ = ["MIN_PIECE", "PIECES_FROM", "load_fast"]
+__all__ = ["load_fast"]
 
 _MISSING: Any = object()
 # A float method that returns its float unchanged and raises TypeError for
@@ -61,7 +62,7 @@ def load_fast(
     ranks: dict[str, LayerScales] | None = None
     if type(data) is bytes or type(data) is bytearray:
         if len(data) > (PIECES_FROM if pieces_from is None else pieces_from):
-            pieces = _in_pieces(data, MIN_PIECE if min_piece is None else min_piece)
+            pieces = in_pieces(data, MIN_PIECE if min_piece is None else min_piece, _sound_layers)
             if pieces is None:
                 return None
             data, ranks, layer_count = pieces  # the rest of the text, from here on
@@ -84,7 +85,7 @@ def load_fast(
     if ranks is not None:
         # Read in pieces: the text left holds a `0` where the scaling factors
         # were, and its colons are counted below; the map's members are the
-        # ranks, each named once (`_in_pieces`), and the ranks' were counted.
+        # ranks, each named once (`in_pieces`), and the ranks' were counted.
         if type(scaling_json) is not int or scaling_json != 0:
             return None
         map_members = 0
@@ -202,101 +203,3 @@ def _colons_anywhere(value: Any, rank_maps: Any) -> int:
             elif type(item) is dict or type(item) is list:
                 stack.append(item)
     return total
-
-
-# A large text is parsed one TP rank at a time. orjson first reads a text into
-# a buffer of its own; for a text over about 680 KiB it allocates a fresh one
-# of twelve bytes per byte of text, and glibc's malloc serves a block over
-# 32 MiB with fresh pages from the system every time, handed over one by one
-# as they are first touched: for a text over 2.7 MiB the parse then slows. Such a file is almost all scaling factors, one object per TP
-# rank, so orjson is handed one rank's object at a time, and then the rest of
-# the document with a `0` where the scaling factors were. Each rank is
-# checked while its text and its parsed object are still in cache.
-PIECES_FROM = (32 << 20) // 12
-# Each rank costs a few calls more in pieces; smaller ranks are cheaper whole.
-MIN_PIECE = 2048
-
-_SCALING_FACTOR = b'"scaling_factor"'
-_JSON_SPACE = b" \t\n\r"
-
-
-def _in_pieces(
-    data: bytes | bytearray, min_piece: int
-) -> tuple[bytes | bytearray, dict[str, LayerScales], int] | None:
-    """The rank maps of `data`, read one rank at a time, their layer count (-1
-    when ranks differ), and the rest of the text, with a `0` where the
-    scaling factors were; or None when the pieces do not certainly make up
-    the document's scaling factors, all sound."""
-    start = data.find(_SCALING_FACTOR)
-    # With no backslash before it, every quote before it opens or closes a
-    # string; an even number of them puts this one outside all strings.
-    if start < 0 or data.find(b"\\", 0, start) >= 0 or data.count(b'"', 0, start) % 2:
-        return None
-    end = _after(data, start + len(_SCALING_FACTOR), b":")
-    map_start = _after(data, end, b"{") - 1
-    if map_start < 0:
-        return None
-    ranks: dict[str, LayerScales] = {}
-    rank_count = 0
-    layer_count = -1
-    end = map_start + 1
-    while True:
-        # `"<digits>" : {`
-        key_start = _after(data, end, b'"')
-        key_end = data.find(b'"', key_start) if key_start >= 0 else -1
-        opening = _after(data, _after(data, key_end + 1, b":"), b"{") - 1 if key_end >= 0 else -1
-        if opening < 0:
-            return None
-        # The rank's object ends at the first "}" after its "{", or orjson
-        # refuses the piece: had that "}" been inside a string, the piece
-        # would end in the string; had it closed a nested object, the piece
-        # would be missing its own "}". Nor may it hold an array: orjson
-        # limits how deep a whole document nests, and a piece on its own
-        # sits three levels higher.
-        closing = data.find(b"}", opening)
-        if closing - opening < min_piece or data.find(b"[", opening, closing) >= 0:
-            return None  # also when no "}" is found
-        piece = data[opening : closing + 1]
-        try:
-            layers_json = orjson.loads(piece)
-        except orjson.JSONDecodeError:
-            return None
-        layers = _sound_layers(layers_json, _MINUS not in piece)
-        # Every member has a colon outside strings, and a sound piece has no
-        # strings but its keys: as many colons as members prove no layer is
-        # named twice (see `load_fast`).
-        if layers is None or len(piece) - len(piece.replace(b":", b"")) != len(layers_json):
-            return None
-        if not ranks:
-            layer_count = len(layers_json)
-        elif len(layers_json) != layer_count:
-            layer_count = -1
-        ranks[data[key_start:key_end].decode("ascii", "replace")] = layers
-        rank_count += 1
-        end = _after(data, closing + 1, b",")
-        if end < 0:
-            end = _after(data, closing + 1, b"}")
-            break
-    # Keys "0".."n-1", one per piece: no rank named twice, none out of order.
-    if end < 0 or len(ranks) != rank_count or list(ranks) != key_strings(rank_count):
-        return None
-    # The pieces and the text between them make up one JSON object, so the
-    # document is valid exactly when it is with a plain value in its place.
-    rest = data[:map_start] + b"0" + data[end:]
-    # Without backslashes, a key that reads "scaling_factor" is spelled so:
-    # found once, it is the one whose value the `0` replaced.
-    if b"\\" in rest or rest.count(_SCALING_FACTOR) != 1:
-        return None
-    # The caller reads the rest as a document. It must name no key twice; nor
-    # does the map (its members are the ranks, each named once) or any rank in it.
-    return rest, ranks, layer_count
-
-
-def _after(data: bytes | bytearray, start: int, token: bytes) -> int:
-    """Where `token` ends, when only JSON whitespace lies between `start` and it; else -1."""
-    if start < 0:
-        return -1
-    at = start
-    while at < len(data) and data[at] in _JSON_SPACE:
-        at += 1
-    return at + len(token) if data.startswith(token, at) else -1
