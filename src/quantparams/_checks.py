@@ -64,9 +64,12 @@ def fits_context(ctx: object, ranks: RankScales, file_model_type: object = _ANY)
     if type(ctx) is dict:
         if not ctx:
             return True
-        tp_size = ctx.get("tp_size")
-        tp_rank = ctx.get("tp_rank")
-        layer_count = ctx.get("num_hidden_layers")
+        try:
+            tp_size = ctx["tp_size"]
+            tp_rank = ctx["tp_rank"]
+            layer_count = ctx["num_hidden_layers"]
+        except KeyError:  # the precise checks name what is missing
+            return False
         model_type = ctx.get("model_type")
     elif type(ctx) is ValidationContext:
         tp_size, tp_rank, layer_count, model_type = (

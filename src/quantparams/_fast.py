@@ -5,7 +5,7 @@ arguments (equal values, the same key order, the same types), or None: it
 declines whatever it is not sure of, and `loads` then runs the precise loader,
 which names every problem. It is sure of a document when:
 
-- orjson parses it, and no key is named twice (see the count of colons in `load_fast`);
+- orjson parses it, and no key is named twice (see the count of colons in `_names_no_key_twice`);
 - its model type is a string or null and its dtype is FP8's;
 - its ranks and each rank's layers are keyed "0".."n-1" in order, and
   every scale is a JSON float > 0 (orjson's floats are finite);
@@ -56,22 +56,26 @@ def load_fast(
     Bytes longer than `pieces_from` are read in pieces of at least `min_piece`
     bytes; both have defaults that suit the library, and tests set them.
 
-    One flat pass, with as few calls as it can: on a small file the calls
-    would cost as much as the checks.
+    It parses and checks the document's shape itself, then asks the steps
+    below in turn; each declines by giving None (or False). They are few and
+    flat, and their checks run in C where they can: on a small file every
+    call costs about as much as a check.
     """
-    ranks: dict[str, LayerScales] | None = None
+    pieces = None
     if type(data) is bytes or type(data) is bytearray:
         if len(data) > (PIECES_FROM if pieces_from is None else pieces_from):
             pieces = in_pieces(data, MIN_PIECE if min_piece is None else min_piece, _sound_layers)
             if pieces is None:
                 return None
-            data, ranks, layer_count = pieces  # the rest of the text, from here on
+            data = pieces[0]  # the rest of the text, from here on
     elif type(data) is not str:
         return None
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
+    # The shape: a model type that is a string or null, FP8's dtype; the
+    # scaling factors are the steps' to look at.
     if type(document) is not dict:
         return None
     model_type = document.get("model_type", _MISSING)
@@ -79,25 +83,37 @@ def load_fast(
     if type(kv_cache) is not dict or not (model_type is None or type(model_type) is str):
         return None
     dtype = kv_cache.get("dtype")
-    scaling_json = kv_cache.get("scaling_factor", _MISSING)
     if type(dtype) is not str or dtype != FP8_DTYPE:
         return None
-    if ranks is not None:
-        # Read in pieces: the text left holds a `0` where the scaling factors
-        # were, and its colons are counted below; the map's members are the
-        # ranks, each named once (`in_pieces`), and the ranks' were counted.
+    scaling_json = kv_cache.get("scaling_factor", _MISSING)
+    ranks = _sound_ranks(data, scaling_json, pieces)
+    if ranks is None or not _names_no_key_twice(data, document, kv_cache, model_type, scaling_json):
+        return None
+    if validate and context is not None and not fits_context(context, ranks, model_type):
+        return None
+    return _document(model_type, dtype, ranks)
+
+
+Text = bytes | bytearray | str
+Pieces = tuple[bytes | bytearray, dict[str, LayerScales], int]
+
+
+def _sound_ranks(text: Text, scaling_json: object, pieces: Pieces | None) -> RankScales | None:
+    """The rank map of the parsed scaling factors, or of the pieces; None
+    unless its ranks are keyed "0".."n-1" in order, each a sound layer map."""
+    if pieces is not None:
+        # The text left holds a `0` where the scaling factors were.
         if type(scaling_json) is not int or scaling_json != 0:
             return None
-        map_members = 0
+        _, ranks, layer_count = pieces
     else:
         if type(scaling_json) is not dict or list(scaling_json) != key_strings(len(scaling_json)):
             return None
         # Without a minus sign anywhere in the text, no scale can be negative,
         # which makes the check of every scale cheaper. One memchr() finds out.
-        unsigned = (_MINUS if type(data) is not str else "-") not in data
+        unsigned = (_MINUS if type(text) is not str else "-") not in text
         ranks = {}
         layer_count = -1  # every rank's, when all agree
-        map_members = len(scaling_json)
         for key, layers_json in scaling_json.items():
             layers = _sound_layers(layers_json, unsigned)
             if layers is None:
@@ -107,38 +123,42 @@ def load_fast(
             elif len(layers_json) != layer_count:
                 layer_count = -1
             ranks[key] = layers
-            map_members += len(layers_json)
-    # No key is named twice. Every member of an object has one `:` outside
-    # strings, so a text without duplicates has exactly as many colons as its
-    # parsed objects have members, plus the colons inside its parsed strings.
-    # A duplicate adds a member (and its value's members and strings) that the
-    # parsed document no longer holds, so the count comes out higher. An escape
-    # such as `\u003a` is a colon in a parsed string but not in the text: a
-    # text with a backslash is declined.
-    if type(data) is str:
-        if "\\" in data:
-            return None
-        colons = data.count(":")
+    return RankScales._trusted(ranks, dense=True, sound=True, layer_count=layer_count, layers_dense=True)
+
+
+def _names_no_key_twice(
+    text: Text, document: dict[str, Any], kv_cache: dict[str, Any], model_type: str | None, scaling_json: Any
+) -> bool:
+    """True when no object in `text` names a key twice, its scaling factors
+    being sound rank maps (or the `0` left by the pieces, each of which was
+    counted on its own).
+
+    Every member of an object has one `:` outside strings, so a text without
+    duplicates has exactly as many colons as its parsed objects have members,
+    plus the colons inside its parsed strings. A duplicate adds a member (and
+    its value's members and strings) that the parsed document no longer
+    holds, so the count comes out higher. An escape such as `\\u003a` is a
+    colon in a parsed string but not in the text: a text with a backslash is
+    declined.
+    """
+    if type(text) is str:
+        if "\\" in text:
+            return False
+        colons = text.count(":")
     else:
-        if _BACKSLASH in data:
-            return None
+        if _BACKSLASH in text:
+            return False
         # What a deletion removes, not count(): deleting finds each colon
         # with memchr, which beats count()'s byte-by-byte loop, copy included.
-        colons = len(data) - len(data.replace(b":", b""))  # type: ignore[arg-type]
+        colons = len(text) - len(text.replace(b":", b""))  # type: ignore[arg-type]
     if len(document) == 2 and len(kv_cache) == 2:
         # Just the required fields, and FP8's dtype has no colon: no walk,
         # which costs a small file more than its scales do.
-        expected = 4 + map_members + (model_type.count(":") if model_type else 0)
-    else:
-        expected = _colons_anywhere(document, scaling_json)
-    if colons != expected:
-        return None
-    scaling_factor = RankScales._trusted(
-        ranks, dense=True, sound=True, layer_count=layer_count, layers_dense=True
-    )
-    if validate and context is not None and not fits_context(context, scaling_factor, model_type):
-        return None
-    return _document(model_type, dtype, scaling_factor)
+        rank_members = (
+            len(scaling_json) + sum(map(len, scaling_json.values())) if type(scaling_json) is dict else 0
+        )
+        return colons == 4 + rank_members + (model_type.count(":") if model_type else 0)
+    return colons == _colons_anywhere(document, scaling_json)
 
 
 def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:

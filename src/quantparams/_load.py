@@ -32,10 +32,11 @@ def loads(
     `data` that is not bytes-like or a str is a programming error, not bad
     input: `TypeError`, as in the json module and tomli.
     """
-    if not isinstance(data, (bytes, bytearray, memoryview, str)):
-        raise TypeError(f"loads expects bytes, bytearray, memoryview or str, got {type(data).__name__}")
-    if type(data) is memoryview:
-        data = data.tobytes()
+    if type(data) is not bytes and type(data) is not str:  # the usual two first: a small file notices
+        if not isinstance(data, (bytes, bytearray, memoryview, str)):
+            raise TypeError(f"loads expects bytes, bytearray, memoryview or str, got {type(data).__name__}")
+        if type(data) is memoryview:
+            data = data.tobytes()
     # The fast path reads the usual sound document; whatever it declines the
     # precise loader reads, naming every problem.
     schema = load_fast(data, context, validate)

@@ -88,7 +88,7 @@ def in_pieces(
         layers = sound_layers(layers_json, _MINUS not in piece)
         # Every member has a colon outside strings, and a sound piece has no
         # strings but its keys: as many colons as members prove no layer is
-        # named twice (see `load_fast`).
+        # named twice (see `_fast._names_no_key_twice`).
         if layers is None or len(piece) - len(piece.replace(b":", b"")) != len(layers_json):
             return None
         if not ranks:
