@@ -15,8 +15,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "StrPath", "load", "loads"]
 StrPath = str | os.PathLike[str]
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-"""The largest file `load` reads unless told otherwise: 64 MiB, ten times a
-file of 256 TP ranks x 1024 layers (6.5 MiB)."""
+"""The largest file `load` reads unless told otherwise: 64 MiB, many times
+the file of hundreds of TP ranks of a thousand layers each."""
 
 _READ_CHUNK = 1024 * 1024
 

@@ -42,8 +42,8 @@ def dumps(schema: QuantParamSchema) -> bytes:
     kv = schema.kv_cache
     dtype = kv.dtype
     ranks = kv.scaling_factor
-    # The fast check of validate(), inlined: on a small file the calls alone
-    # would cost a third of what orjson takes to write it.
+    # The fast check of validate(), inlined: on a small file the calls of
+    # validate() alone would cost a good part of what orjson takes to write it.
     if not (dtype == FP8_DTYPE and (model_type is None or type(model_type) is str) and ranks.is_sound()):
         schema.validate()
     return orjson.dumps(ranks._document_form(model_type, dtype))
