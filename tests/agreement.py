@@ -44,14 +44,14 @@ def assert_same_document(mine: QuantParamSchema, oracle: QuantParamSchema) -> No
     ranks, oracle_ranks = mine.kv_cache.scaling_factor, oracle.kv_cache.scaling_factor
     assert type(ranks) is type(oracle_ranks)
     assert list(ranks) == list(oracle_ranks)
-    assert ranks.is_dense == oracle_ranks.is_dense
+    assert ranks._is_dense == oracle_ranks._is_dense
     for (rank, layers), oracle_layers in zip(ranks.items(), oracle_ranks.values()):
         assert type(rank) is int
         assert type(layers) is type(oracle_layers)
         assert [(k, v, type(v)) for k, v in layers.items()] == [
             (k, v, type(v)) for k, v in oracle_layers.items()
         ]
-        assert layers.is_dense == oracle_layers.is_dense
+        assert layers._is_dense == oracle_layers._is_dense
         assert layers.is_sound() == oracle_layers.is_sound()
     assert mine == oracle
     assert _cached_facts(ranks) == _cached_facts(oracle_ranks)
@@ -67,7 +67,7 @@ def _cached_facts(ranks: RankScales) -> tuple[object, ...]:
     for layers in layer_maps:
         layers.is_sound()
     ranks.is_sound()
-    ranks.layer_count()
+    ranks._count_layers()
     return ranks._facts, ranks._layer_count, [layers._facts for layers in layer_maps]
 
 

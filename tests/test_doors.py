@@ -79,7 +79,7 @@ def test_bad_scales_are_refused_through_every_door(door: Callable[[], Any]) -> N
     assert math.isnan(layers[1])
     assert not layers.is_sound()
     assert not ranks.is_sound()
-    assert [layer for layer, _ in layers.unsound()] == [0, 1]
+    assert [layer for layer, _ in layers._unsound()] == [0, 1]
     kv = KVCacheQuantSchema(FP8, ranks)
     with pytest.raises(ValidationError) as caught:
         kv.validate()

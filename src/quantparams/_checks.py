@@ -91,7 +91,7 @@ def fits_context(ctx: object, ranks: RankScales, file_model_type: object = _ANY)
         )
         and 0 <= tp_rank < tp_size
         and layer_count >= 1
-        and ranks.fits(tp_size, layer_count)
+        and ranks._fits(tp_size, layer_count)
     )
 
 
@@ -165,7 +165,7 @@ def kv_cache_problems(
     map_path = (*path, "scaling_factor")
     for rank, layers in ranks.items():
         if not layers.is_sound():
-            for layer, scale in layers.unsound():
+            for layer, scale in layers._unsound():
                 problems.append(
                     problem(
                         (*map_path, MapKey(rank), MapKey(layer)),

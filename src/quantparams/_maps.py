@@ -45,7 +45,7 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         raise AttributeError(f"{type(self).__name__} is read-only")
 
     @property
-    def is_dense(self) -> bool:
+    def _is_dense(self) -> bool:
         """True when the keys are exactly 0 .. len - 1, in order."""
         return bool(self._facts & _DENSE)
 
@@ -214,7 +214,7 @@ class LayerScales(_IntKeyMap[float]):
             sound = all(map(_is_sound_scale, values))
         return self._learn_sound(sound)
 
-    def unsound(self) -> Iterator[tuple[int, float]]:
+    def _unsound(self) -> Iterator[tuple[int, float]]:
         """The (layer, scale) pairs whose scale is not finite and > 0."""
         return ((k, v) for k, v in self._iter_items() if not _is_sound_scale(v))
 
@@ -306,7 +306,7 @@ class RankScales(_IntKeyMap[LayerScales]):
             return bool(facts & _SOUND)
         return self._learn_sound(all(layers.is_sound() for layers in self._stored.values()))
 
-    def layer_count(self) -> int:
+    def _count_layers(self) -> int:
         """The number of layers every rank has; -1 when ranks differ. Cached,
         with whether every rank's layers are keyed 0..n-1 in order."""
         count = self._layer_count
@@ -319,14 +319,14 @@ class RankScales(_IntKeyMap[LayerScales]):
             _set_layer_count(self, count)
         return count
 
-    def fits(self, tp_size: int, layer_count: int) -> bool:
+    def _fits(self, tp_size: int, layer_count: int) -> bool:
         """True when the ranks are exactly 0..tp_size-1 and each has layers
         exactly 0..layer_count-1: what an engine needs, answered from cached
         facts. False means "ask the precise checks", which need less: only
         the engine's own rank must have those layers."""
         count = self._layer_count
         if count is None:
-            count = self.layer_count()
+            count = self._count_layers()
         return count == layer_count and len(self._stored) == tp_size and self._facts & _FITTING == _FITTING
 
     def _json_form(self) -> dict[str, dict[str, float]]:

@@ -940,9 +940,9 @@ def _comparable(schema: QuantParamSchema) -> object:
     ranks = schema.kv_cache.scaling_factor
     return (
         (type(schema.model_type), schema.model_type, type(schema.kv_cache.dtype), schema.kv_cache.dtype),
-        ranks.is_dense,
+        ranks._is_dense,
         [
-            (rank, layers.is_dense, [(k, repr(v), type(v)) for k, v in layers.items()])
+            (rank, layers._is_dense, [(k, repr(v), type(v)) for k, v in layers.items()])
             for rank, layers in ranks.items()
         ],
     )
