@@ -5,7 +5,9 @@ named twice, structures and validates, the slow and sure way. `loads` tries
 `quantparams._fast.load_fast` first. For any input the two must give the same
 document (equal values, the same key order, the same types) or the same error
 class with the same problems; and whatever the fast path returns on its own,
-rather than declining, must be the precise loader's document.
+rather than declining, must be the precise loader's document, down to the
+facts its maps keep for later calls (`validate`, `dumps`), which trust them
+without looking again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from quantparams import QuantParamError, QuantParamSchema, loads
+from quantparams import LayerScales, QuantParamError, QuantParamSchema, RankScales, loads
 from quantparams._fast import load_fast
 from quantparams._precise import load_precise
 
@@ -42,16 +44,31 @@ def assert_same_document(mine: QuantParamSchema, oracle: QuantParamSchema) -> No
     ranks, oracle_ranks = mine.kv_cache.scaling_factor, oracle.kv_cache.scaling_factor
     assert type(ranks) is type(oracle_ranks)
     assert list(ranks) == list(oracle_ranks)
-    assert ranks.is_dense == oracle_ranks.is_dense  # type: ignore[attr-defined]
+    assert ranks._is_dense == oracle_ranks._is_dense
     for (rank, layers), oracle_layers in zip(ranks.items(), oracle_ranks.values()):
         assert type(rank) is int
         assert type(layers) is type(oracle_layers)
         assert [(k, v, type(v)) for k, v in layers.items()] == [
             (k, v, type(v)) for k, v in oracle_layers.items()
         ]
-        assert layers.is_dense == oracle_layers.is_dense  # type: ignore[attr-defined]
-        assert layers.is_sound() == oracle_layers.is_sound()  # type: ignore[attr-defined]
+        assert layers._is_dense == oracle_layers._is_dense
+        assert layers.is_sound() == oracle_layers.is_sound()
     assert mine == oracle
+    assert _cached_facts(ranks) == _cached_facts(oracle_ranks)
+    assert ranks._json_form() == oracle_ranks._json_form()
+    model_type, dtype = oracle.model_type, oracle.kv_cache.dtype
+    assert ranks._document_form(model_type, dtype) == oracle_ranks._document_form(model_type, dtype)
+
+
+def _cached_facts(ranks: RankScales) -> tuple[object, ...]:
+    """What the maps keep of themselves, once each lazily learnt fact is asked
+    for: a fact one side kept must be the one the other works out."""
+    layer_maps: list[LayerScales] = list(ranks.values())
+    for layers in layer_maps:
+        layers.is_sound()
+    ranks.is_sound()
+    ranks._count_layers()
+    return ranks._facts, ranks._layer_count, [layers._facts for layers in layer_maps]
 
 
 def assert_loaders_agree(data: Any, context: Any = None, *, validate: bool = True) -> Outcome:

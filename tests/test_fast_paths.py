@@ -12,11 +12,13 @@ import json
 import math
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import quantparams._fast
 from agreement import assert_loaders_agree
 from contexts import contexts
 from quantparams import (
@@ -129,7 +131,7 @@ def test_orjson_never_hands_over_a_non_finite_float(text: bytes) -> None:
 def _precise_problems(schema: QuantParamSchema, ctx: ContextLike) -> list[str]:
     context, problems = context_problems(ctx)
     kv = schema.kv_cache
-    problems += document_problems(schema.model_type, kv.dtype, kv._ranks, context)
+    problems += document_problems(schema.model_type, kv.dtype, kv.scaling_factor, context)
     return [str(p) for p in problems]
 
 
@@ -139,11 +141,11 @@ def test_fast_check_says_sound_only_when_the_precise_checks_find_nothing(
 ) -> None:
     precise = _precise_problems(schema, ctx)
     kv = schema.kv_cache
-    if is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx):
+    if is_sound_document(schema.model_type, kv.dtype, kv.scaling_factor, ctx):
         assert precise == []
-    if is_sound_kv_cache(kv.dtype, kv._ranks, ctx):
+    if is_sound_kv_cache(kv.dtype, kv.scaling_factor, ctx):
         context, problems = context_problems(ctx)
-        assert problems + kv_cache_problems(kv.dtype, kv._ranks, context, ()) == []
+        assert problems + kv_cache_problems(kv.dtype, kv.scaling_factor, context, ()) == []
     if precise:
         with pytest.raises(ValidationError) as caught:
             schema.validate(ctx)
@@ -158,30 +160,46 @@ def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: SoundDocume
     kv = schema.kv_cache
     ctx: ContextLike
     for ctx in (sound.context, sound.validation_context(), None, {}):
-        if kv._ranks.is_dense and all(layers.is_dense for layers in kv._ranks.values()):
-            assert is_sound_document(schema.model_type, kv.dtype, kv._ranks, ctx)
+        if kv.scaling_factor._is_dense and all(layers._is_dense for layers in kv.scaling_factor.values()):
+            assert is_sound_document(schema.model_type, kv.dtype, kv.scaling_factor, ctx)
         schema.validate(ctx)
 
 
 def test_fits_answers_from_the_shape_of_the_maps() -> None:
     ranks = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5, 1: 0.5}})
-    assert ranks.layer_count() == 2
-    assert ranks.fits(2, 2)
-    assert not ranks.fits(1, 2)
-    assert not ranks.fits(2, 3)
+    assert ranks._count_layers() == 2
+    assert ranks._fits(2, 2)
+    assert not ranks._fits(1, 2)
+    assert not ranks._fits(2, 3)
     uneven = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5}})
-    assert uneven.layer_count() == -1
-    assert not uneven.fits(2, 2)
+    assert uneven._count_layers() == -1
+    assert not uneven._fits(2, 2)
     # Rank 1's layers are 1 and 2, not 0 and 1: the fast check says no, and
     # the precise checks find that rank 0 has what it needs.
     shifted = RankScales({0: {0: 0.5, 1: 0.5}, 1: {1: 0.5, 2: 0.5}})
-    assert not shifted.fits(2, 2)
+    assert not shifted._fits(2, 2)
     shifted_schema = QuantParamSchema(None, KVCacheQuantSchema(FP8, shifted))
     assert shifted_schema.validate({"tp_size": 2, "tp_rank": 0, "num_hidden_layers": 2}) is shifted_schema
     with pytest.raises(ValidationError):
         shifted_schema.validate({"tp_size": 2, "tp_rank": 1, "num_hidden_layers": 2})
-    assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}}).fits(2, 1)
-    assert RankScales({}).layer_count() == -1
+    assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}})._fits(2, 1)
+    assert RankScales({})._count_layers() == -1
+
+
+def test_a_document_built_past_attrs_is_the_one_attrs_builds() -> None:
+    # The fast path writes the fields itself: it must write them all.
+    assert [f.name for f in attrs.fields(QuantParamSchema)] == ["model_type", "kv_cache"]
+    assert [f.name for f in attrs.fields(KVCacheQuantSchema)] == ["dtype", "scaling_factor"]
+    sound = {0: {0: 0.5, 1: 0.25}, 1: {0: 0.75, 1: 1.0}}
+    ranks = RankScales(sound)
+    for model_type in ("llama", None):
+        built = quantparams._fast._document(model_type, FP8, ranks)
+        assert built == QuantParamSchema(model_type, KVCacheQuantSchema(FP8, sound))
+        assert hash(built) == hash(QuantParamSchema(model_type, KVCacheQuantSchema(FP8, sound)))
+        assert built.kv_cache.scaling_factor is ranks
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.model_type = "mistral"  # type: ignore[misc]
+        assert built.validate() is built
 
 
 @pytest.mark.parametrize("layer_count", [1023, 1024, 1025, 5000])
@@ -191,7 +209,7 @@ def test_layer_maps_past_the_key_table_take_the_fast_path(layer_count: int) -> N
     schema = loads(orjson.dumps(doc), {"tp_size": 1, "tp_rank": 0, "num_hidden_layers": layer_count})
     scales = schema.kv_cache.scaling_factor[0]
     assert isinstance(scales, LayerScales)
-    assert scales.is_dense
+    assert scales._is_dense
     assert scales[layer_count - 1] == layer_count - 0.5
     assert layer_count not in scales
 

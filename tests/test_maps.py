@@ -14,7 +14,7 @@ from quantparams import KVCacheQuantSchema, LayerScales, RankScales, StructureEr
 
 def test_dense_map_behaves_like_its_dict() -> None:
     layers = LayerScales({0: 0.5, 1: 0.25, 2: 2.0})
-    assert layers.is_dense
+    assert layers._is_dense
     assert layers == {0: 0.5, 1: 0.25, 2: 2.0}
     assert layers == {0: 0.5, 1: 0.25, 2: 2.0}
     assert list(layers) == [0, 1, 2]
@@ -37,7 +37,7 @@ def test_dense_map_behaves_like_its_dict() -> None:
 
 def test_sparse_map_keeps_source_order() -> None:
     layers = LayerScales({3: 0.5, 1: 0.25})
-    assert not layers.is_dense
+    assert not layers._is_dense
     assert list(layers.items()) == [(3, 0.5), (1, 0.25)]
     assert layers == {1: 0.25, 3: 0.5}
     assert layers[3] == 0.5
@@ -45,7 +45,7 @@ def test_sparse_map_keeps_source_order() -> None:
         layers[0]
     # Out of order is not dense either: iteration keeps the source order.
     swapped = LayerScales({1: 0.25, 0: 0.5})
-    assert not swapped.is_dense
+    assert not swapped._is_dense
     assert list(swapped) == [1, 0]
     assert swapped == LayerScales({0: 0.5, 1: 0.25})
 
@@ -118,7 +118,7 @@ def test_scaling_factor_must_be_a_mapping() -> None:
 def test_non_finite_scales_are_kept_for_validate_to_report() -> None:
     layers = LayerScales({0: math.nan, 1: math.inf, 2: 0.5})
     assert not layers.is_sound()
-    assert [k for k, _ in layers.unsound()] == [0, 1]
+    assert [k for k, _ in layers._unsound()] == [0, 1]
     assert LayerScales({0: 0.5}).is_sound()
     assert LayerScales({}).is_sound()
 
@@ -179,3 +179,10 @@ def test_building_from_a_bad_mapping_names_every_key(cls: Callable[[object], obj
         '$["1"]: expected a non-negative integer key, got "1"',
         "$[true]: expected a non-negative integer key, got true",
     ]
+
+
+@pytest.mark.parametrize("cls", [LayerScales, RankScales])
+def test_a_map_shows_the_mapping_protocol_plus_from_json_and_is_sound_only(cls: type) -> None:
+    public = {name for name in dir(cls) if not name.startswith("_")}
+    mapping = {name for name in dir(Mapping) if not name.startswith("_")}
+    assert public - mapping == {"from_json", "is_sound"}

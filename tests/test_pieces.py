@@ -1,6 +1,6 @@
 """Loading a large document in pieces builds what the precise loader builds.
 
-The fast path reads a text over 2.7 MiB one TP rank at a time. It may decline
+The fast path reads a text over `PIECES_FROM` bytes one TP rank at a time. It may decline
 (None) whenever it likes; when it does not, its result must be the precise
 loader's document, and it must decline every text the precise loader refuses.
 These tests read in pieces of any size, so that small texts exercise it.
@@ -20,9 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quantparams
+import quantparams._fast
+import quantparams._pieces
 from agreement import assert_loaders_agree
 from quantparams import DuplicateKeyError, ParseError, QuantParamSchema, ValidationError
-from quantparams._fast import MIN_PIECE, PIECES_FROM, load_fast
+from quantparams._fast import load_fast
+from quantparams._pieces import MIN_PIECE, PIECES_FROM, LayerCheck
 from strategies import sound_documents
 
 
@@ -179,14 +182,14 @@ def test_a_large_file_loads_in_pieces_with_the_same_result(tmp_path: Path) -> No
 def test_loads_reads_a_large_file_in_pieces_and_a_smaller_one_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     read_in_pieces: list[int] = []
 
-    reader = quantparams._fast._in_pieces
+    reader = quantparams._pieces.in_pieces
 
-    def recording(data: bytes | bytearray, min_piece: int) -> object:
-        parts = reader(data, min_piece)
+    def recording(data: bytes | bytearray, min_piece: int, sound_layers: LayerCheck) -> object:
+        parts = reader(data, min_piece, sound_layers)
         read_in_pieces.append(parts is not None)
         return parts
 
-    monkeypatch.setattr(quantparams._fast, "_in_pieces", recording)
+    monkeypatch.setattr(quantparams._fast, "in_pieces", recording)
     large = _large_document(80, 1024)
     quantparams.loads(large)
     quantparams.loads(_large_document(8, 1024))

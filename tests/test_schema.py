@@ -15,7 +15,6 @@ from quantparams import (
     ValidationContext,
     ValidationError,
 )
-from quantparams._schema import built_document
 
 
 def _doc(scales: dict[int, dict[int, float]], model_type: str | None = "llama") -> QuantParamSchema:
@@ -33,21 +32,6 @@ def test_classes_are_frozen() -> None:
         doc.kv_cache.dtype = "float16"  # type: ignore[misc]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         ValidationContext(1, 0, 1).tp_size = 2  # type: ignore[misc]
-
-
-def test_a_document_built_past_attrs_is_the_one_attrs_builds() -> None:
-    # `built_document` writes the fields itself: it must write them all.
-    assert [f.name for f in attrs.fields(QuantParamSchema)] == ["model_type", "kv_cache"]
-    assert [f.name for f in attrs.fields(KVCacheQuantSchema)] == ["dtype", "scaling_factor"]
-    ranks = _doc(SOUND).kv_cache.scaling_factor
-    for model_type in ("llama", None):
-        built = built_document(model_type, "float8_e4m3fn", ranks)  # type: ignore[arg-type]
-        assert built == _doc(SOUND, model_type)
-        assert hash(built) == hash(_doc(SOUND, model_type))
-        assert built.kv_cache.scaling_factor is ranks
-        with pytest.raises(attrs.exceptions.FrozenInstanceError):
-            built.model_type = "mistral"  # type: ignore[misc]
-        assert built.validate() is built
 
 
 def test_validate_returns_the_instance() -> None:

@@ -102,11 +102,11 @@ def _contents(schema: QuantParamSchema) -> tuple[object, ...]:
     ranks = schema.kv_cache.scaling_factor
     assert isinstance(ranks, RankScales)
     by_index = tuple(
-        (rank, ranks[rank].is_dense, tuple((layer, ranks[rank][layer]) for layer in ranks[rank]))
+        (rank, ranks[rank]._is_dense, tuple((layer, ranks[rank][layer]) for layer in ranks[rank]))
         for rank in ranks
     )
     by_items = tuple((rank, tuple(layers.items())) for rank, layers in ranks.items())
-    return (schema.model_type, schema.kv_cache.dtype, ranks.is_dense, by_index, by_items)
+    return (schema.model_type, schema.kv_cache.dtype, ranks._is_dense, by_index, by_items)
 
 
 def _outcome(load: Callable[[], QuantParamSchema]) -> tuple[object, ...]:

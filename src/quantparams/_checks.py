@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from ._context import ValidationContext
 from ._errors import JsonPath, MapKey, Problem, describe, problem, spell
 from ._format import FP8_DTYPE
-from ._maps import SOUND, RankScales
+from ._maps import RankScales
 
 __all__ = [
     "context_problems",
     "document_problems",
+    "fits_context",
     "is_sound_document",
     "is_sound_kv_cache",
     "kv_cache_problems",
@@ -23,29 +24,52 @@ __all__ = [
 
 _CONTEXT_KEYS = ("tp_size", "tp_rank", "num_hidden_layers")
 
-# For `is_sound_kv_cache`: no file model type to compare with the context's.
+# For `fits_context`: no file model type to compare with the context's.
 _ANY = object()
 
 
-def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_type: object = _ANY) -> bool:
+def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object) -> bool:
     """True when a KV-cache section has no problem for `ctx` (any context value).
 
     The fast form of `context_problems` + `kv_cache_problems`: it reads
     nothing but the cached facts of the maps, so re-checking a loaded file
     for another rank costs the same at any size. False means "run the
-    precise checks", which name every problem. With `file_model_type`, the
-    context's model type (when it names one) must also be that one.
+    precise checks", which name every problem.
     """
-    if dtype != FP8_DTYPE or not (ranks._facts & SOUND or ranks.is_sound()):
-        return False
-    if ctx is None:
-        return True
+    return dtype == FP8_DTYPE and ranks.is_sound() and (ctx is None or fits_context(ctx, ranks))
+
+
+def is_sound_document(model_type: object, dtype: object, ranks: RankScales, ctx: object) -> bool:
+    """True when a whole document has no problem for `ctx`: `is_sound_kv_cache`
+    plus the model type, its own and the context's."""
+    return (
+        (model_type is None or type(model_type) is str)
+        and dtype == FP8_DTYPE
+        and ranks.is_sound()
+        and (ctx is None or fits_context(ctx, ranks, model_type))
+    )
+
+
+def fits_context(ctx: object, ranks: RankScales, file_model_type: object = _ANY) -> bool:
+    """True when `ctx` (any context value) asks for no engine checks, or is a
+    well-formed engine context that `ranks` fits: its ranks are 0..tp_size-1
+    and each has layers 0..num_hidden_layers-1, and the context's model type,
+    when it names one, is `file_model_type` (unless that is left out).
+
+    The fast form of the engine checks, for `validate` and the fast loader
+    alike: it reads the maps' cached facts only. False means "ask the precise
+    checks", which need less (only the engine's own rank must have those
+    layers) and name every problem.
+    """
     if type(ctx) is dict:
         if not ctx:
             return True
-        tp_size = ctx.get("tp_size")
-        tp_rank = ctx.get("tp_rank")
-        layer_count = ctx.get("num_hidden_layers")
+        try:
+            tp_size = ctx["tp_size"]
+            tp_rank = ctx["tp_rank"]
+            layer_count = ctx["num_hidden_layers"]
+        except KeyError:  # the precise checks name what is missing
+            return False
         model_type = ctx.get("model_type")
     elif type(ctx) is ValidationContext:
         tp_size, tp_rank, layer_count, model_type = (
@@ -55,7 +79,7 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_
             ctx.model_type,
         )
     else:
-        return False
+        return ctx is None
     # `type(x) is int` also refuses bools, as the precise context check does.
     return (
         type(tp_size) is int
@@ -67,15 +91,7 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object, file_model_
         )
         and 0 <= tp_rank < tp_size
         and layer_count >= 1
-        and ranks.fits(tp_size, layer_count)
-    )
-
-
-def is_sound_document(model_type: object, dtype: object, ranks: RankScales, ctx: object) -> bool:
-    """True when a whole document has no problem for `ctx`: `is_sound_kv_cache`
-    plus the model type."""
-    return (model_type is None or type(model_type) is str) and is_sound_kv_cache(
-        dtype, ranks, ctx, model_type
+        and ranks._fits(tp_size, layer_count)
     )
 
 
@@ -149,7 +165,7 @@ def kv_cache_problems(
     map_path = (*path, "scaling_factor")
     for rank, layers in ranks.items():
         if not layers.is_sound():
-            for layer, scale in layers.unsound():
+            for layer, scale in layers._unsound():
                 problems.append(
                     problem(
                         (*map_path, MapKey(rank), MapKey(layer)),

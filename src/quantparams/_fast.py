@@ -5,18 +5,18 @@ arguments (equal values, the same key order, the same types), or None: it
 declines whatever it is not sure of, and `loads` then runs the precise loader,
 which names every problem. It is sure of a document when:
 
-- orjson parses it, and no key is named twice (see the count of colons in `load_fast`);
+- orjson parses it, and no key is named twice (see the count of colons in `_names_no_key_twice`);
 - its model type is a string or null and its dtype is FP8's;
 - its ranks and each rank's layers are keyed "0".."n-1" in order, and
   every scale is a JSON float > 0 (orjson's floats are finite);
 - when asked to validate against a context, the context is well formed and
-  the file fits it.
+  the file fits it: `_checks.fits_context`, the same check `validate` makes.
 
 So the precise loader would find no problem, and would build maps of the
 same keys and values: the fast path keeps orjson's dicts as the maps' storage
 instead of copying them, since no one else holds them.
 
-A large text is parsed one TP rank at a time (`_in_pieces`).
+A large text is parsed one TP rank at a time (`_pieces`).
 """
 
 from __future__ import annotations
@@ -25,22 +25,19 @@ from typing import Any
 
 import orjson
 
-from ._context import ValidationContext
+from ._checks import fits_context
 from ._format import FP8_DTYPE
-from ._maps import DENSE, KNOWN, LAYERS_DENSE, SOUND, LayerScales, RankScales, _set_facts, _set_stored
-from ._maps import _new_object as _new_map
-from ._schema import QuantParamSchema, built_document
+from ._maps import LayerScales, RankScales
+from ._pieces import MIN_PIECE, PIECES_FROM, in_pieces
+from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._storage import key_strings
 
-__all__ = ["MIN_PIECE", "PIECES_FROM", "load_fast"]
+__all__ = ["load_fast"]
 
 _MISSING: Any = object()
 # A float method that returns its float unchanged and raises TypeError for
 # anything else (int, bool, str, ...): a type check that runs inside min().
 _FLOAT_ONLY = float.conjugate
-# What the fast path knows of every map it builds.
-_SURE = DENSE | KNOWN | SOUND
-_SURE_RANKS = _SURE | LAYERS_DENSE
 # Asked for a byte's value, `in` goes straight to memchr().
 _MINUS = ord("-")
 _BACKSLASH = ord("\\")
@@ -59,22 +56,26 @@ def load_fast(
     Bytes longer than `pieces_from` are read in pieces of at least `min_piece`
     bytes; both have defaults that suit the library, and tests set them.
 
-    One flat pass, with as few calls as it can: on a small file the calls
-    would cost as much as the checks.
+    It parses and checks the document's shape itself, then asks the steps
+    below in turn; each declines by giving None (or False). They are few and
+    flat, and their checks run in C where they can: on a small file every
+    call costs about as much as a check.
     """
-    ranks: dict[str, LayerScales] | None = None
+    pieces = None
     if type(data) is bytes or type(data) is bytearray:
         if len(data) > (PIECES_FROM if pieces_from is None else pieces_from):
-            pieces = _in_pieces(data, MIN_PIECE if min_piece is None else min_piece)
+            pieces = in_pieces(data, MIN_PIECE if min_piece is None else min_piece, _sound_layers)
             if pieces is None:
                 return None
-            data, ranks, layer_count = pieces  # the rest of the text, from here on
+            data = pieces[0]  # the rest of the text, from here on
     elif type(data) is not str:
         return None
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
+    # The shape: a model type that is a string or null, FP8's dtype; the
+    # scaling factors are the steps' to look at.
     if type(document) is not dict:
         return None
     model_type = document.get("model_type", _MISSING)
@@ -82,25 +83,37 @@ def load_fast(
     if type(kv_cache) is not dict or not (model_type is None or type(model_type) is str):
         return None
     dtype = kv_cache.get("dtype")
-    scaling_json = kv_cache.get("scaling_factor", _MISSING)
     if type(dtype) is not str or dtype != FP8_DTYPE:
         return None
-    if ranks is not None:
-        # Read in pieces: the text left holds a `0` where the scaling factors
-        # were, and its colons are counted below; the map's members are the
-        # ranks, each named once (`_in_pieces`), and the ranks' were counted.
+    scaling_json = kv_cache.get("scaling_factor", _MISSING)
+    ranks = _sound_ranks(data, scaling_json, pieces)
+    if ranks is None or not _names_no_key_twice(data, document, kv_cache, model_type, scaling_json):
+        return None
+    if validate and context is not None and not fits_context(context, ranks, model_type):
+        return None
+    return _document(model_type, dtype, ranks)
+
+
+Text = bytes | bytearray | str
+Pieces = tuple[bytes | bytearray, dict[str, LayerScales], int]
+
+
+def _sound_ranks(text: Text, scaling_json: object, pieces: Pieces | None) -> RankScales | None:
+    """The rank map of the parsed scaling factors, or of the pieces; None
+    unless its ranks are keyed "0".."n-1" in order, each a sound layer map."""
+    if pieces is not None:
+        # The text left holds a `0` where the scaling factors were.
         if type(scaling_json) is not int or scaling_json != 0:
             return None
-        map_members = 0
+        _, ranks, layer_count = pieces
     else:
         if type(scaling_json) is not dict or list(scaling_json) != key_strings(len(scaling_json)):
             return None
         # Without a minus sign anywhere in the text, no scale can be negative,
         # which makes the check of every scale cheaper. One memchr() finds out.
-        unsigned = (_MINUS if type(data) is not str else "-") not in data
+        unsigned = (_MINUS if type(text) is not str else "-") not in text
         ranks = {}
         layer_count = -1  # every rank's, when all agree
-        map_members = len(scaling_json)
         for key, layers_json in scaling_json.items():
             layers = _sound_layers(layers_json, unsigned)
             if layers is None:
@@ -110,57 +123,42 @@ def load_fast(
             elif len(layers_json) != layer_count:
                 layer_count = -1
             ranks[key] = layers
-            map_members += len(layers_json)
-    # No key is named twice. Every member of an object has one `:` outside
-    # strings, so a text without duplicates has exactly as many colons as its
-    # parsed objects have members, plus the colons inside its parsed strings.
-    # A duplicate adds a member (and its value's members and strings) that the
-    # parsed document no longer holds, so the count comes out higher. An escape
-    # such as `\u003a` is a colon in a parsed string but not in the text: a
-    # text with a backslash is declined.
-    if type(data) is str:
-        if "\\" in data:
-            return None
-        colons = data.count(":")
+    return RankScales._trusted(ranks, dense=True, sound=True, layer_count=layer_count, layers_dense=True)
+
+
+def _names_no_key_twice(
+    text: Text, document: dict[str, Any], kv_cache: dict[str, Any], model_type: str | None, scaling_json: Any
+) -> bool:
+    """True when no object in `text` names a key twice, its scaling factors
+    being sound rank maps (or the `0` left by the pieces, each of which was
+    counted on its own).
+
+    Every member of an object has one `:` outside strings, so a text without
+    duplicates has exactly as many colons as its parsed objects have members,
+    plus the colons inside its parsed strings. A duplicate adds a member (and
+    its value's members and strings) that the parsed document no longer
+    holds, so the count comes out higher. An escape such as `\\u003a` is a
+    colon in a parsed string but not in the text: a text with a backslash is
+    declined.
+    """
+    if type(text) is str:
+        if "\\" in text:
+            return False
+        colons = text.count(":")
     else:
-        if _BACKSLASH in data:
-            return None
+        if _BACKSLASH in text:
+            return False
         # What a deletion removes, not count(): deleting finds each colon
         # with memchr, which beats count()'s byte-by-byte loop, copy included.
-        colons = len(data) - len(data.replace(b":", b""))  # type: ignore[arg-type]
+        colons = len(text) - len(text.replace(b":", b""))  # type: ignore[arg-type]
     if len(document) == 2 and len(kv_cache) == 2:
         # Just the required fields, and FP8's dtype has no colon: no walk,
         # which costs a small file more than its scales do.
-        expected = 4 + map_members + (model_type.count(":") if model_type else 0)
-    else:
-        expected = _colons_anywhere(document, scaling_json)
-    if colons != expected:
-        return None
-    if validate and context is not None:
-        if type(context) is dict:
-            tp_size = context.get("tp_size")
-            tp_rank = context.get("tp_rank")
-            layer_total = context.get("num_hidden_layers")
-            expected_type = context.get("model_type")
-            engine = bool(context)  # an empty dict asks for no engine checks
-        elif type(context) is ValidationContext:
-            tp_size, tp_rank = context.tp_size, context.tp_rank
-            layer_total, expected_type = context.num_hidden_layers, context.model_type
-            engine = True
-        else:
-            return None
-        # `type(x) is int` also refuses bools, as the precise context check does.
-        if engine and not (
-            type(tp_size) is int
-            and type(tp_rank) is int
-            and type(layer_total) is int
-            and (expected_type is None or (type(expected_type) is str and expected_type == model_type))
-            and 0 <= tp_rank < tp_size == len(ranks)
-            and layer_total == layer_count
-            and layer_total >= 1
-        ):
-            return None
-    return built_document(model_type, dtype, RankScales._adopt(ranks, _SURE_RANKS, layer_count))
+        rank_members = (
+            len(scaling_json) + sum(map(len, scaling_json.values())) if type(scaling_json) is dict else 0
+        )
+        return colons == 4 + rank_members + (model_type.count(":") if model_type else 0)
+    return colons == _colons_anywhere(document, scaling_json)
 
 
 def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
@@ -180,11 +178,28 @@ def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
             return None
     except TypeError:  # not a float: the precise path decides
         return None
-    # LayerScales._adopt, without the call: this runs once per rank.
-    built = _new_map(LayerScales)
-    _set_stored(built, layers)
-    _set_facts(built, _SURE)
-    return built
+    return LayerScales._trusted(layers, dense=True, sound=True)
+
+
+# The document is built past the attrs `__init__`s, whose converters would
+# hand these parts back unchanged at a cost a small file's load notices.
+# tests/test_fast_paths.py checks that it is the document attrs builds.
+_new = object.__new__
+_set_dtype = vars(KVCacheQuantSchema)["dtype"].__set__
+_set_scaling_factor = vars(KVCacheQuantSchema)["scaling_factor"].__set__
+_set_model_type = vars(QuantParamSchema)["model_type"].__set__
+_set_kv_cache = vars(QuantParamSchema)["kv_cache"].__set__
+
+
+def _document(model_type: str | None, dtype: str, ranks: RankScales) -> QuantParamSchema:
+    """`QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))`, for parts already of those types."""
+    kv_cache = _new(KVCacheQuantSchema)
+    _set_dtype(kv_cache, dtype)
+    _set_scaling_factor(kv_cache, ranks)
+    document = _new(QuantParamSchema)
+    _set_model_type(document, model_type)
+    _set_kv_cache(document, kv_cache)
+    return document
 
 
 def _colons_anywhere(value: Any, rank_maps: Any) -> int:
@@ -208,101 +223,3 @@ def _colons_anywhere(value: Any, rank_maps: Any) -> int:
             elif type(item) is dict or type(item) is list:
                 stack.append(item)
     return total
-
-
-# A large text is parsed one TP rank at a time. orjson first reads a text into
-# a buffer of its own; for a text over about 680 KiB it allocates a fresh one
-# of twelve bytes per byte of text, and glibc's malloc serves a block over
-# 32 MiB with fresh pages from the system every time, handed over one by one
-# as they are first touched: for a text over 2.7 MiB the parse then slows. Such a file is almost all scaling factors, one object per TP
-# rank, so orjson is handed one rank's object at a time, and then the rest of
-# the document with a `0` where the scaling factors were. Each rank is
-# checked while its text and its parsed object are still in cache.
-PIECES_FROM = (32 << 20) // 12
-# Each rank costs a few calls more in pieces; smaller ranks are cheaper whole.
-MIN_PIECE = 2048
-
-_SCALING_FACTOR = b'"scaling_factor"'
-_JSON_SPACE = b" \t\n\r"
-
-
-def _in_pieces(
-    data: bytes | bytearray, min_piece: int
-) -> tuple[bytes | bytearray, dict[str, LayerScales], int] | None:
-    """The rank maps of `data`, read one rank at a time, their layer count (-1
-    when ranks differ), and the rest of the text, with a `0` where the
-    scaling factors were; or None when the pieces do not certainly make up
-    the document's scaling factors, all sound."""
-    start = data.find(_SCALING_FACTOR)
-    # With no backslash before it, every quote before it opens or closes a
-    # string; an even number of them puts this one outside all strings.
-    if start < 0 or data.find(b"\\", 0, start) >= 0 or data.count(b'"', 0, start) % 2:
-        return None
-    end = _after(data, start + len(_SCALING_FACTOR), b":")
-    map_start = _after(data, end, b"{") - 1
-    if map_start < 0:
-        return None
-    ranks: dict[str, LayerScales] = {}
-    rank_count = 0
-    layer_count = -1
-    end = map_start + 1
-    while True:
-        # `"<digits>" : {`
-        key_start = _after(data, end, b'"')
-        key_end = data.find(b'"', key_start) if key_start >= 0 else -1
-        opening = _after(data, _after(data, key_end + 1, b":"), b"{") - 1 if key_end >= 0 else -1
-        if opening < 0:
-            return None
-        # The rank's object ends at the first "}" after its "{", or orjson
-        # refuses the piece: had that "}" been inside a string, the piece
-        # would end in the string; had it closed a nested object, the piece
-        # would be missing its own "}". Nor may it hold an array: orjson
-        # limits how deep a whole document nests, and a piece on its own
-        # sits three levels higher.
-        closing = data.find(b"}", opening)
-        if closing - opening < min_piece or data.find(b"[", opening, closing) >= 0:
-            return None  # also when no "}" is found
-        piece = data[opening : closing + 1]
-        try:
-            layers_json = orjson.loads(piece)
-        except orjson.JSONDecodeError:
-            return None
-        layers = _sound_layers(layers_json, _MINUS not in piece)
-        # Every member has a colon outside strings, and a sound piece has no
-        # strings but its keys: as many colons as members prove no layer is
-        # named twice (see `load_fast`).
-        if layers is None or len(piece) - len(piece.replace(b":", b"")) != len(layers_json):
-            return None
-        if not ranks:
-            layer_count = len(layers_json)
-        elif len(layers_json) != layer_count:
-            layer_count = -1
-        ranks[data[key_start:key_end].decode("ascii", "replace")] = layers
-        rank_count += 1
-        end = _after(data, closing + 1, b",")
-        if end < 0:
-            end = _after(data, closing + 1, b"}")
-            break
-    # Keys "0".."n-1", one per piece: no rank named twice, none out of order.
-    if end < 0 or len(ranks) != rank_count or list(ranks) != key_strings(rank_count):
-        return None
-    # The pieces and the text between them make up one JSON object, so the
-    # document is valid exactly when it is with a plain value in its place.
-    rest = data[:map_start] + b"0" + data[end:]
-    # Without backslashes, a key that reads "scaling_factor" is spelled so:
-    # found once, it is the one whose value the `0` replaced.
-    if b"\\" in rest or rest.count(_SCALING_FACTOR) != 1:
-        return None
-    # The caller reads the rest as a document. It must name no key twice; nor
-    # does the map (its members are the ranks, each named once) or any rank in it.
-    return rest, ranks, layer_count
-
-
-def _after(data: bytes | bytearray, start: int, token: bytes) -> int:
-    """Where `token` ends, when only JSON whitespace lies between `start` and it; else -1."""
-    if start < 0:
-        return -1
-    at = start
-    while at < len(data) and data[at] in _JSON_SPACE:
-        at += 1
-    return at + len(token) if data.startswith(token, at) else -1

@@ -32,8 +32,9 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
 
     # Canonical key strings to values, in source order (see `_storage`); and
     # what is known of the map, as bits: whether those keys are exactly
-    # "0".."n-1" in order (DENSE), and whether every value is sound (SOUND)
-    # once that is known (KNOWN). One slot, so that a map costs little to build.
+    # "0".."n-1" in order (_DENSE), and whether every value is sound (_SOUND)
+    # once that is known (_KNOWN). One slot, so that a map costs little to
+    # build. Only this module reads the bits: others ask the map.
     _stored: dict[str, V]
     _facts: int
 
@@ -44,13 +45,13 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         raise AttributeError(f"{type(self).__name__} is read-only")
 
     @property
-    def is_dense(self) -> bool:
+    def _is_dense(self) -> bool:
         """True when the keys are exactly 0 .. len - 1, in order."""
-        return bool(self._facts & DENSE)
+        return bool(self._facts & _DENSE)
 
     def _learn_sound(self, sound: bool) -> bool:
         """Keep the answer of is_sound(), and give it."""
-        _set_facts(self, (self._facts & ~SOUND) | KNOWN | (SOUND if sound else 0))
+        _set_facts(self, (self._facts & ~_SOUND) | _KNOWN | (_SOUND if sound else 0))
         return sound
 
     def _get(self, key: object) -> Any:
@@ -71,7 +72,7 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
         return self._get(key) is not _MISSING
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(len(self._stored))) if self._facts & DENSE else map(int, self._stored)
+        return iter(range(len(self._stored))) if self._facts & _DENSE else map(int, self._stored)
 
     def __len__(self) -> int:
         return len(self._stored)
@@ -105,7 +106,7 @@ class _IntKeyMap(Mapping[int, V], Generic[V]):
     def _sorted_stored(self) -> dict[str, V]:
         """The stored dict with keys in numeric order: itself when dense."""
         stored = self._stored
-        if self._facts & DENSE:
+        if self._facts & _DENSE:
             return stored
         # Keys are unique, so sorting the pairs never compares two values.
         return {str(k): v for k, v in sorted(self._iter_items())}
@@ -124,14 +125,14 @@ def _slot_setter(cls: type, name: str) -> Callable[[object, Any], None]:
 _set_stored = _slot_setter(_IntKeyMap, "_stored")
 _set_facts = _slot_setter(_IntKeyMap, "_facts")
 
-DENSE, KNOWN, SOUND = 1, 2, 4
+_DENSE, _KNOWN, _SOUND = 1, 2, 4
 # Of a RankScales, once its layer count is known: every rank's layer keys are
 # 0..n-1 in order.
-LAYERS_DENSE = 8
+_LAYERS_DENSE = 8
 
 
 def _dense_bit(stored: dict[str, Any]) -> int:
-    return DENSE if is_dense(stored) else 0
+    return _DENSE if is_dense(stored) else 0
 
 
 class _Items(ItemsView[int, V]):
@@ -167,11 +168,20 @@ class LayerScales(_IntKeyMap[float]):
         _set_facts(self, _dense_bit(stored))
 
     @classmethod
-    def _adopt(cls, stored: dict[str, float], facts: int) -> LayerScales:
-        """The map whose storage is `stored`, as it is, with the facts given:
-        no check, no copy. For this library's own code, with a dict no one else holds."""
+    def _trusted(cls, stored: dict[str, float], *, dense: bool, sound: bool | None = None) -> LayerScales:
+        """The map whose storage is `stored`, as it is: no check, no copy.
+
+        The one way this library's own code builds a map from parts it has
+        checked itself: `stored` maps canonical key strings to floats, and no
+        one else holds it. `dense` says whether its keys are "0".."n-1" in
+        order; `sound` whether every scale is finite and > 0 (None: not known
+        yet). Later calls trust these facts without looking again.
+        """
         self = _new_object(cls)
         _set_stored(self, stored)
+        facts = _DENSE if dense else 0
+        if sound is not None:
+            facts |= (_KNOWN | _SOUND) if sound else _KNOWN
         _set_facts(self, facts)
         return self
 
@@ -184,7 +194,7 @@ class LayerScales(_IntKeyMap[float]):
         stored, problems = collect(obj, path, "layer index to scale", canonical_key, scale)
         if stored is None:
             return None, problems
-        return cls._adopt(stored, _dense_bit(stored)), []
+        return cls._trusted(stored, dense=is_dense(stored)), []
 
     def _json_form(self) -> dict[str, float]:
         """The map as a JSON object, string keys in numeric order. Shared: never mutate it."""
@@ -193,8 +203,8 @@ class LayerScales(_IntKeyMap[float]):
     def is_sound(self) -> bool:
         """True when every scale is finite and > 0. Cached: the map never changes."""
         facts = self._facts
-        if facts & KNOWN:
-            return bool(facts & SOUND)
+        if facts & _KNOWN:
+            return bool(facts & _SOUND)
         values = self._stored.values()
         # min() catches zero and negatives; the sum turns a NaN or an
         # infinity anywhere into a non-finite total. Only a total that
@@ -204,7 +214,7 @@ class LayerScales(_IntKeyMap[float]):
             sound = all(map(_is_sound_scale, values))
         return self._learn_sound(sound)
 
-    def unsound(self) -> Iterator[tuple[int, float]]:
+    def _unsound(self) -> Iterator[tuple[int, float]]:
         """The (layer, scale) pairs whose scale is not finite and > 0."""
         return ((k, v) for k, v in self._iter_items() if not _is_sound_scale(v))
 
@@ -215,7 +225,7 @@ def _python_layers(value: object, path: JsonPath) -> tuple[LayerScales | None, l
     stored, problems = collect(value, path, "layer index to scale", python_key, scale)
     if stored is None:
         return None, problems
-    return LayerScales._adopt(stored, _dense_bit(stored)), []
+    return LayerScales._trusted(stored, dense=is_dense(stored)), []
 
 
 # A map's forms for writing, once asked: the model type and dtype of the last
@@ -246,11 +256,33 @@ class RankScales(_IntKeyMap[LayerScales]):
         _set_forms(self, None)
 
     @classmethod
-    def _adopt(cls, stored: dict[str, LayerScales], facts: int, layer_count: int | None) -> RankScales:
-        """The map whose storage is `stored`, with the facts given: no check,
-        no copy. For this library's own code, with a dict no one else holds."""
+    def _trusted(
+        cls,
+        stored: dict[str, LayerScales],
+        *,
+        dense: bool,
+        sound: bool | None = None,
+        layer_count: int | None = None,
+        layers_dense: bool = False,
+    ) -> RankScales:
+        """The map whose storage is `stored`, as it is: no check, no copy.
+
+        The one way this library's own code builds a map from parts it has
+        checked itself: `stored` maps canonical key strings to `LayerScales`,
+        and no one else holds it. `dense` says whether its keys are "0".."n-1"
+        in order; `sound` whether every rank's scales are finite and > 0
+        (None: not known yet); `layer_count` the number of layers every rank
+        has (-1 when ranks differ, None: not counted yet) and, with a count,
+        `layers_dense` whether every rank's layers are keyed "0".."n-1" in
+        order. Later calls trust these facts without looking again.
+        """
         self = _new_object(cls)
         _set_stored(self, stored)
+        facts = _DENSE if dense else 0
+        if sound is not None:
+            facts |= (_KNOWN | _SOUND) if sound else _KNOWN
+        if layers_dense and layer_count is not None:
+            facts |= _LAYERS_DENSE
         _set_facts(self, facts)
         _set_layer_count(self, layer_count)
         _set_forms(self, None)
@@ -265,16 +297,16 @@ class RankScales(_IntKeyMap[LayerScales]):
         stored, problems = collect(obj, path, "TP rank to layer scales", canonical_key, LayerScales.from_json)
         if stored is None:
             return None, problems
-        return cls._adopt(stored, _dense_bit(stored), None), []
+        return cls._trusted(stored, dense=is_dense(stored)), []
 
     def is_sound(self) -> bool:
         """True when every rank's scales are finite and > 0. Cached."""
         facts = self._facts
-        if facts & KNOWN:
-            return bool(facts & SOUND)
+        if facts & _KNOWN:
+            return bool(facts & _SOUND)
         return self._learn_sound(all(layers.is_sound() for layers in self._stored.values()))
 
-    def layer_count(self) -> int:
+    def _count_layers(self) -> int:
         """The number of layers every rank has; -1 when ranks differ. Cached,
         with whether every rank's layers are keyed 0..n-1 in order."""
         count = self._layer_count
@@ -282,19 +314,19 @@ class RankScales(_IntKeyMap[LayerScales]):
             layer_maps = self._stored.values()
             counts = set(map(len, layer_maps))
             count = counts.pop() if len(counts) == 1 else -1
-            if all(layers._facts & DENSE for layers in layer_maps):
-                _set_facts(self, self._facts | LAYERS_DENSE)
+            if all(layers._facts & _DENSE for layers in layer_maps):
+                _set_facts(self, self._facts | _LAYERS_DENSE)
             _set_layer_count(self, count)
         return count
 
-    def fits(self, tp_size: int, layer_count: int) -> bool:
+    def _fits(self, tp_size: int, layer_count: int) -> bool:
         """True when the ranks are exactly 0..tp_size-1 and each has layers
         exactly 0..layer_count-1: what an engine needs, answered from cached
         facts. False means "ask the precise checks", which need less: only
         the engine's own rank must have those layers."""
         count = self._layer_count
         if count is None:
-            count = self.layer_count()
+            count = self._count_layers()
         return count == layer_count and len(self._stored) == tp_size and self._facts & _FITTING == _FITTING
 
     def _json_form(self) -> dict[str, dict[str, float]]:
@@ -324,6 +356,6 @@ class RankScales(_IntKeyMap[LayerScales]):
         return document
 
 
-_FITTING = DENSE | LAYERS_DENSE
+_FITTING = _DENSE | _LAYERS_DENSE
 _set_layer_count = _slot_setter(RankScales, "_layer_count")
 _set_forms = _slot_setter(RankScales, "_forms")

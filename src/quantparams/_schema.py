@@ -16,7 +16,7 @@ from ._checks import (
 )
 from ._context import ValidationContext
 from ._errors import Problem, StructureError, ValidationError, describe
-from ._maps import RankScales, _new_object, _slot_setter
+from ._maps import RankScales
 
 __all__ = ["ContextLike", "KVCacheQuantSchema", "QuantParamSchema"]
 
@@ -42,22 +42,18 @@ class KVCacheQuantSchema:
     """
 
     dtype: str
-    scaling_factor: Mapping[int, Mapping[int, float]] = attrs.field(converter=_rank_scales)
+    scaling_factor: RankScales = attrs.field(converter=_rank_scales)
 
     def validate(self, ctx: ContextLike = None) -> KVCacheQuantSchema:
         """Check this section, alone or against an engine context.
 
         Returns self; raises `ValidationError` listing every problem found.
         """
-        if is_sound_kv_cache(self.dtype, self._ranks, ctx):
+        if is_sound_kv_cache(self.dtype, self.scaling_factor, ctx):
             return self
         context, problems = context_problems(ctx)
-        problems += kv_cache_problems(self.dtype, self._ranks, context, ())
+        problems += kv_cache_problems(self.dtype, self.scaling_factor, context, ())
         return _raise_if_any(self, problems)
-
-    @property
-    def _ranks(self) -> RankScales:
-        return self.scaling_factor  # type: ignore[return-value]
 
 
 def _kv_cache_section(value: object) -> KVCacheQuantSchema:
@@ -80,33 +76,11 @@ class QuantParamSchema:
         Returns self; raises `ValidationError` listing every problem found.
         """
         kv = self.kv_cache
-        if is_sound_document(self.model_type, kv.dtype, kv._ranks, ctx):
+        if is_sound_document(self.model_type, kv.dtype, kv.scaling_factor, ctx):
             return self
         context, problems = context_problems(ctx)
-        problems += document_problems(self.model_type, kv.dtype, kv._ranks, context)
+        problems += document_problems(self.model_type, kv.dtype, kv.scaling_factor, context)
         return _raise_if_any(self, problems)
-
-
-# Slot writers of the frozen classes, for `built_document`.
-_set_dtype = _slot_setter(KVCacheQuantSchema, "dtype")
-_set_scaling_factor = _slot_setter(KVCacheQuantSchema, "scaling_factor")
-_set_model_type = _slot_setter(QuantParamSchema, "model_type")
-_set_kv_cache = _slot_setter(QuantParamSchema, "kv_cache")
-
-
-def built_document(model_type: str | None, dtype: str, ranks: RankScales) -> QuantParamSchema:
-    """`QuantParamSchema(model_type, KVCacheQuantSchema(dtype, ranks))` for parts
-    already of the right types, without the attrs `__init__`s, whose converters
-    would hand these parts back unchanged at a cost a small file's load
-    notices. Keep it in step with the classes' fields.
-    """
-    kv_cache = _new_object(KVCacheQuantSchema)
-    _set_dtype(kv_cache, dtype)
-    _set_scaling_factor(kv_cache, ranks)
-    document = _new_object(QuantParamSchema)
-    _set_model_type(document, model_type)
-    _set_kv_cache(document, kv_cache)
-    return document
 
 
 def _raise_if_any(schema: _Self, problems: list[Problem]) -> _Self:

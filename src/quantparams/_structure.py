@@ -9,7 +9,7 @@ from typing import Any
 
 from ._errors import JsonPath, Problem, StructureError, describe, problem
 from ._maps import RankScales
-from ._schema import KVCacheQuantSchema, QuantParamSchema, built_document
+from ._schema import KVCacheQuantSchema, QuantParamSchema
 
 __all__ = ["document_from_json", "kv_cache_from_json"]
 
@@ -58,4 +58,4 @@ def document_from_json(obj: object) -> QuantParamSchema:
         problems += kv_problems
     if problems or kv_cache is None:
         raise StructureError(problems)
-    return built_document(model_type, kv_cache.dtype, kv_cache._ranks)
+    return QuantParamSchema(model_type, kv_cache)

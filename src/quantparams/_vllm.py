@@ -31,8 +31,8 @@ def kv_cache_scales_loader(
     except (OSError, QuantParamError) as error:
         if strict:
             raise
-        # Imported only when there is something to say: logging costs a few
-        # milliseconds of every engine's start-up otherwise.
+        # Imported only when there is something to say: importing logging
+        # would add to every engine's start-up otherwise.
         import logging
 
         logger = logging.getLogger("quantparams")

@@ -12,7 +12,6 @@ import orjson
 
 from ._format import FP8_DTYPE
 from ._load import StrPath
-from ._maps import SOUND, RankScales
 from ._schema import QuantParamSchema
 
 if TYPE_CHECKING:
@@ -42,10 +41,10 @@ def dumps(schema: QuantParamSchema) -> bytes:
     model_type = schema.model_type
     kv = schema.kv_cache
     dtype = kv.dtype
-    ranks: RankScales = kv.scaling_factor  # type: ignore[assignment]
-    # The fast check of validate(), inlined: on a small file the calls alone
-    # would cost a third of what orjson takes to write it.
-    if not (ranks._facts & SOUND and dtype == FP8_DTYPE and (model_type is None or type(model_type) is str)):
+    ranks = kv.scaling_factor
+    # The fast check of validate(), inlined: on a small file the calls of
+    # validate() alone would cost a good part of what orjson takes to write it.
+    if not (dtype == FP8_DTYPE and (model_type is None or type(model_type) is str) and ranks.is_sound()):
         schema.validate()
     return orjson.dumps(ranks._document_form(model_type, dtype))
 
