@@ -5,6 +5,9 @@ from hypothesis import settings
 
 import quantparams._load
 
+# The shared checks are asserted from helper modules: rewritten, their failures show the values.
+pytest.register_assert_rewrite("agreement")
+
 # The tests check behaviour, never speed: hypothesis's deadline on each example
 # would be a timing check, and the machines that run the suite are shared.
 settings.register_profile("quantparams", deadline=None)
