@@ -291,7 +291,7 @@ def test_a_huge_tp_size_gets_one_line_for_the_missing_ranks(
     assert err.splitlines() == [
         f"{EXAMPLE}: $.kv_cache.scaling_factor: Loaded dictionary has TP size 2 but LLM engine is "
         f"currently running with TP size {tp_size}.",
-        f"{EXAMPLE}: $.kv_cache.scaling_factor: KV cache scales maps for TP ranks 2..{tp_size - 1} not found "
+        f"{EXAMPLE}: $.kv_cache.scaling_factor: KV cache scales maps for TP ranks 2-{tp_size - 1} not found "
         f"({tp_size - 2} ranks).",
     ]
 

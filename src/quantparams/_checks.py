@@ -203,7 +203,7 @@ def kv_cache_problems(
             problems.append(
                 problem(
                     map_path,
-                    f"KV cache scales maps for TP ranks {spell(first)}..{spell(last)} not found "
+                    f"KV cache scales maps for TP ranks {spell(first)}-{spell(last)} not found "
                     f"({spell(last - first + 1)} ranks).",
                 )
             )
@@ -221,7 +221,7 @@ def kv_cache_problems(
                 problems.append(
                     problem(
                         rank_path,
-                        f"Could not find KV cache scales for layers {spell(first)}..{spell(last)} "
+                        f"Could not find KV cache scales for layers {spell(first)}-{spell(last)} "
                         f"in TP rank {spell(tp_rank)} ({spell(last - first + 1)} layers).",
                     )
                 )
