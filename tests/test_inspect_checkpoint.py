@@ -213,6 +213,18 @@ def test_a_tensor_named_like_a_scale_that_no_engine_reads(tmp_path: Path) -> Non
     ]
 
 
+def test_a_second_fused_scale_of_a_layer_is_one_problem(tmp_path: Path) -> None:
+    scales = {
+        "model.layers.0.self_attn.kv_scale": 0.5,
+        "language_model.model.layers.0.self_attn.kv_scale": 0.25,
+    }
+    folder = write_named(tmp_path, scales, config=model_config(1, fp8_config()))
+    assert _messages(inspect_checkpoint(folder).problems) == [
+        'model.safetensors["model.layers.0.self_attn.kv_scale"]: duplicate KV-cache scale for layer 0: '
+        'a kv scale was already found in model.safetensors["language_model.model.layers.0.self_attn.kv_scale"]'
+    ]
+
+
 def test_a_tensors_problem_carries_its_layer(tmp_path: Path) -> None:
     scales = {
         "model.layers.0.self_attn.k_scale": 0.5,

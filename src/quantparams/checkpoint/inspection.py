@@ -12,6 +12,7 @@ from . import messages
 from .engines import ENGINES, CheckpointFacts, EngineView, engine_views
 from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
+from .grouping import by_layer
 from .hub import HubError, hub_target, opened
 from .layers import attention_layers, is_tower
 from .outliers import scale_outliers
@@ -162,20 +163,11 @@ def _check(
             problems.append(Problem(layout.where, messages.none_found(found, layout, config)))
         return tuple(LayerReport(layer) for layer in range(count)), facts, unjudged
 
-    by_layer: dict[int, dict[str, FoundScale]] = {}
-    for scale in language:
-        kinds = by_layer.setdefault(scale.named.layer, {})
-        for kind in ("k", "v") if scale.named.kind == "kv" else (scale.named.kind,):
-            if kind in kinds:
-                first = kinds[kind]
-                message = messages.duplicate(scale.named.layer, first.named.kind, first.where)
-                problems.append(Problem(scale.where, message, layer=scale.named.layer))
-                unjudged.add(scale.named.layer)
-            else:
-                kinds[kind] = scale
-    _warn(layout, config, found, by_layer, count, warnings)
-    layers = sorted(set(range(count)) | set(by_layer))
-    return tuple(_layer_report(layer, by_layer.get(layer, {})) for layer in layers), facts, unjudged
+    grouped, duplicated = by_layer(language, problems)
+    unjudged |= duplicated
+    _warn(layout, config, found, grouped, count, warnings)
+    layers = sorted(set(range(count)) | set(grouped))
+    return tuple(_layer_report(layer, grouped.get(layer, {})) for layer in layers), facts, unjudged
 
 
 def _warn(

@@ -16,10 +16,11 @@ import attrs
 
 from .._errors import Problem
 from .folder import RANK_FILE, Layout
+from .grouping import by_layer
 from .header import HeaderError, read_header
-from .messages import duplicate, no_scale_for
-from .naming import MAX_LAYERS
-from .scan import past_layers, scale_values, tensor_path
+from .messages import no_scale_for
+from .naming import MAX_LAYERS, NamedScale, Naming
+from .scan import FoundScale, past_layers, scale_values, tensor_path
 from .scheme import ModelConfig
 from .text import quote_list
 
@@ -83,25 +84,38 @@ def from_rank_files(
     if config.num_hidden_layers is not None:
         layer_count, basis = config.num_hidden_layers, f"{config.layers_source} is {config.num_hidden_layers}"
     else:
-        highest = max(layer for scales in read_by_rank.values() for layer, _, _ in scales)
+        highest = max(scale.named.layer for scales in read_by_rank.values() for scale in scales)
         layer_count, basis = highest + 1, f"scales were found up to layer {highest} in some rank"
     ranks = {}
     left_out = sorted(
-        {layer for scales in read_by_rank.values() for layer, _, _ in scales if layer >= layer_count}
+        {
+            scale.named.layer
+            for scales in read_by_rank.values()
+            for scale in scales
+            if scale.named.layer >= layer_count
+        }
     )
     for rank, scales in read_by_rank.items():
-        kept = [scale for scale in scales if scale[0] < layer_count]
+        kept = [scale for scale in scales if scale.named.layer < layer_count]
         layers = _layer_map(by_rank[rank], kept, layer_count, basis, problems)
         if layers is not None:
             ranks[rank] = layers
     return ranks, tuple(left_out)
 
 
-# (layer, where, value or None when unsound and already reported)
-_Read = tuple[int, str, "float | None"]
+# The one naming of these files, outside the table engines read names through.
+_LEGACY_NAMING = Naming(
+    pattern=LEGACY_SCALE,
+    producer="AMMO / TensorRT-LLM per-rank export",
+    kind="kv",
+    vllm_rewrite=None,
+    vllm_configs=None,
+    sglang=None,
+    example=f"rank0.safetensors: *.layers.N.*{LEGACY_SCALE}",
+)
 
 
-def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[_Read]:
+def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[FoundScale]:
     try:
         header = read_header(layout.folder / file, file)
     except HeaderError as error:
@@ -114,39 +128,41 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[_Read
     if not names:
         problems.append(Problem(file, f"no tensor named like *.{LEGACY_SCALE}"))
         return []
-    read: list[_Read] = []
+    read: list[FoundScale] = []
     for tensor in names:
         where = tensor_path(file, tensor)
         match = _LEGACY_LAYER.search(tensor)
         if match is None:
             problems.append(Problem(where, 'cannot tell the layer: the name has no "layers.N." part'))
             continue
-        if int(match[1]) >= MAX_LAYERS:
-            problems.append(Problem(where, past_layers(int(match[1]))))
+        layer = int(match[1])
+        if layer >= MAX_LAYERS:
+            problems.append(Problem(where, past_layers(layer)))
             continue
         own: list[Problem] = []
-        values = scale_values(own, where, header, header.tensors[tensor], None, "")
-        problems.extend(attrs.evolve(problem, layer=int(match[1])) for problem in own)
-        # One per-tensor scale, kept only when sound: its problems are already said.
-        value = values[0] if values and 0.0 < values[0] < math.inf else None
-        read.append((int(match[1]), where, value))
-    return sorted(read, key=lambda item: (item[0], item[1]))
+        info = header.tensors[tensor]
+        values = scale_values(own, where, header, info, None, "")
+        problems.extend(attrs.evolve(problem, layer=layer) for problem in own)
+        # Its problems are already said: an unsound scale is kept only to be counted.
+        sound = bool(values) and all(0.0 < value < math.inf for value in values or ())
+        named = NamedScale(
+            tensor, layer, "kv", _LEGACY_NAMING, tensor[: match.start(1) - 1].lstrip("."), None, False
+        )
+        read.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
+    return sorted(read, key=lambda scale: (scale.named.layer, scale.named.tensor))
 
 
 def _layer_map(
-    file: str, scales: list[_Read], layer_count: int, basis: str, problems: list[Problem]
+    file: str, scales: list[FoundScale], layer_count: int, basis: str, problems: list[Problem]
 ) -> dict[int, float] | None:
     before = len(problems)
-    first_where: dict[int, str] = {}
-    values: dict[int, float] = {}
-    for layer, where, value in scales:
-        if layer in first_where:
-            problems.append(Problem(where, duplicate(layer, "kv", first_where[layer]), layer=layer))
-            continue
-        first_where[layer] = where
-        if value is not None:
-            values[layer] = value
-    missing = [layer for layer in range(layer_count) if layer not in first_where]
+    grouped, _ = by_layer(scales, problems)
+    values = {
+        layer: kinds["k"].values[0]
+        for layer, kinds in grouped.items()
+        if kinds["k"].sound and kinds["k"].values
+    }
+    missing = [layer for layer in range(layer_count) if layer not in grouped]
     if missing:
         problems.append(Problem(file, no_scale_for(missing, layer_count, basis)))
     return values if len(problems) == before else None
