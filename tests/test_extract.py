@@ -239,9 +239,9 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
     opened: list[str] = []
     read: list[str] = []
 
-    def spy_header(path: Path, name: str) -> Header:
+    def spy_header(path: Path, name: str, stream: BinaryIO | None = None) -> Header:
         opened.append(name)
-        return read_header(path, name)
+        return read_header(path, name, stream)
 
     def spy_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> list[float]:
         read.extend(name for name, one in header.tensors.items() if one == info)

@@ -575,9 +575,9 @@ def test_a_deepseek_sized_moe_layout_reads_only_the_scales_shards(
     opened: list[str] = []
     read = scan.read_header  # type: ignore[attr-defined]
 
-    def recording(path: Any, name: str) -> Any:
+    def recording(path: Any, name: str, *stream: Any) -> Any:
         opened.append(name)
-        return read(path, name)
+        return read(path, name, *stream)
 
     monkeypatch.setattr(scan, "read_header", recording)
     inspection = inspect_checkpoint(tmp_path / "moe")

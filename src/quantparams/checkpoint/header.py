@@ -91,12 +91,14 @@ def _broken(name: str, message: str) -> HeaderError:
     return HeaderError([Problem(name, f"not a readable safetensors file: {message}")])
 
 
-def read_header(path: str | os.PathLike[str], name: str) -> Header:
-    """The header of the file at `path`; `name` is how messages call the file.
+def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None = None) -> Header:
+    """The header of the file at `path`; `name` is how messages call the file. `stream`, when
+    given, is the file already open, and stays open (its scales are read through it next).
 
     Raises `HeaderError` for a broken file and `OSError` when it cannot be read.
     """
-    with open(path, "rb") as file:
+    with contextlib.nullcontext(stream) if stream is not None else open(path, "rb") as file:
+        file.seek(0)
         size = os.fstat(file.fileno()).st_size
         prefix = file.read(8)
         if len(prefix) < 8:

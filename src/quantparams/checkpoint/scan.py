@@ -6,9 +6,8 @@ table names as scales, after their dtype and shape are found sound.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import BinaryIO
 
 import attrs
@@ -89,11 +88,12 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
             if one is not None or looks_like_scale(tensor):
                 by_file.setdefault(layout.weight_map[tensor], []).append(tensor)
         for file, wanted in sorted(by_file.items()):
-            header = _open(layout, file, problems, found, wanted)
-            if header is None:
+            opened = _open(layout, file, problems, found, wanted)
+            if opened is None:
                 found.unread_layers.update(one.layer for one in map(named.get, wanted) if one is not None)
                 continue
-            with _opened(header) as handle:
+            header, handle = opened
+            with handle:
                 for tensor in sorted(wanted, key=lambda name: _order(name, named)):
                     if tensor not in header.tensors:
                         message = f"no such tensor in the file, but {INDEX_NAME} places it there"
@@ -104,12 +104,13 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
                     _take(found, config, problems, file, header, tensor, named[tensor], handle)
         return found
     for file in layout.files:
-        header = _open(layout, file, problems, found, None)
-        if header is None:
+        opened = _open(layout, file, problems, found, None)
+        if opened is None:
             continue
+        header, handle = opened
         found.tensor_count += len(header.tensors)
         named = _named(header.tensors, config)
-        with _opened(header) as handle:
+        with handle:
             for tensor in sorted(named, key=lambda name: _order(name, named)):
                 _take(found, config, problems, file, header, tensor, named[tensor], handle)
     return found
@@ -120,19 +121,6 @@ def _named(tensors: Iterable[str], config: ModelConfig) -> dict[str, NamedScale 
     return {tensor: name_scale(tensor, config.family) for tensor in tensors if might_be_scale(tensor)}
 
 
-@contextlib.contextmanager
-def _opened(header: Header) -> Iterator[BinaryIO | None]:
-    """The shard open once for all its scales' bytes; None when it cannot be opened again
-    (each read then opens it, and says why it cannot)."""
-    try:
-        stream = open(header.path, "rb")  # noqa: SIM115 - closed below
-    except OSError:
-        yield None
-        return
-    with stream:
-        yield stream
-
-
 def _order(tensor: str, named: dict[str, NamedScale | None]) -> tuple[int, str]:
     """Layer by layer, then by name: the order problems are listed in."""
     one = named[tensor]
@@ -141,7 +129,9 @@ def _order(tensor: str, named: dict[str, NamedScale | None]) -> tuple[int, str]:
 
 def _open(
     layout: Layout, file: str, problems: list[Problem], found: Scan, wanted: list[str] | None
-) -> Header | None:
+) -> tuple[Header, BinaryIO] | None:
+    """The shard's header, and the shard open for its scales' bytes (the caller closes it);
+    None, with the problem said, when it cannot be read."""
     path = layout.folder / file
     kind = what_is(path)
     if wanted is not None and kind == "not there":
@@ -150,15 +140,19 @@ def _open(
         problems.append(Problem(file, f"no such file, but {INDEX_NAME} places {first}{more} in it"))
         found.unreadable_files += 1
         return None
+    stream = None
     try:
         if kind is not None:
             raise OSError(f"{kind}, not a file")
-        return read_header(path, file)
+        stream = open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return read_header(path, file, stream), stream
     except HeaderError as error:
         problems.extend(error.problems)
     except OSError as error:
         problems.append(Problem(file, f"cannot read: {error.strerror or error}"))
         found.unreadable_input = True
+    if stream is not None:
+        stream.close()
     found.unreadable_files += 1
     return None
 
@@ -171,7 +165,7 @@ def _take(
     header: Header,
     tensor: str,
     named: NamedScale | None,
-    handle: BinaryIO | None,
+    handle: BinaryIO,
 ) -> None:
     """Record `tensor`, which the table names `named` (None: not a scale it knows)."""
     if named is None:
