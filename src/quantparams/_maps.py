@@ -238,13 +238,14 @@ _Forms = tuple[object, object, "dict[str, Any] | None", dict[str, dict[str, floa
 class RankScales(_IntKeyMap[LayerScales]):
     """Read-only map from TP rank to that rank's `LayerScales`."""
 
-    __slots__ = ("_forms", "_layer_count")
+    __slots__ = ("_forms", "_layer_count", "_shape")
 
     # Facts about a map that never changes, beside `_facts`: the number of
-    # layers every rank has (-1 when ranks differ, None until known), and its
-    # forms for writing (unset until asked: one slot fewer to write on every
-    # load).
+    # layers every rank has (-1 when ranks differ, None until known); and,
+    # unset until asked (fewer slots to write on every load), its shape for
+    # `_fitting_shape` and its forms for writing.
     _layer_count: int | None
+    _shape: tuple[int, int]
     _forms: _Forms
 
     def __init__(self, ranks: Mapping[int, Mapping[int, float]]) -> None:
@@ -323,13 +324,17 @@ class RankScales(_IntKeyMap[LayerScales]):
         """The number of ranks and the number of layers every rank has (-1
         when ranks differ), when the ranks are keyed 0..n-1 in order and each
         rank's layers 0..count-1; else (-1, -1). What `_checks.fits_context`
-        needs of a map, answered from cached facts."""
+        needs of a map, answered from cached facts. Cached."""
+        try:
+            return self._shape
+        except AttributeError:  # not asked for yet
+            pass
         count = self._layer_count
         if count is None:
             count = self._count_layers()
-        if self._facts & _FITTING == _FITTING:
-            return len(self._stored), count
-        return _NOT_FITTING
+        shape = (len(self._stored), count) if self._facts & _FITTING == _FITTING else _NOT_FITTING
+        _set_shape(self, shape)
+        return shape
 
     def _json_form(self) -> dict[str, dict[str, float]]:
         """The map as a JSON object, string keys in numeric order at both levels.
@@ -375,3 +380,4 @@ _SURE_LAYERS = _DENSE | _KNOWN | _SOUND
 _ALL_LAYERS_SURE = _KNOWN | _SOUND | _LAYERS_DENSE
 _set_layer_count = _slot_setter(RankScales, "_layer_count")
 _set_forms = _slot_setter(RankScales, "_forms")
+_set_shape = _slot_setter(RankScales, "_shape")
