@@ -34,6 +34,7 @@ from quantparams import (
 from quantparams._checks import (
     context_problems,
     document_problems,
+    fits_context,
     is_sound_document,
     is_sound_kv_cache,
     kv_cache_problems,
@@ -165,25 +166,69 @@ def test_a_sound_file_takes_the_fast_path_for_its_own_context(sound: SoundDocume
         schema.validate(ctx)
 
 
-def test_fits_answers_from_the_shape_of_the_maps() -> None:
+def test_the_fitting_shape_answers_from_the_facts_of_the_maps() -> None:
     ranks = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5, 1: 0.5}})
     assert ranks._count_layers() == 2
-    assert ranks._fits(2, 2)
-    assert not ranks._fits(1, 2)
-    assert not ranks._fits(2, 3)
+    assert ranks._fitting_shape() == (2, 2)
+    ctx = {"tp_size": 2, "tp_rank": 1, "num_hidden_layers": 2}
+    assert fits_context(ctx, ranks._fitting_shape())
+    assert not fits_context(dict(ctx, tp_size=1, tp_rank=0), ranks._fitting_shape())
+    assert not fits_context(dict(ctx, num_hidden_layers=3), ranks._fitting_shape())
     uneven = RankScales({0: {0: 0.5, 1: 0.5}, 1: {0: 0.5}})
     assert uneven._count_layers() == -1
-    assert not uneven._fits(2, 2)
+    assert uneven._fitting_shape() == (2, -1)
+    assert not fits_context(dict(ctx, num_hidden_layers=1), uneven._fitting_shape())
     # Rank 1's layers are 1 and 2, not 0 and 1: the fast check says no, and
     # the precise checks find that rank 0 has what it needs.
     shifted = RankScales({0: {0: 0.5, 1: 0.5}, 1: {1: 0.5, 2: 0.5}})
-    assert not shifted._fits(2, 2)
+    assert shifted._count_layers() == 2
+    assert shifted._fitting_shape() == (-1, -1)
+    assert not fits_context(ctx, shifted._fitting_shape())
     shifted_schema = QuantParamSchema(None, KVCacheQuantSchema(FP8, shifted))
     assert shifted_schema.validate({"tp_size": 2, "tp_rank": 0, "num_hidden_layers": 2}) is shifted_schema
     with pytest.raises(ValidationError):
         shifted_schema.validate({"tp_size": 2, "tp_rank": 1, "num_hidden_layers": 2})
-    assert not RankScales({1: {0: 0.5}, 0: {0: 0.5}})._fits(2, 1)
+    assert RankScales({1: {0: 0.5}, 0: {0: 0.5}})._fitting_shape() == (-1, -1)
     assert RankScales({})._count_layers() == -1
+    assert RankScales({})._fitting_shape() == (0, -1)
+
+
+@pytest.mark.parametrize(
+    ("stored", "layer_count"),
+    [
+        ({"0": {"0": 0.5, "1": 0.25}, "1": {"0": 0.75, "1": 1.0}}, 2),
+        ({"0": {"0": 0.5, "1": 0.25}, "1": {"0": 0.75}}, -1),
+        ({"0": {}}, 0),
+        ({}, -1),
+    ],
+)
+def test_ranks_built_on_sound_layer_dicts_are_the_ranks_built_on_their_maps(
+    stored: dict[str, dict[str, float]], layer_count: int
+) -> None:
+    # The fast path hands RankScales._trusted the parsed dicts of sound layer
+    # maps, which it builds in place: each must be what LayerScales._trusted
+    # builds, and the whole what the maps learn of themselves when asked.
+    layer_dicts: dict[str, Any] = {rank: dict(layers) for rank, layers in stored.items()}
+    ranks = RankScales._trusted(layer_dicts, True, layer_count)
+    assert ranks._stored is layer_dicts
+    oracle = RankScales(
+        {int(rank): {int(layer): scale for layer, scale in layers.items()} for rank, layers in stored.items()}
+    )
+    for (key, layers), oracle_layers in zip(layer_dicts.items(), oracle.values()):
+        assert type(layers) is LayerScales
+        assert layers._stored == stored[key]
+        built = LayerScales._trusted(dict(stored[key]), True, True)
+        assert layers._facts == built._facts
+        oracle_layers.is_sound()
+        assert layers._facts == oracle_layers._facts
+    fresh_facts = ranks._facts
+    assert ranks._layer_count == layer_count
+    oracle.is_sound()
+    assert oracle._count_layers() == layer_count
+    assert ranks.is_sound()
+    assert ranks._count_layers() == layer_count
+    assert ranks._facts == fresh_facts == oracle._facts
+    assert ranks == oracle
 
 
 def test_a_document_built_past_attrs_is_the_one_attrs_builds() -> None:

@@ -36,7 +36,9 @@ def is_sound_kv_cache(dtype: object, ranks: RankScales, ctx: object) -> bool:
     for another rank costs the same at any size. False means "run the
     precise checks", which name every problem.
     """
-    return dtype == FP8_DTYPE and ranks.is_sound() and (ctx is None or fits_context(ctx, ranks))
+    return (
+        dtype == FP8_DTYPE and ranks.is_sound() and (ctx is None or fits_context(ctx, ranks._fitting_shape()))
+    )
 
 
 def is_sound_document(model_type: object, dtype: object, ranks: RankScales, ctx: object) -> bool:
@@ -46,20 +48,25 @@ def is_sound_document(model_type: object, dtype: object, ranks: RankScales, ctx:
         (model_type is None or type(model_type) is str)
         and dtype == FP8_DTYPE
         and ranks.is_sound()
-        and (ctx is None or fits_context(ctx, ranks, model_type))
+        and (ctx is None or fits_context(ctx, ranks._fitting_shape(), model_type))
     )
 
 
-def fits_context(ctx: object, ranks: RankScales, file_model_type: object = _ANY) -> bool:
+def fits_context(ctx: object, shape: tuple[int, int], file_model_type: object = _ANY) -> bool:
     """True when `ctx` (any context value) asks for no engine checks, or is a
-    well-formed engine context that `ranks` fits: its ranks are 0..tp_size-1
-    and each has layers 0..num_hidden_layers-1, and the context's model type,
-    when it names one, is `file_model_type` (unless that is left out).
+    well-formed engine context that the file fits: its ranks are
+    0..tp_size-1 and each has layers 0..num_hidden_layers-1, and the
+    context's model type, when it names one, is `file_model_type` (unless
+    that is left out).
 
     The fast form of the engine checks, for `validate` and the fast loader
-    alike: it reads the maps' cached facts only. False means "ask the precise
-    checks", which need less (only the engine's own rank must have those
-    layers) and name every problem.
+    alike. The file comes as its shape, numbers that each knows without a
+    look at the scales: the number of ranks and the number of layers every
+    rank has, when the ranks are keyed 0..n-1 in order and each rank's
+    layers 0..count-1; else anything that no context fits, such as (-1, -1)
+    (`RankScales._fitting_shape`). False means "ask the precise checks",
+    which need less (only the engine's own rank must have those layers) and
+    name every problem.
     """
     if type(ctx) is dict:
         if not ctx:
@@ -91,7 +98,8 @@ def fits_context(ctx: object, ranks: RankScales, file_model_type: object = _ANY)
         )
         and 0 <= tp_rank < tp_size
         and layer_count >= 1
-        and ranks._fits(tp_size, layer_count)
+        and shape[0] == tp_size
+        and shape[1] == layer_count
     )
 
 

@@ -27,7 +27,7 @@ import orjson
 
 from ._checks import fits_context
 from ._format import FP8_DTYPE
-from ._maps import LayerScales, RankScales
+from ._maps import RankScales
 from ._pieces import MIN_PIECE, PIECES_FROM, in_pieces
 from ._schema import KVCacheQuantSchema, QuantParamSchema
 from ._storage import key_strings
@@ -47,7 +47,6 @@ def load_fast(
     data: object,
     context: object,
     validate: bool,
-    *,
     pieces_from: int | None = None,
     min_piece: int | None = None,
 ) -> QuantParamSchema | None:
@@ -55,6 +54,8 @@ def load_fast(
 
     Bytes longer than `pieces_from` are read in pieces of at least `min_piece`
     bytes; both have defaults that suit the library, and tests set them.
+    (Not keyword-only: Python fills in left-out keyword-only arguments more
+    slowly, on every call.)
 
     It parses and checks the document's shape itself, then asks the steps
     below in turn; each declines by giving None (or False). They are few and
@@ -86,52 +87,64 @@ def load_fast(
     if type(dtype) is not str or dtype != FP8_DTYPE:
         return None
     scaling_json = kv_cache.get("scaling_factor", _MISSING)
-    ranks = _sound_ranks(data, scaling_json, pieces)
-    if ranks is None or not _names_no_key_twice(data, document, kv_cache, model_type, scaling_json):
+    layer_count = _sound_ranks(data, scaling_json, pieces)
+    if layer_count is None or not _names_no_key_twice(
+        data, document, kv_cache, model_type, scaling_json, layer_count
+    ):
         return None
-    if validate and context is not None and not fits_context(context, ranks, model_type):
+    # The rank map's storage: the parsed scaling factors, or the pieces' ranks.
+    layer_maps: dict[str, dict[str, float]] = scaling_json if pieces is None else pieces[1]
+    if (
+        validate
+        and context is not None
+        and not fits_context(context, (len(layer_maps), layer_count), model_type)
+    ):
         return None
-    return _document(model_type, dtype, ranks)
+    return _document(model_type, dtype, RankScales._trusted(layer_maps, True, layer_count))
 
 
 Text = bytes | bytearray | str
-Pieces = tuple[bytes | bytearray, dict[str, LayerScales], int]
+Pieces = tuple[bytes | bytearray, dict[str, dict[str, float]], int]
 
 
-def _sound_ranks(text: Text, scaling_json: object, pieces: Pieces | None) -> RankScales | None:
-    """The rank map of the parsed scaling factors, or of the pieces; None
-    unless its ranks are keyed "0".."n-1" in order, each a sound layer map."""
+def _sound_ranks(text: Text, scaling_json: object, pieces: Pieces | None) -> int | None:
+    """The number of layers every rank has (-1 when ranks differ) in the
+    parsed scaling factors, or in the pieces; None unless their ranks are
+    keyed "0".."n-1" in order, each a sound layer map (`_sound_layers`)."""
     if pieces is not None:
         # The text left holds a `0` where the scaling factors were.
         if type(scaling_json) is not int or scaling_json != 0:
             return None
-        _, ranks, layer_count = pieces
-    else:
-        if type(scaling_json) is not dict or list(scaling_json) != key_strings(len(scaling_json)):
+        return pieces[2]
+    if type(scaling_json) is not dict or list(scaling_json) != key_strings(len(scaling_json)):
+        return None
+    # Without a minus sign anywhere in the text, no scale can be negative,
+    # which makes the check of every scale cheaper. One memchr() finds out.
+    unsigned = (_MINUS if type(text) is not str else "-") not in text
+    layer_count = -1  # every rank's, when all agree
+    first = True
+    for layers_json in scaling_json.values():
+        if not _sound_layers(layers_json, unsigned):
             return None
-        # Without a minus sign anywhere in the text, no scale can be negative,
-        # which makes the check of every scale cheaper. One memchr() finds out.
-        unsigned = (_MINUS if type(text) is not str else "-") not in text
-        ranks = {}
-        layer_count = -1  # every rank's, when all agree
-        for key, layers_json in scaling_json.items():
-            layers = _sound_layers(layers_json, unsigned)
-            if layers is None:
-                return None
-            if not ranks:
-                layer_count = len(layers_json)
-            elif len(layers_json) != layer_count:
-                layer_count = -1
-            ranks[key] = layers
-    return RankScales._trusted(ranks, dense=True, sound=True, layer_count=layer_count, layers_dense=True)
+        if first:
+            layer_count = len(layers_json)
+            first = False
+        elif len(layers_json) != layer_count:
+            layer_count = -1
+    return layer_count
 
 
 def _names_no_key_twice(
-    text: Text, document: dict[str, Any], kv_cache: dict[str, Any], model_type: str | None, scaling_json: Any
+    text: Text,
+    document: dict[str, Any],
+    kv_cache: dict[str, Any],
+    model_type: str | None,
+    scaling_json: Any,
+    layer_count: int,
 ) -> bool:
     """True when no object in `text` names a key twice, its scaling factors
-    being sound rank maps (or the `0` left by the pieces, each of which was
-    counted on its own).
+    being sound rank maps of `layer_count` layers each (-1: ranks differ), or
+    the `0` left by the pieces, each of which was counted on its own.
 
     Every member of an object has one `:` outside strings, so a text without
     duplicates has exactly as many colons as its parsed objects have members,
@@ -154,31 +167,31 @@ def _names_no_key_twice(
     if len(document) == 2 and len(kv_cache) == 2:
         # Just the required fields, and FP8's dtype has no colon: no walk,
         # which costs a small file more than its scales do.
-        rank_members = (
-            len(scaling_json) + sum(map(len, scaling_json.values())) if type(scaling_json) is dict else 0
-        )
+        if type(scaling_json) is not dict:
+            rank_members = 0
+        elif layer_count >= 0:
+            rank_members = len(scaling_json) * (1 + layer_count)
+        else:
+            rank_members = len(scaling_json) + sum(map(len, scaling_json.values()))
         return colons == 4 + rank_members + (model_type.count(":") if model_type else 0)
     return colons == _colons_anywhere(document, scaling_json)
 
 
-def _sound_layers(layers: object, unsigned: bool) -> LayerScales | None:
-    """The map of a parsed object keyed "0".."n-1" in order with float
-    values > 0, adopting it as its storage; else None. `unsigned` says the
-    text it was parsed from holds no `-`."""
+def _sound_layers(layers: object, unsigned: bool) -> bool:
+    """True when `layers` is a parsed object keyed "0".."n-1" in order with
+    float values > 0: the storage of a sound layer map, as it is. `unsigned`
+    says the text it was parsed from holds no `-`."""
     if type(layers) is not dict or list(layers) != key_strings(len(layers)):
-        return None
+        return False
     # One pass checks that every value is a float and > 0. Without a sign in
     # the text, a float that is not zero is > 0, which all() asks for less
     # than min() does. min() of nothing is an empty map's, which is sound.
     try:
         if unsigned:
-            if not all(map(_FLOAT_ONLY, layers.values())):
-                return None
-        elif not min(map(_FLOAT_ONLY, layers.values()), default=1.0) > 0.0:
-            return None
+            return all(map(_FLOAT_ONLY, layers.values()))
+        return min(map(_FLOAT_ONLY, layers.values()), default=1.0) > 0.0
     except TypeError:  # not a float: the precise path decides
-        return None
-    return LayerScales._trusted(layers, dense=True, sound=True)
+        return False
 
 
 # The document is built past the attrs `__init__`s, whose converters would

@@ -168,7 +168,7 @@ class LayerScales(_IntKeyMap[float]):
         _set_facts(self, _dense_bit(stored))
 
     @classmethod
-    def _trusted(cls, stored: dict[str, float], *, dense: bool, sound: bool | None = None) -> LayerScales:
+    def _trusted(cls, stored: dict[str, float], dense: bool, sound: bool | None = None) -> LayerScales:
         """The map whose storage is `stored`, as it is: no check, no copy.
 
         The one way this library's own code builds a map from parts it has
@@ -194,7 +194,7 @@ class LayerScales(_IntKeyMap[float]):
         stored, problems = collect(obj, path, "layer index to scale", canonical_key, scale)
         if stored is None:
             return None, problems
-        return cls._trusted(stored, dense=is_dense(stored)), []
+        return cls._trusted(stored, is_dense(stored)), []
 
     def _json_form(self) -> dict[str, float]:
         """The map as a JSON object, string keys in numeric order. Shared: never mutate it."""
@@ -225,7 +225,7 @@ def _python_layers(value: object, path: JsonPath) -> tuple[LayerScales | None, l
     stored, problems = collect(value, path, "layer index to scale", python_key, scale)
     if stored is None:
         return None, problems
-    return LayerScales._trusted(stored, dense=is_dense(stored)), []
+    return LayerScales._trusted(stored, is_dense(stored)), []
 
 
 # A map's forms for writing, once asked: the model type and dtype of the last
@@ -238,13 +238,15 @@ _Forms = tuple[object, object, "dict[str, Any] | None", dict[str, dict[str, floa
 class RankScales(_IntKeyMap[LayerScales]):
     """Read-only map from TP rank to that rank's `LayerScales`."""
 
-    __slots__ = ("_forms", "_layer_count")
+    __slots__ = ("_forms", "_layer_count", "_shape")
 
     # Facts about a map that never changes, beside `_facts`: the number of
-    # layers every rank has (-1 when ranks differ, None until known), and its
-    # forms for writing (None until asked).
+    # layers every rank has (-1 when ranks differ, None until known); and,
+    # unset until asked (fewer slots to write on every load), its shape for
+    # `_fitting_shape` and its forms for writing.
     _layer_count: int | None
-    _forms: _Forms | None
+    _shape: tuple[int, int]
+    _forms: _Forms
 
     def __init__(self, ranks: Mapping[int, Mapping[int, float]]) -> None:
         stored, problems = collect(ranks, (), "TP rank to layer scales", python_key, _python_layers)
@@ -253,39 +255,38 @@ class RankScales(_IntKeyMap[LayerScales]):
         _set_stored(self, stored)
         _set_facts(self, _dense_bit(stored))
         _set_layer_count(self, None)
-        _set_forms(self, None)
 
     @classmethod
     def _trusted(
-        cls,
-        stored: dict[str, LayerScales],
-        *,
-        dense: bool,
-        sound: bool | None = None,
-        layer_count: int | None = None,
-        layers_dense: bool = False,
+        cls, stored: dict[str, Any], dense: bool, sound_layer_count: int | None = None
     ) -> RankScales:
         """The map whose storage is `stored`, as it is: no check, no copy.
 
         The one way this library's own code builds a map from parts it has
-        checked itself: `stored` maps canonical key strings to `LayerScales`,
-        and no one else holds it. `dense` says whether its keys are "0".."n-1"
-        in order; `sound` whether every rank's scales are finite and > 0
-        (None: not known yet); `layer_count` the number of layers every rank
-        has (-1 when ranks differ, None: not counted yet) and, with a count,
-        `layers_dense` whether every rank's layers are keyed "0".."n-1" in
-        order. Later calls trust these facts without looking again.
+        checked itself: `stored` maps canonical key strings to the ranks'
+        layer maps, and no one else holds it. `dense` says whether its keys
+        are "0".."n-1" in order. Without `sound_layer_count` its values are
+        `LayerScales`, whose facts are learnt when asked. With it, they are
+        the dicts that sound layer maps keyed "0".."n-1" in order would keep
+        (floats, each finite and > 0), and each is replaced here by the map
+        built on it; `sound_layer_count` is the number of layers every rank
+        has (-1 when ranks differ). Later calls trust these facts without
+        looking again.
         """
         self = _new_object(cls)
         _set_stored(self, stored)
-        facts = _DENSE if dense else 0
-        if sound is not None:
-            facts |= (_KNOWN | _SOUND) if sound else _KNOWN
-        if layers_dense and layer_count is not None:
-            facts |= _LAYERS_DENSE
-        _set_facts(self, facts)
-        _set_layer_count(self, layer_count)
-        _set_forms(self, None)
+        if sound_layer_count is None:
+            _set_facts(self, _DENSE if dense else 0)
+        else:
+            # Built here rather than through LayerScales._trusted: this runs
+            # once per rank, on every load of a sound file.
+            for key, layers in stored.items():
+                built = _new_object(LayerScales)
+                _set_stored(built, layers)
+                _set_facts(built, _SURE_LAYERS)
+                stored[key] = built
+            _set_facts(self, _ALL_LAYERS_SURE | _DENSE if dense else _ALL_LAYERS_SURE)
+        _set_layer_count(self, sound_layer_count)
         return self
 
     @classmethod
@@ -297,7 +298,7 @@ class RankScales(_IntKeyMap[LayerScales]):
         stored, problems = collect(obj, path, "TP rank to layer scales", canonical_key, LayerScales.from_json)
         if stored is None:
             return None, problems
-        return cls._trusted(stored, dense=is_dense(stored)), []
+        return cls._trusted(stored, is_dense(stored)), []
 
     def is_sound(self) -> bool:
         """True when every rank's scales are finite and > 0. Cached."""
@@ -319,37 +320,52 @@ class RankScales(_IntKeyMap[LayerScales]):
             _set_layer_count(self, count)
         return count
 
-    def _fits(self, tp_size: int, layer_count: int) -> bool:
-        """True when the ranks are exactly 0..tp_size-1 and each has layers
-        exactly 0..layer_count-1: what an engine needs, answered from cached
-        facts. False means "ask the precise checks", which need less: only
-        the engine's own rank must have those layers."""
+    def _fitting_shape(self) -> tuple[int, int]:
+        """The number of ranks and the number of layers every rank has (-1
+        when ranks differ), when the ranks are keyed 0..n-1 in order and each
+        rank's layers 0..count-1; else (-1, -1). What `_checks.fits_context`
+        needs of a map, answered from cached facts. Cached."""
+        try:
+            return self._shape
+        except AttributeError:  # not asked for yet
+            pass
         count = self._layer_count
         if count is None:
             count = self._count_layers()
-        return count == layer_count and len(self._stored) == tp_size and self._facts & _FITTING == _FITTING
+        shape = (len(self._stored), count) if self._facts & _FITTING == _FITTING else _NOT_FITTING
+        _set_shape(self, shape)
+        return shape
 
     def _json_form(self) -> dict[str, dict[str, float]]:
         """The map as a JSON object, string keys in numeric order at both levels.
 
         Built once and shared, as are the layer maps in it: never mutate it.
         """
-        forms = self._forms
-        if forms is not None:
-            return forms[3]
+        try:
+            return self._forms[3]
+        except AttributeError:  # not asked for yet
+            pass
         form = {key: layers._json_form() for key, layers in self._sorted_stored().items()}
         _set_forms(self, (_UNSET, _UNSET, None, form))
         return form
 
-    def _document_form(self, model_type: object, dtype: object) -> dict[str, Any]:
-        """A whole document holding this map, as JSON-ready values. Shared: never mutate it.
+    def _document_form(self, model_type: object, dtype: object) -> dict[str, Any] | None:
+        """A whole document holding this map, as JSON-ready values; None when
+        a scale is not finite and > 0, which JSON cannot hold or a reader
+        refuses. Shared: never mutate it.
 
         The last one asked for is kept: writing the same file again (the usual
         case) then costs orjson's time and nothing more.
         """
-        forms = self._forms
-        if forms is not None and forms[0] is model_type and forms[1] is dtype:
-            return forms[2]  # type: ignore[return-value]  # never None: _UNSET is no one's model type
+        try:
+            forms = self._forms
+            if forms[0] is model_type and forms[1] is dtype:
+                # Kept only once the scales were found sound, which they stay.
+                return forms[2]
+        except AttributeError:  # not asked for yet
+            pass
+        if not self.is_sound():
+            return None
         form = self._json_form()
         document = {"model_type": model_type, "kv_cache": {"dtype": dtype, "scaling_factor": form}}
         _set_forms(self, (model_type, dtype, document, form))
@@ -357,5 +373,11 @@ class RankScales(_IntKeyMap[LayerScales]):
 
 
 _FITTING = _DENSE | _LAYERS_DENSE
+_NOT_FITTING = (-1, -1)
+# What `RankScales._trusted` is told of layer maps given as dicts: of each
+# one, and of the ranks that hold them.
+_SURE_LAYERS = _DENSE | _KNOWN | _SOUND
+_ALL_LAYERS_SURE = _KNOWN | _SOUND | _LAYERS_DENSE
 _set_layer_count = _slot_setter(RankScales, "_layer_count")
 _set_forms = _slot_setter(RankScales, "_forms")
+_set_shape = _slot_setter(RankScales, "_shape")

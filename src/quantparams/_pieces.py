@@ -17,12 +17,11 @@ from collections.abc import Callable
 
 import orjson
 
-from ._maps import LayerScales
 from ._storage import key_strings
 
 __all__ = ["MIN_PIECE", "PIECES_FROM", "LayerCheck", "in_pieces"]
 
-LayerCheck = Callable[[object, bool], "LayerScales | None"]
+LayerCheck = Callable[[object, bool], bool]
 
 # The size above which glibc's malloc serves every block with fresh pages (its
 # largest mmap threshold), and how many bytes orjson's buffer takes per byte
@@ -42,11 +41,11 @@ _JSON_SPACE = b" \t\n\r"
 
 def in_pieces(
     data: bytes | bytearray, min_piece: int, sound_layers: LayerCheck
-) -> tuple[bytes | bytearray, dict[str, LayerScales], int] | None:
-    """The rank maps of `data`, read one rank at a time, their layer count (-1
-    when ranks differ), and the rest of the text, with a `0` where the
-    scaling factors were; or None when the pieces do not certainly make up
-    the document's scaling factors, all sound.
+) -> tuple[bytes | bytearray, dict[str, dict[str, float]], int] | None:
+    """The ranks' objects of `data` as parsed, read one rank at a time, their
+    layer count (-1 when ranks differ), and the rest of the text, with a `0`
+    where the scaling factors were; or None when the pieces do not certainly
+    make up the document's scaling factors, all sound.
 
     A rank's object shorter than `min_piece` bytes gives None too: such
     ranks are cheaper read whole. `sound_layers` is the fast path's check of
@@ -60,7 +59,7 @@ def in_pieces(
     map_start = _after(data, end, b"{") - 1
     if map_start < 0:
         return None
-    ranks: dict[str, LayerScales] = {}
+    ranks: dict[str, dict[str, float]] = {}
     rank_count = 0
     layer_count = -1
     end = map_start + 1
@@ -85,17 +84,17 @@ def in_pieces(
             layers_json = orjson.loads(piece)
         except orjson.JSONDecodeError:
             return None
-        layers = sound_layers(layers_json, _MINUS not in piece)
         # Every member has a colon outside strings, and a sound piece has no
         # strings but its keys: as many colons as members prove no layer is
         # named twice (see `_fast._names_no_key_twice`).
-        if layers is None or len(piece) - len(piece.replace(b":", b"")) != len(layers_json):
+        colons = len(piece) - len(piece.replace(b":", b""))
+        if not sound_layers(layers_json, _MINUS not in piece) or colons != len(layers_json):
             return None
         if not ranks:
             layer_count = len(layers_json)
         elif len(layers_json) != layer_count:
             layer_count = -1
-        ranks[data[key_start:key_end].decode("ascii", "replace")] = layers
+        ranks[data[key_start:key_end].decode("ascii", "replace")] = layers_json
         rank_count += 1
         end = _after(data, closing + 1, b",")
         if end < 0:

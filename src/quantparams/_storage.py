@@ -25,23 +25,28 @@ __all__ = ["canonical_key", "collect", "is_dense", "key_strings", "python_key", 
 # another thread always sees a whole table. Two threads growing it at once
 # each use the table they built.
 _key_strings: list[str] = []
-# key_strings(n) for the few sizes files actually have, so that checking a
-# map's keys does not copy the table first.
-_key_lists: dict[int, list[str]] = {}
-_KEY_LISTS_KEPT = 64
 
 
-def key_strings(n: int) -> list[str]:
-    """The canonical key strings "0" .. str(n - 1), in order. Shared: never mutate it."""
-    keys = _key_lists.get(n)
-    if keys is None:
+class _KeyLists(dict[int, list[str]]):
+    """key_strings(n) for the few sizes files actually have, so that checking
+    a map's keys does not copy the table first: looked up in C, which a small
+    file's load notices, and made when first missing."""
+
+    __slots__ = ()
+
+    def __missing__(self, n: int) -> list[str]:
         table = _key_strings
         if n > len(table):
             table = _grown_table(n)
         keys = table[:n]
-        if len(_key_lists) < _KEY_LISTS_KEPT:
-            _key_lists[n] = keys
-    return keys
+        if len(self) < _KEY_LISTS_KEPT:
+            self[n] = keys
+        return keys
+
+
+_KEY_LISTS_KEPT = 64
+key_strings: Callable[[int], list[str]] = _KeyLists().__getitem__
+"""`key_strings(n)`: the canonical key strings "0" .. str(n - 1), in order. Shared: never mutate it."""
 
 
 def _grown_table(n: int) -> list[str]:

@@ -41,12 +41,13 @@ def dumps(schema: QuantParamSchema) -> bytes:
     model_type = schema.model_type
     kv = schema.kv_cache
     dtype = kv.dtype
-    ranks = kv.scaling_factor
     # The fast check of validate(), inlined: on a small file the calls of
-    # validate() alone would cost a good part of what orjson takes to write it.
-    if not (dtype == FP8_DTYPE and (model_type is None or type(model_type) is str) and ranks.is_sound()):
-        schema.validate()
-    return orjson.dumps(ranks._document_form(model_type, dtype))
+    # validate() alone would cost a good part of what orjson takes to write
+    # it. The map's document form is None unless its scales are sound.
+    document = kv.scaling_factor._document_form(model_type, dtype)
+    if document is None or dtype != FP8_DTYPE or not (model_type is None or type(model_type) is str):
+        schema.validate()  # names every problem, and each of these is one
+    return orjson.dumps(document)
 
 
 def dump(schema: QuantParamSchema, path: StrPath) -> None:
