@@ -24,11 +24,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from safetensors.numpy import save_file
 
+from quant_configs import compressed_tensors_config, fp8_config, modelopt_flat_config
+
 __all__ = [
-    "COMPRESSED_TENSORS_CONFIG",
-    "FP8_CONFIG",
     "INDEX_NAME",
-    "MODELOPT_CONFIG",
     "Dtype",
     "Raw",
     "Style",
@@ -101,40 +100,15 @@ def scale_name(layer: int, kind: Literal["k", "v", "kv"], style: Style = "k_v", 
     return f"{prefix}model.layers.{layer}.{k_name if kind == 'k' else v_name}"
 
 
-# The producers' quantization configs: llm-compressor's (static per-tensor FP8 KV cache), an
-# fp8 one with static KV-cache scales, under which vLLM uses k's value for a v it lacks, and
-# ModelOpt's flat form.
-COMPRESSED_TENSORS_CONFIG: dict[str, object] = {
-    "quant_method": "compressed-tensors",
-    "format": "float-quantized",
-    "config_groups": {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float"}}},
-    "kv_cache_scheme": {
-        "num_bits": 8,
-        "type": "float",
-        "strategy": "tensor",
-        "dynamic": False,
-        "symmetric": True,
-    },
-}
-FP8_CONFIG: dict[str, object] = {
-    "quant_method": "fp8",
-    "activation_scheme": "static",
-    "kv_cache_quant_method": "static",
-}
-MODELOPT_CONFIG: dict[str, object] = {
-    "quant_method": "modelopt",
-    "quant_algo": "FP8",
-    "kv_cache_quant_algo": "FP8",
-}
-_STYLE_CONFIGS: dict[str, Mapping[str, object]] = {
-    "k_v": COMPRESSED_TENSORS_CONFIG,
-    "kv": FP8_CONFIG,
-    "modelopt": MODELOPT_CONFIG,
-}
+# Under an fp8 config with static KV-cache scales vLLM uses k's value for a v it lacks; each
+# style's own producer writes the config its checkpoints get by default.
+_STYLE_CONFIGS = {"k_v": compressed_tensors_config, "kv": fp8_config, "modelopt": modelopt_flat_config}
+# config_for's default: read only, and copied into each config.
+_FP8 = fp8_config()
 
 
 def config_for(
-    num_layers: int, model_type: str = "llama", quantization: Mapping[str, object] | None = FP8_CONFIG
+    num_layers: int, model_type: str = "llama", quantization: Mapping[str, object] | None = _FP8
 ) -> dict[str, object]:
     config: dict[str, object] = {"model_type": model_type, "num_hidden_layers": num_layers, "hidden_size": 8}
     if quantization is not None:
@@ -216,8 +190,7 @@ def write_checkpoint(
     (`model.safetensors.index.json`) is written when `index` is true, by
     default when there are several shards. `config="auto"` writes a llama
     config.json with one layer per key of `scales` and the quantization config
-    of the style's producer (`COMPRESSED_TENSORS_CONFIG`, `FP8_CONFIG`,
-    `MODELOPT_CONFIG`); None writes none.
+    of the style's producer (`quant_configs`); None writes none.
     """
     folder.mkdir(parents=True, exist_ok=True)
     names = shard_names(shards)
@@ -248,7 +221,7 @@ def write_checkpoint(
         document = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (folder / INDEX_NAME).write_text(json.dumps(document, indent=2))
     if config == "auto":
-        config = config_for(len(layers), quantization=_STYLE_CONFIGS[style])
+        config = config_for(len(layers), quantization=_STYLE_CONFIGS[style]())
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config, indent=2))
     return folder

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from checkpoints import INDEX_NAME, Raw, shard_names, write_safetensors
+from quant_configs import compressed_tensors_config, fp8_config, modelopt_quant_config, quark_config
 
 __all__ = [
     "PRODUCERS",
@@ -26,36 +27,6 @@ __all__ = [
     "quark_config",
     "write_named",
 ]
-
-
-def compressed_tensors_config(strategy: str = "tensor", dynamic: bool = False) -> dict[str, object]:
-    scheme = {"num_bits": 8, "type": "float", "strategy": strategy, "dynamic": dynamic, "symmetric": True}
-    return {
-        "quant_method": "compressed-tensors",
-        "format": "float-quantized",
-        "config_groups": {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float"}}},
-        "kv_cache_scheme": scheme,
-    }
-
-
-def quark_config() -> dict[str, object]:
-    output = {"dtype": "fp8_e4m3", "qscheme": "per_tensor", "is_dynamic": False}
-    return {
-        "quant_method": "quark",
-        "export": {"kv_cache_group": ["*k_proj", "*v_proj"], "pack_method": "reorder"},
-        "layer_quant_config": {"*k_proj": {"output_tensors": output}, "*v_proj": {"output_tensors": output}},
-    }
-
-
-def fp8_config() -> dict[str, object]:
-    return {"quant_method": "fp8", "activation_scheme": "static", "kv_cache_quant_method": "static"}
-
-
-def modelopt_quant_config() -> dict[str, object]:
-    return {
-        "producer": {"name": "modelopt", "version": "0.29.0"},
-        "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8"},
-    }
 
 
 def model_config(

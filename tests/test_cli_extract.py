@@ -15,7 +15,6 @@ import pytest
 
 import quantparams
 from checkpoints import (
-    FP8_CONFIG,
     INDEX_NAME,
     config_for,
     scale_name,
@@ -28,6 +27,7 @@ from checkpoints import (
 from cli_process import run_cli
 from documents import EXAMPLE, matching
 from producers import compressed_tensors_config, model_config, write_named
+from quant_configs import fp8_config
 from quantparams import ValidationContext
 from quantparams import checkpoint as extract_module
 from quantparams.checkpoint import DEFAULT_OUTPUT_NAME
@@ -194,7 +194,7 @@ def test_model_type_override(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_without_config_model_type_is_null_unless_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    untyped = {"num_hidden_layers": 4, "quantization_config": FP8_CONFIG}
+    untyped = {"num_hidden_layers": 4, "quantization_config": fp8_config()}
     checkpoint = write_checkpoint(tmp_path / "ckpt", SCALES, config=untyped)
     output = checkpoint / DEFAULT_OUTPUT_NAME
     assert _extract(capsys, checkpoint)[0] == 0

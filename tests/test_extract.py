@@ -16,9 +16,7 @@ import safetensors
 
 import quantparams
 from checkpoints import (
-    FP8_CONFIG,
     INDEX_NAME,
-    MODELOPT_CONFIG,
     Dtype,
     bf16,
     config_for,
@@ -31,6 +29,7 @@ from checkpoints import (
     zeros,
 )
 from producers import compressed_tensors_config
+from quant_configs import fp8_config, modelopt_flat_config
 from quantparams import QuantParamError, QuantParamSchema, ValidationContext
 from quantparams.checkpoint import (
     DEFAULT_OUTPUT_NAME,
@@ -154,7 +153,7 @@ def test_without_config_extract_refuses(tmp_path: Path) -> None:
 def test_model_type_argument_overrides_config(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, SCALES)
     assert extract_scales(tmp_path, model_type="mistral").model_type == "mistral"
-    untyped = {"num_hidden_layers": 4, "quantization_config": FP8_CONFIG}
+    untyped = {"num_hidden_layers": 4, "quantization_config": fp8_config()}
     write_checkpoint(tmp_path / "untyped", SCALES, config=untyped)
     assert extract_scales(tmp_path / "untyped").model_type is None
     assert extract_scales(tmp_path / "untyped", model_type="qwen2").model_type == "qwen2"
@@ -184,7 +183,7 @@ def test_multimodal_prefix_and_text_config(tmp_path: Path) -> None:
         "model_type": "llava",
         "text_config": {"model_type": "llama", "num_hidden_layers": 4},
         "vision_config": {"model_type": "clip_vision_model", "num_hidden_layers": 24},
-        "quantization_config": FP8_CONFIG,
+        "quantization_config": fp8_config(),
     }
     # A vision tower's attention has no KV cache; a scale-like name there is not read.
     vision = {"vision_tower.vision_model.encoder.layers.0.self_attn.k_scale": np.array(9.0, np.float32)}
@@ -199,7 +198,7 @@ def test_text_config_without_layer_count_falls_back(tmp_path: Path) -> None:
         "model_type": "llava",
         "num_hidden_layers": 4,
         "text_config": {"model_type": "llama"},
-        "quantization_config": MODELOPT_CONFIG,
+        "quantization_config": modelopt_flat_config(),
     }
     write_checkpoint(tmp_path, SCALES, prefix="model.language_model.", style="modelopt", config=config)
     schema = extract_scales(tmp_path)
@@ -310,7 +309,7 @@ def test_more_layers_than_config(tmp_path: Path) -> None:
     config = {
         "model_type": "gemma3",
         "text_config": {"num_hidden_layers": 3},
-        "quantization_config": FP8_CONFIG,
+        "quantization_config": fp8_config(),
     }
     write_checkpoint(tmp_path, SCALES, config=config)
     extraction = extract(tmp_path)
@@ -485,7 +484,7 @@ def test_config_with_a_bad_layer_count(tmp_path: Path) -> None:
     write_checkpoint(
         tmp_path,
         SCALES,
-        config={"model_type": 7, "num_hidden_layers": "4", "quantization_config": FP8_CONFIG},
+        config={"model_type": 7, "num_hidden_layers": "4", "quantization_config": fp8_config()},
     )
     assert _problems(tmp_path) == [
         'config.json: num_hidden_layers must be an integer >= 1, got "4"',
