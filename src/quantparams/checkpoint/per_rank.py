@@ -12,8 +12,6 @@ import math
 import re
 from typing import cast
 
-import attrs
-
 from .._errors import Problem
 from .folder import RANK_FILE, Layout
 from .grouping import by_layer
@@ -139,10 +137,8 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[Found
         if layer >= MAX_LAYERS:
             problems.append(Problem(where, past_layers(layer)))
             continue
-        own: list[Problem] = []
         info = header.tensors[tensor]
-        values = scale_values(own, where, header, info, None, "")
-        problems.extend(attrs.evolve(problem, layer=layer) for problem in own)
+        values = scale_values(problems, where, header, info, None, "", layer=layer)
         # Its problems are already said: an unsound scale is kept only to be counted.
         sound = bool(values) and all(0.0 < value < math.inf for value in values or ())
         named = NamedScale(

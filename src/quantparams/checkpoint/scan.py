@@ -181,9 +181,8 @@ def _take(
         problems.append(Problem(where, past_layers(named.layer)))
         return
     info = header.tensors[tensor]
-    own: list[Problem] = []
-    values = scale_values(own, where, header, info, *_head_count(named.kind, config), file=handle)
-    problems.extend(attrs.evolve(problem, layer=named.layer) for problem in own)
+    heads, heads_key = _head_count(named.kind, config)
+    values = scale_values(problems, where, header, info, heads, heads_key, file=handle, layer=named.layer)
     sound = values is not None and all(0.0 < value < math.inf for value in values)
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
@@ -196,11 +195,13 @@ def scale_values(
     heads: int | None,
     heads_key: str,
     file: BinaryIO | None = None,
+    layer: int | None = None,
 ) -> tuple[float, ...] | None:
     """The values of a scale tensor, one per tensor or one per head (`heads`,
     from config.json's `heads_key`; None: per tensor only), with a problem for
     each that is not finite and > 0; None, with its problems, when the tensor's
-    dtype or shape is not a scale's or its bytes cannot be read."""
+    dtype or shape is not a scale's or its bytes cannot be read. The problems
+    carry `layer`, the layer the tensor belongs to."""
     messages = []
     if info.dtype not in FLOAT_DTYPES:
         messages.append(f"expected a scale stored as F16, BF16, F32 or F64, got {info.dtype}")
@@ -218,18 +219,18 @@ def scale_values(
                 f"(shape [{heads}] or [{heads}, 1, 1]: config.json {heads_key} is {heads}), got shape {shape}"
             )
     if messages:
-        problems.extend(Problem(where, message) for message in messages)
+        problems.extend(Problem(where, message, layer=layer) for message in messages)
         return None
     try:
         values = read_floats(header, info, file)
     except OSError as error:
-        problems.append(Problem(where, f"cannot read: {error}"))
+        problems.append(Problem(where, f"cannot read: {error}", layer=layer))
         return None
     bad = [(head, value) for head, value in enumerate(values) if not 0.0 < value < math.inf]
     for head, value in bad:
         what = "scale" if len(values) == 1 else f"scale of head {head}"
         shown = describe(shortest(value, info.dtype))
-        problems.append(Problem(where, f"{what} must be a finite number > 0, got {shown}"))
+        problems.append(Problem(where, f"{what} must be a finite number > 0, got {shown}", layer=layer))
     return tuple(values)
 
 
