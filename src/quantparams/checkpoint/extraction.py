@@ -207,10 +207,8 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     if not config.found:
         problems.insert(0, Problem("config.json", messages.extract_needs_config()))
     found = examined.found
-    count = config.num_hidden_layers
+    count = examined.layer_count
     language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
-    if count is None:
-        count = max((scale.named.layer for scale in language), default=-1) + 1
     left_out = tuple(sorted({scale.named.layer for scale in language if scale.named.layer >= count}))
     # The summary's note says what became of the layers past the count.
     past = messages.past_count(list(left_out), config, count) if left_out else None

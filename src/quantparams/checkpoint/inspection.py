@@ -87,6 +87,8 @@ class Examined:
     report: CheckpointReport
     # Every engine release modelled, in the order of `engines.RELEASES`.
     views: tuple[EngineView, ...]
+    # The model's layers: config.json's count, else up to the highest layer with scales.
+    layer_count: int
 
 
 def examine(
@@ -98,7 +100,7 @@ def examine(
     warnings: list[Problem] = []
     before = len(found_problems)
     found = scan(layout, config, found_problems)
-    layers, facts, unjudged = _check(layout, config, found, found_problems, warnings)
+    layers, facts, unjudged, layer_count = _check(layout, config, found, found_problems, warnings)
     views = engine_views(facts, ENGINES)
     if found.scales and config.readable:
         for engine, (view, failed_at) in zip(ENGINES, views):
@@ -113,6 +115,7 @@ def examine(
         tuple(warnings),
         report,
         tuple(view for view, _ in views),
+        layer_count,
     )
 
 
@@ -133,8 +136,9 @@ def _position(problem: Problem, layout: Layout) -> tuple[int, int]:
 
 def _check(
     layout: Layout, config: ModelConfig, found: Scan, problems: list[Problem], warnings: list[Problem]
-) -> tuple[tuple[LayerReport, ...], CheckpointFacts, set[int]]:
-    """The layer reports, what the engines read, and the layers not to judge (their scales are reported already)."""
+) -> tuple[tuple[LayerReport, ...], CheckpointFacts, set[int], int]:
+    """The layer reports, what the engines read, the layers not to judge (their scales are
+    reported already), and the model's layer count."""
     scheme = config.kv_cache_scheme
     for where in found.unknown:
         problems.append(Problem(where, messages.UNREAD_NAME, layer=found.unknown_layers.get(where)))
@@ -161,13 +165,13 @@ def _check(
             and not (scheme is not None and scheme.dynamic)
         ):
             problems.append(Problem(layout.where, messages.none_found(found, layout, config)))
-        return tuple(LayerReport(layer) for layer in range(count)), facts, unjudged
+        return tuple(LayerReport(layer) for layer in range(count)), facts, unjudged, count
 
     grouped, duplicated = by_layer(language, problems)
     unjudged |= duplicated
     _warn(layout, config, found, grouped, count, warnings)
     layers = sorted(set(range(count)) | set(grouped))
-    return tuple(_layer_report(layer, grouped.get(layer, {})) for layer in layers), facts, unjudged
+    return tuple(_layer_report(layer, grouped.get(layer, {})) for layer in layers), facts, unjudged, count
 
 
 def _warn(
