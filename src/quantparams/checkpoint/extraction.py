@@ -205,7 +205,7 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     examined = examine(layout, config, problems, ("vllm",))
     problems[:] = examined.problems
     if not config.found:
-        problems.insert(0, Problem("config.json", messages.extract_needs_config()))
+        problems.insert(0, Problem("config.json", messages.EXTRACT_NEEDS_CONFIG))
     found = examined.found
     count = examined.layer_count
     language = [scale for scale in found.scales if not is_tower(scale.named.stack)]

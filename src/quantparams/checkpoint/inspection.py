@@ -187,9 +187,9 @@ def _warn(
     if values and all(value == 1.0 for value in values):
         warnings.append(Problem(layout.where, messages.all_ones(config)))
     if not config.found:
-        warnings.append(Problem(layout.where, messages.no_config()))
+        warnings.append(Problem(layout.where, messages.NO_CONFIG))
     elif config.kv_cache_scheme is None:
-        warnings.append(Problem(layout.where, messages.no_scheme()))
+        warnings.append(Problem(layout.where, messages.NO_SCHEME))
     past = [layer for layer in by_layer if layer >= count]
     if past:
         warnings.append(Problem(layout.where, messages.past_count(sorted(past), config, count)))

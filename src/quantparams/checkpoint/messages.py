@@ -17,15 +17,15 @@ from .scheme import MODELOPT_NAME, ModelConfig
 from .text import layers_text, quote_list
 
 __all__ = [
+    "EXTRACT_NEEDS_CONFIG",
+    "NO_CONFIG",
+    "NO_SCHEME",
     "UNREAD_NAME",
     "all_ones",
     "duplicate",
-    "extract_needs_config",
     "fp8_only_when_asked",
-    "no_config",
     "no_method",
     "no_scale_for",
-    "no_scheme",
     "none_found",
     "partly_default",
     "past_count",
@@ -39,6 +39,20 @@ _SCHEME_PLACES = (
     "config.json quantization_config.kv_cache_scheme, export.kv_cache_group or kv_cache_quant_method, "
     f"or {MODELOPT_NAME} kv_cache_quant_algo"
 )
+
+
+NO_CONFIG = (
+    "no config.json: the layer count, the attention layers and the quantization config are "
+    "unknown, so a layer without scales cannot be told, and the engines are read as if the "
+    "model had no quantization config"
+)
+
+EXTRACT_NEEDS_CONFIG = (
+    "no config.json: the values vLLM uses depend on the quantization config and the architecture it "
+    "declares; put the model's config.json beside the safetensors files"
+)
+
+NO_SCHEME = f"the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({_SCHEME_PLACES})"
 
 
 def none_found(found: Scan, layout: Layout, config: ModelConfig) -> str:
@@ -116,25 +130,6 @@ def all_ones(config: ModelConfig) -> str:
             "least 1.0, so this is what a calibration whose amax stayed below 448 exports"
         )
     return "every KV-cache scale is exactly 1.0: an uncalibrated export?"
-
-
-def no_config() -> str:
-    return (
-        "no config.json: the layer count, the attention layers and the quantization config are "
-        "unknown, so a layer without scales cannot be told, and the engines are read as if the "
-        "model had no quantization config"
-    )
-
-
-def extract_needs_config() -> str:
-    return (
-        "no config.json: the values vLLM uses depend on the quantization config and the architecture it "
-        "declares; put the model's config.json beside the safetensors files"
-    )
-
-
-def no_scheme() -> str:
-    return f"the checkpoint has KV-cache scales, but no config declares a KV-cache scheme ({_SCHEME_PLACES})"
 
 
 def past_count(layers: list[int], config: ModelConfig, count: int) -> str:
