@@ -556,3 +556,27 @@ def test_shortest_decimals_of_each_dtype() -> None:
     assert shortest(0.10009765625, "BF16") == 0.1
     assert shortest(0.1, "F64") == 0.1
     assert shortest(float("nan"), "F32") != shortest(float("nan"), "F32")
+
+
+def test_an_engine_not_named_is_read_through_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quantparams.checkpoint import engines as engines_module
+
+    write_named(tmp_path, _scales(LLM_COMPRESSOR), config=_config(compressed_tensors_config()))
+    both = inspect_checkpoint(tmp_path, engines=("vllm", "sglang")).engines
+    read: list[str] = []
+    real = engines_module.engine_view  # type: ignore[attr-defined]
+
+    def recording(release: Any, facts: Any) -> tuple[EngineView, str | None]:
+        read.append(release.engine)
+        return real(release, facts)
+
+    monkeypatch.setattr(engines_module, "engine_view", recording)
+    views = inspect_checkpoint(tmp_path).engines
+    assert read == ["vllm"]
+    # Asked for, the others are what naming them gives, each read once.
+    assert (views[1], views[-1:], views) == (both[1], (both[1],), both)
+    assert list(views) == list(both)
+    assert read == ["vllm", "sglang"]
+    assert [view.engine for view in views] == ["vllm", "sglang"]

@@ -29,7 +29,6 @@ from .._format import FP8_DTYPE
 from .._maps import LayerScales
 from .._schema import KVCacheQuantSchema, QuantParamSchema
 from . import messages
-from .engines import ENGINES
 from .engines.verdict import at_default
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .hub import HubError, hub_target, opened
@@ -229,7 +228,7 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
         # A dynamic scheme needs no scales to serve, but a file made of none would be all defaults.
         problems.append(Problem(layout.where, messages.none_found(found, layout, config)))
         return made
-    view = examined.views[ENGINES.index("vllm")]
+    view, _ = examined.views.of("vllm")
     layers = {layer.layer: layer for layer in view.layers}
     # Under a config that declares no static scales, a layer at 1.0 is no problem to serve,
     # but a file made of it would pass a default off as a calibrated scale.

@@ -22,13 +22,22 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import attrs
 import orjson
 
 from .._errors import Problem, describe
 
-__all__ = ["INDEX_NAME", "Layout", "UnreadableCheckpoint", "find_layout", "resolve_folder", "what_is"]
+__all__ = [
+    "INDEX_NAME",
+    "Layout",
+    "UnreadableCheckpoint",
+    "find_layout",
+    "open_file",
+    "resolve_folder",
+    "what_is",
+]
 
 INDEX_NAME = "model.safetensors.index.json"
 RANK_FILE = re.compile(r"rank([0-9]+)\.safetensors")
@@ -71,8 +80,31 @@ def what_is(path: Path) -> str | None:
         return "not there"
     except OSError as error:
         return str(error.strerror or error)
-    if stat.S_ISREG(mode):
-        return None
+    return None if stat.S_ISREG(mode) else _kind(mode)
+
+
+# Without waiting: opening a FIFO for reading waits for a writer.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def open_file(path: Path) -> BinaryIO:
+    """`path` open for reading, when it is a regular file (or a link to one).
+
+    Raises `OSError`: `FileNotFoundError` when nothing is there (`what_is` says
+    whether a dangling link is), else an error whose `strerror` says what the path is.
+    """
+    descriptor = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"{_kind(mode)}, not a file")
+        return open(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _kind(mode: int) -> str:
     kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
     return next((kind for test, kind in kinds if test(mode)), "a device")
 
@@ -114,16 +146,16 @@ def find_layout(folder: Path, problems: list[Problem]) -> Layout:
 
     Raises `UnreadableCheckpoint` when the folder holds no safetensors file.
     """
-    try:
-        names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".safetensors") and p.is_file())
-    except OSError as error:
-        raise UnreadableCheckpoint(error.errno, error.strerror, os.fspath(folder)) from None
     # An index that is there but cannot be read (a folder of that name, say) is a problem, not absent.
     if (folder / INDEX_NAME).exists():
         weight_map = _weight_map(folder, problems)
         # A broken index says nothing to trust about the files: none is read.
         files = sorted(set(weight_map.values())) if weight_map is not None else []
         return Layout(folder, "index", tuple(files), weight_map)
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".safetensors") and p.is_file())
+    except OSError as error:
+        raise UnreadableCheckpoint(error.errno, error.strerror, os.fspath(folder)) from None
     if not names:
         message = "no safetensors files in the checkpoint folder"
         raise UnreadableCheckpoint(errno.ENOENT, message, os.fspath(folder))

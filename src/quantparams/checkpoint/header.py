@@ -16,12 +16,15 @@ import contextlib
 import math
 import os
 import struct
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 import attrs
 import orjson
 
 from .._errors import Problem, QuantParamError, describe
+from .folder import open_file
 
 __all__ = [
     "FLOAT_DTYPES",
@@ -80,11 +83,38 @@ class TensorInfo(NamedTuple):
         return math.prod(self.shape)
 
 
+class _Entries(Mapping[str, TensorInfo]):
+    """A header's tensors by name, each entry already found sound, made a `TensorInfo`
+    only when asked for: a check reads a few of a header's thousands of entries."""
+
+    __slots__ = ("_data_start", "_entries")
+
+    def __init__(self, entries: dict[str, Any], data_start: int) -> None:
+        self._entries = entries
+        self._data_start = data_start
+
+    def __getitem__(self, tensor: str) -> TensorInfo:
+        entry = self._entries[tensor]
+        begin, end = entry["data_offsets"]
+        return TensorInfo(
+            entry["dtype"], tuple(entry["shape"]), self._data_start + begin, self._data_start + end
+        )
+
+    def __contains__(self, tensor: object) -> bool:
+        return tensor in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @attrs.frozen
 class Header:
     path: str
     # As the header lists them.
-    tensors: dict[str, TensorInfo]
+    tensors: Mapping[str, TensorInfo]
 
 
 def _broken(name: str, message: str) -> HeaderError:
@@ -97,7 +127,7 @@ def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None
 
     Raises `HeaderError` for a broken file and `OSError` when it cannot be read.
     """
-    with contextlib.nullcontext(stream) if stream is not None else open(path, "rb") as file:
+    with contextlib.nullcontext(stream) if stream is not None else open_file(Path(path)) as file:
         file.seek(0)
         size = os.fstat(file.fileno()).st_size
         prefix = file.read(8)
@@ -119,13 +149,11 @@ def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None
     if not isinstance(document, dict):
         raise _broken(name, f"the header must be a JSON object, got {describe(document)}")
     data_start = 8 + length
-    tensors = {}
-    for tensor, entry in document.items():
-        if tensor == "__metadata__":
-            continue
-        info = _sound_entry(entry, data_start, size)
-        tensors[tensor] = info if info is not None else _tensor_info(name, tensor, entry, data_start, size)
-    return Header(os.fspath(path), tensors)
+    document.pop("__metadata__", None)
+    for tensor in _unusual(document, data_start, size):
+        # Raises for a broken entry; some unusual ones are sound.
+        _tensor_info(name, tensor, document[tensor], data_start, size)
+    return Header(os.fspath(path), _Entries(document, data_start))
 
 
 def _document(name: str, data: bytes) -> object:
@@ -139,36 +167,38 @@ def _document(name: str, data: bytes) -> object:
         raise _broken(name, f"the header is not JSON: {error}") from None
 
 
-def _sound_entry(entry: Any, data_start: int, size: int) -> TensorInfo | None:
-    """The entry of a sound tensor, found with fewer steps than `_tensor_info` takes; None when
-    the entry is anything else (or merely unusual), for `_tensor_info` to judge and word.
+def _unusual(entries: dict[str, Any], data_start: int, size: int) -> list[str]:
+    """The tensors whose entries are not plainly sound, found in fewer steps than
+    `_tensor_info` takes, for it to judge and word: broken ones, and merely unusual ones.
 
-    A header lists thousands of tensors, nearly all sound: this is most of the time a big
-    checkpoint takes to check.
+    A header lists thousands of tensors, nearly all sound: this is most of the
+    time a big checkpoint takes to check.
     """
-    try:
-        dtype = entry["dtype"]
-        shape = entry["shape"]
-        begin, end = entry["data_offsets"]
-        bits = _DTYPE_BITS[dtype]
-        count = math.prod(shape)
-    except (TypeError, KeyError, ValueError):
-        return None
-    # Exact types: JSON's true is an int to Python, and math.prod takes floats. A shape with a 1
-    # in it is left to `_tensor_info`, since `True in shape` cannot tell 1 from true.
-    if not (
-        type(entry) is dict
-        and type(shape) is list
-        and type(count) is int
-        and type(begin) is int
-        and type(end) is int
-        and (not shape or (min(shape) > 1 and True not in shape))
-        and 0 <= begin <= end
-        and data_start + end <= size
-        and end - begin == (count * bits + 7) // 8
-    ):
-        return None
-    return TensorInfo(dtype, tuple(shape), data_start + begin, data_start + end)
+    unusual = []
+    bits_of, product = _DTYPE_BITS, math.prod
+    for tensor, entry in entries.items():
+        try:
+            shape = entry["shape"]
+            begin, end = entry["data_offsets"]
+            bits = bits_of[entry["dtype"]]
+            count = product(shape)
+        except (TypeError, KeyError, ValueError):
+            unusual.append(tensor)
+            continue
+        # Exact types: JSON's true is an int to Python, and math.prod takes floats. A shape
+        # with a 1 in it is left to `_tensor_info`, since `True in shape` cannot tell 1 from true.
+        if not (
+            type(shape) is list
+            and type(count) is int
+            and type(begin) is int
+            and type(end) is int
+            and (not shape or (min(shape) > 1 and True not in shape))
+            and 0 <= begin <= end
+            and data_start + end <= size
+            and end - begin == (count * bits + 7) // 8
+        ):
+            unusual.append(tensor)
+    return unusual
 
 
 def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: int) -> TensorInfo:

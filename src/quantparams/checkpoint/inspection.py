@@ -9,7 +9,7 @@ import attrs
 
 from .._errors import Problem
 from . import messages
-from .engines import ENGINES, CheckpointFacts, EngineView, engine_views
+from .engines import ENGINES, CheckpointFacts, EngineView, EngineViews
 from .engines.verdict import judge
 from .folder import Layout, UnreadableCheckpoint, find_layout, resolve_folder
 from .grouping import by_layer
@@ -86,7 +86,7 @@ class Examined:
     warnings: tuple[Problem, ...]
     report: CheckpointReport
     # Every engine release modelled, in the order of `engines.RELEASES`.
-    views: tuple[EngineView, ...]
+    views: EngineViews
     # The model's layers: config.json's count, else up to the highest layer with scales.
     layer_count: int
 
@@ -101,10 +101,11 @@ def examine(
     before = len(found_problems)
     found = scan(layout, config, found_problems)
     layers, facts, unjudged, layer_count = _check(layout, config, found, found_problems, warnings)
-    views = engine_views(facts, ENGINES)
+    views = EngineViews(facts)
     if found.scales and config.readable:
-        for engine, (view, failed_at) in zip(ENGINES, views):
+        for engine in ENGINES:
             if engine in engines:
+                view, failed_at = views.of(engine)
                 judge(_judged(view, unjudged), failed_at, config, layout.where, found_problems, warnings)
     found_problems[before:] = sorted(found_problems[before:], key=lambda problem: _position(problem, layout))
     report = CheckpointReport(config.model_type, config.num_hidden_layers, config.kv_cache_scheme, layers)
@@ -114,7 +115,7 @@ def examine(
         tuple(found_problems),
         tuple(warnings),
         report,
-        tuple(view for view, _ in views),
+        views,
         layer_count,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -90,7 +91,7 @@ class CheckpointInspection:
     warnings: tuple[Problem, ...]
     report: CheckpointReport | None
     # What each engine release modelled makes of the checkpoint, in the order of `engines.RELEASES`.
-    engines: tuple[EngineView, ...] = ()
+    engines: Sequence[EngineView] = ()
     # For a Hugging Face Hub model id: where it was read from and what that cost; None for a folder.
     read: HubRead | None = None
     # Whether some file of the checkpoint could not be read at all (permissions, a FIFO, ...).

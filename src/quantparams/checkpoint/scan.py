@@ -14,7 +14,7 @@ import attrs
 import orjson
 
 from .._errors import Problem, describe
-from .folder import INDEX_NAME, Layout, what_is
+from .folder import INDEX_NAME, Layout, open_file, what_is
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
 from .naming import MAX_LAYERS, NamedScale, looks_like_scale, might_be_scale, name_scale, tensor_layer
 from .numbers import shortest
@@ -133,21 +133,21 @@ def _open(
     """The shard's header, and the shard open for its scales' bytes (the caller closes it);
     None, with the problem said, when it cannot be read."""
     path = layout.folder / file
-    kind = what_is(path)
-    if wanted is not None and kind == "not there":
-        first = orjson.dumps(wanted[0]).decode()
-        more = f" and {len(wanted) - 1} more scale tensors" if len(wanted) > 1 else ""
-        problems.append(Problem(file, f"no such file, but {INDEX_NAME} places {first}{more} in it"))
-        found.unreadable_files += 1
-        return None
     stream = None
     try:
-        if kind is not None:
-            raise OSError(f"{kind}, not a file")
-        stream = open(path, "rb")  # noqa: SIM115 - the caller closes it
+        stream = open_file(path)
         return read_header(path, file, stream), stream
     except HeaderError as error:
         problems.extend(error.problems)
+    except FileNotFoundError:
+        kind = what_is(path)
+        if wanted is not None and kind == "not there":
+            first = orjson.dumps(wanted[0]).decode()
+            more = f" and {len(wanted) - 1} more scale tensors" if len(wanted) > 1 else ""
+            problems.append(Problem(file, f"no such file, but {INDEX_NAME} places {first}{more} in it"))
+        else:
+            problems.append(Problem(file, f"cannot read: {kind}, not a file"))
+            found.unreadable_input = True
     except OSError as error:
         problems.append(Problem(file, f"cannot read: {error.strerror or error}"))
         found.unreadable_input = True
