@@ -7,8 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantparams.checkpoint import NAMINGS, VLLM_RELEASE
+from quantparams.checkpoint import naming as naming_module
 from quantparams.checkpoint.layers import is_tower
-from quantparams.checkpoint.naming import CONFIG_FAMILIES, looks_like_scale, name_scale, vllm_name
+from quantparams.checkpoint.naming import (
+    CONFIG_FAMILIES,
+    looks_like_scale,
+    mapped_name,
+    name_scale,
+    tensor_layer,
+    vllm_name,
+)
 from recorded_names import RECORDED, recorded
 
 STACKS = ["model.", "language_model.model.", "model.language_model.", "backbone.", ""]
@@ -170,3 +178,13 @@ def test_the_table_names_its_release_and_producers() -> None:
     producers = {naming.producer for naming in NAMINGS}
     assert {"NVIDIA ModelOpt", "NemotronH", "HunYuan v3", "deprecated fused scale", "AMD Quark"} <= producers
     assert all(naming.example for naming in NAMINGS)
+
+
+@given(names | st.text(alphabet="abk_.0123456789", max_size=30), st.sampled_from(CONFIG_FAMILIES))
+def test_a_layers_name_maps_as_layer_0s_does(tensor: str, family: str) -> None:
+    # mapped_name works the mapping out once, on layer 0's name; _mapped on the name itself.
+    assert mapped_name(tensor, family) == naming_module._mapped(tensor, family)
+    layer = tensor_layer(tensor)
+    if layer is not None:
+        first = tensor.replace(f"layers.{layer}.", "layers.0.", 1)
+        assert naming_module._reading(tensor) == naming_module._reading(first)

@@ -87,7 +87,7 @@ def what_is(path: Path) -> str | None:
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-def open_file(path: Path) -> BinaryIO:
+def open_file(path: str | os.PathLike[str]) -> BinaryIO:
     """`path` open for reading, when it is a regular file (or a link to one).
 
     Raises `OSError`: `FileNotFoundError` when nothing is there (`what_is` says

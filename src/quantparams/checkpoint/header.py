@@ -12,12 +12,10 @@ Every way a file can be broken is a `HeaderError` with a one-line message.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import struct
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 import attrs
@@ -127,18 +125,20 @@ def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None
 
     Raises `HeaderError` for a broken file and `OSError` when it cannot be read.
     """
-    with contextlib.nullcontext(stream) if stream is not None else open_file(Path(path)) as file:
-        file.seek(0)
-        size = os.fstat(file.fileno()).st_size
-        prefix = file.read(8)
-        if len(prefix) < 8:
-            raise _broken(name, f"{len(prefix)} bytes, too short for the 8-byte header length")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > MAX_HEADER_BYTES:
-            raise _broken(name, f"header length {length} is past the {MAX_HEADER_BYTES}-byte limit")
-        if 8 + length > size:
-            raise _broken(name, f"header length {length} runs past the end of the {size}-byte file")
-        data = file.read(length)
+    if stream is None:
+        with open_file(path) as file:
+            return read_header(path, name, file)
+    stream.seek(0)
+    size = os.fstat(stream.fileno()).st_size
+    prefix = stream.read(8)
+    if len(prefix) < 8:
+        raise _broken(name, f"{len(prefix)} bytes, too short for the 8-byte header length")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > MAX_HEADER_BYTES:
+        raise _broken(name, f"header length {length} is past the {MAX_HEADER_BYTES}-byte limit")
+    if 8 + length > size:
+        raise _broken(name, f"header length {length} runs past the end of the {size}-byte file")
+    data = stream.read(length)
     if len(data) < length:
         raise _broken(name, "the file was cut while it was read")
     try:
@@ -202,8 +202,7 @@ def _unusual(entries: dict[str, Any], data_start: int, size: int) -> list[str]:
 
 
 def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: int) -> TensorInfo:
-    # Formatted only when something is wrong: a header lists thousands of sound tensors.
-    where = _Where(tensor)
+    where = f"tensor {describe(tensor)}"
     if not isinstance(entry, dict):
         raise _broken(
             name, f"{where} must be an object with dtype, shape and data_offsets, got {describe(entry)}"
@@ -231,29 +230,19 @@ def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: i
     return TensorInfo(dtype, tuple(shape), begin, end)
 
 
-class _Where:
-    """`tensor "name"` in a message, rendered when the message is."""
-
-    __slots__ = ("tensor",)
-
-    def __init__(self, tensor: str) -> None:
-        self.tensor = tensor
-
-    def __format__(self, spec: str) -> str:
-        return f"tensor {describe(self.tensor)}"
-
-
-def read_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> list[float]:
+def read_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> tuple[float, ...]:
     """The values of a float tensor `info` of the file, read from its bytes only; `file`, when
     given, is the file already open (a shard's scales are read through one open)."""
-    code = FLOAT_DTYPES[info.dtype]
-    with contextlib.nullcontext(file) if file is not None else open(header.path, "rb") as stream:
-        stream.seek(info.begin)
-        data = stream.read(info.end - info.begin)
-    if len(data) != info.end - info.begin:
+    if file is None:
+        with open(header.path, "rb") as stream:
+            return read_floats(header, info, stream)
+    length = info.end - info.begin
+    file.seek(info.begin)
+    data = file.read(length)
+    if len(data) != length:
         raise OSError(f"{header.path}: the file was cut while it was read")
     if info.dtype == "BF16":
         # A bfloat16 is the upper half of the float32 with the same bits.
-        widened = b"".join(b"\x00\x00" + data[i : i + 2] for i in range(0, len(data), 2))
-        return list(struct.unpack(f"<{info.elements}f", widened))
-    return list(struct.unpack(f"<{info.elements}{code}", data))
+        data = b"".join(b"\x00\x00" + data[i : i + 2] for i in range(0, length, 2))
+        return struct.unpack(f"<{length // 2}f", data)
+    return struct.unpack(f"<{length * 8 // _DTYPE_BITS[info.dtype]}{FLOAT_DTYPES[info.dtype]}", data)

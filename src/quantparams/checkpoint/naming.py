@@ -237,10 +237,21 @@ def vllm_name(tensor: str, family: str) -> str | None:
     return name if ATTENTION_PARAMETER.search(name) else None
 
 
-# Pure and asked for each scale by the report and by every engine modelled.
-@functools.lru_cache(maxsize=1 << 16)
 def mapped_name(tensor: str, family: str) -> str:
     """What vLLM's cache-scale mapper makes of `tensor` under config `family`, a scale or not."""
+    layer = _LAYER.search(tensor)
+    if layer is not None:
+        # The table's rows read what follows a layer's number (see `name_scale`): the
+        # layers of a model share one mapping, worked out on layer 0's name.
+        first = f"{layer['stack']}.0."
+        mapped = _mapped(first + tensor[layer.end() :], family)
+        if mapped.startswith(first):
+            return tensor[: layer.end()] + mapped[len(first) :]
+    return _mapped(tensor, family)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _mapped(tensor: str, family: str) -> str:
     name = tensor
     for naming in NAMINGS:
         if naming.step == "regex" and naming.vllm_rewrite is not None and naming.regex.search(name):

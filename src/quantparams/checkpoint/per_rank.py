@@ -8,7 +8,6 @@ No engine reads them from the checkpoint, so only `extract` does.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import cast
 
@@ -138,9 +137,9 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[Found
             problems.append(Problem(where, past_layers(layer)))
             continue
         info = header.tensors[tensor]
-        values = scale_values(problems, where, header, info, None, "", layer=layer)
+        checked = scale_values(problems, where, header, info, None, "", layer=layer)
         # Its problems are already said: an unsound scale is kept only to be counted.
-        sound = bool(values) and all(0.0 < value < math.inf for value in values or ())
+        values, sound = (None, False) if checked is None else checked
         named = NamedScale(
             tensor, layer, "kv", _LEGACY_NAMING, tensor[: match.start(1) - 1].lstrip("."), None, False
         )

@@ -7,7 +7,9 @@ table names as scales, after their dtype and shape are found sound.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import BinaryIO
 
 import attrs
@@ -132,7 +134,7 @@ def _open(
 ) -> tuple[Header, BinaryIO] | None:
     """The shard's header, and the shard open for its scales' bytes (the caller closes it);
     None, with the problem said, when it cannot be read."""
-    path = layout.folder / file
+    path = os.path.join(layout.folder, file)
     stream = None
     try:
         stream = open_file(path)
@@ -140,7 +142,7 @@ def _open(
     except HeaderError as error:
         problems.extend(error.problems)
     except FileNotFoundError:
-        kind = what_is(path)
+        kind = what_is(Path(path))
         if wanted is not None and kind == "not there":
             first = orjson.dumps(wanted[0]).decode()
             more = f" and {len(wanted) - 1} more scale tensors" if len(wanted) > 1 else ""
@@ -182,8 +184,8 @@ def _take(
         return
     info = header.tensors[tensor]
     heads, heads_key = _head_count(named.kind, config)
-    values = scale_values(problems, where, header, info, heads, heads_key, file=handle, layer=named.layer)
-    sound = values is not None and all(0.0 < value < math.inf for value in values)
+    read = scale_values(problems, where, header, info, heads, heads_key, file=handle, layer=named.layer)
+    values, sound = (None, False) if read is None else read
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
 
@@ -196,19 +198,19 @@ def scale_values(
     heads_key: str,
     file: BinaryIO | None = None,
     layer: int | None = None,
-) -> tuple[float, ...] | None:
+) -> tuple[tuple[float, ...], bool] | None:
     """The values of a scale tensor, one per tensor or one per head (`heads`,
-    from config.json's `heads_key`; None: per tensor only), with a problem for
-    each that is not finite and > 0; None, with its problems, when the tensor's
-    dtype or shape is not a scale's or its bytes cannot be read. The problems
-    carry `layer`, the layer the tensor belongs to."""
+    from config.json's `heads_key`; None: per tensor only), and whether all are
+    sound, with a problem for each that is not finite and > 0; None, with its
+    problems, when the tensor's dtype or shape is not a scale's or its bytes
+    cannot be read. The problems carry `layer`, the layer the tensor belongs to."""
     messages = []
     if info.dtype not in FLOAT_DTYPES:
         messages.append(f"expected a scale stored as F16, BF16, F32 or F64, got {info.dtype}")
-    shape = list(info.shape)
     # Engines flatten a scale tensor: llm-compressor writes per-head scales as [heads, 1, 1].
-    sizes = [size for size in shape if size != 1]
-    if sizes and not (heads is not None and sizes == [heads]):
+    sizes = [size for size in info.shape if size != 1]
+    if sizes and sizes != [heads]:
+        shape = list(info.shape)
         if heads is None:
             messages.append(
                 f"expected a per-tensor scale (one value, such as shape [] or [1]), got shape {shape}"
@@ -226,12 +228,14 @@ def scale_values(
     except OSError as error:
         problems.append(Problem(where, f"cannot read: {error}", layer=layer))
         return None
-    bad = [(head, value) for head, value in enumerate(values) if not 0.0 < value < math.inf]
-    for head, value in bad:
-        what = "scale" if len(values) == 1 else f"scale of head {head}"
-        shown = describe(shortest(value, info.dtype))
-        problems.append(Problem(where, f"{what} must be a finite number > 0, got {shown}", layer=layer))
-    return tuple(values)
+    sound = True
+    for head, value in enumerate(values):
+        if not 0.0 < value < math.inf:
+            sound = False
+            what = "scale" if len(values) == 1 else f"scale of head {head}"
+            shown = describe(shortest(value, info.dtype))
+            problems.append(Problem(where, f"{what} must be a finite number > 0, got {shown}", layer=layer))
+    return values, sound
 
 
 def _head_count(kind: str, config: ModelConfig) -> tuple[int | None, str]:
