@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from producers import compressed_tensors_config, fp8_config, model_config, modelopt_quant_config, write_named
 from quantparams.checkpoint import inspect_checkpoint
-from quantparams.checkpoint.engines import EngineView
+from quantparams.checkpoint.engines import RELEASES, EngineView
+from quantparams.checkpoint.engines.model import LoadContext
+from quantparams.checkpoint.naming import CONFIG_FAMILIES
 from quantparams.checkpoint.numbers import float32, shortest
+from recorded_names import RECORDED
 
 LAYERS = 2
 
@@ -580,3 +585,44 @@ def test_an_engine_not_named_is_read_through_only_when_asked(
     assert list(views) == list(both)
     assert read == ["vllm", "sglang"]
     assert [view.engine for view in views] == ["vllm", "sglang"]
+
+
+_ARCHITECTURES = [
+    None,
+    "LlamaForCausalLM",
+    "Qwen2ForCausalLM",
+    "Qwen3ForCausalLM",
+    "MixtralForCausalLM",
+    "Gemma2ForCausalLM",
+    "NemotronHForCausalLM",
+    "DeepseekV3ForCausalLM",
+    "DbrxForCausalLM",
+    "Llama4ForCausalLM",
+]
+
+
+@given(
+    st.sampled_from(["model.", "language_model.model.", "backbone.", ""]),
+    st.sampled_from(sorted({name.split(".N.")[1] for name, *_ in RECORDED})),
+    st.sampled_from(_ARCHITECTURES),
+    st.sampled_from([*CONFIG_FAMILIES, "modelopt_fp4"]),
+    st.sampled_from(["standard", "mla"]),
+    st.sets(st.sampled_from(["q", "k", "v", "prob"])),
+    st.integers(1, 200),
+)
+def test_every_layer_of_a_stack_loads_as_its_first_does(
+    stack: str,
+    rest: str,
+    architecture: str | None,
+    family: str,
+    attention: Any,
+    parameters: set[str],
+    layer: int,
+) -> None:
+    # engine_view asks a release once per stack and name ending, and reuses the answer
+    # in each layer; only a failure may name the layer, and it is never reused.
+    context = LoadContext(family, architecture, attention, frozenset(parameters), quantized=family != "")
+    for release in RELEASES.values():
+        first = release.load(f"{stack}layers.0.{rest}", context)
+        other = release.load(f"{stack}layers.{layer}.{rest}", context)
+        assert other == first or other.outcome == first.outcome == "fails"

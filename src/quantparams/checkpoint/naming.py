@@ -229,11 +229,17 @@ class NamedScale:
     vllm_name: str | None
     # Whether SGLang loads it.
     sglang: bool
+    # What follows the layer's number: `self_attn.k_scale`. The layers of a
+    # stack differ in their number alone, which no engine reads apart.
+    rest: str
 
 
 def vllm_name(tensor: str, family: str) -> str | None:
     """The attention parameter vLLM's cache-scale mapper makes of `tensor` under config `family`."""
-    name = mapped_name(tensor, family)
+    return _attention_parameter(mapped_name(tensor, family))
+
+
+def _attention_parameter(name: str) -> str | None:
     return name if ATTENTION_PARAMETER.search(name) else None
 
 
@@ -281,22 +287,29 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
         return None
     # The table's rows read what follows a layer's number, never the number itself: the
     # layers of a model share one reading.
-    reading = _reading(f"{layer['stack']}.0.{tensor[layer.end() :]}")
+    stack, rest = layer["stack"], tensor[layer.end() :]
+    first = f"{stack}.0."
+    reading = _reading(first + rest, family)
     if reading is None:
         return None
-    naming, kind, sglang = reading
-    return NamedScale(
-        tensor, int(layer["layer"]), kind, naming, layer["stack"], vllm_name(tensor, family), sglang
-    )
+    naming, kind, sglang, parameter = reading
+    if parameter is not None:
+        # Layer 0's parameter, in this tensor's layer.
+        in_layer = parameter.startswith(first)
+        parameter = tensor[: layer.end()] + parameter[len(first) :] if in_layer else vllm_name(tensor, family)
+    return NamedScale(tensor, int(layer["layer"]), kind, naming, stack, parameter, sglang, rest)
 
 
 @functools.lru_cache(maxsize=1 << 12)
-def _reading(tensor: str) -> tuple[Naming, Kind, bool] | None:
-    """The first row that matches `tensor`, the kind it reads, and whether SGLang loads it."""
+def _reading(tensor: str, family: str) -> tuple[Naming, Kind, bool, str | None] | None:
+    """The first row that matches `tensor`, the kind it reads, whether SGLang loads it, and
+    the parameter vLLM loads it into under config `family` (None: none)."""
     for naming in NAMINGS:
         match = naming.regex.search(tensor)
         if match is not None:
-            return naming, naming.kind or _KINDS[match["kind"]], _sglang_reads(naming, tensor)
+            kind = naming.kind or _KINDS[match["kind"]]
+            parameter = _mapped(tensor, family)
+            return naming, kind, _sglang_reads(naming, tensor), _attention_parameter(parameter)
     return None
 
 

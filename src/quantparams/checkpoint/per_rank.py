@@ -140,9 +140,8 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[Found
         checked = scale_values(problems, where, header, info, None, "", layer=layer)
         # Its problems are already said: an unsound scale is kept only to be counted.
         values, sound = (None, False) if checked is None else checked
-        named = NamedScale(
-            tensor, layer, "kv", _LEGACY_NAMING, tensor[: match.start(1) - 1].lstrip("."), None, False
-        )
+        stack = tensor[: match.start(1) - 1].lstrip(".")
+        named = NamedScale(tensor, layer, "kv", _LEGACY_NAMING, stack, None, False, tensor[match.end() :])
         read.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
     return sorted(read, key=lambda scale: (scale.named.layer, scale.named.tensor))
 

@@ -19,6 +19,7 @@ from .model import (
     Failure,
     Ignored,
     LayerView,
+    Load,
     LoadContext,
     Release,
     ScaleMethod,
@@ -80,8 +81,13 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
     held: dict[tuple[int, str], _Held] = {}
     ignored: list[Ignored] = []
     heads = (config.num_attention_heads, config.num_key_value_heads)
+    # What the release makes of a name is the same in every layer of a stack.
+    loads: dict[tuple[str, str], Load] = {}
     for scale in facts.scales:
-        load = release.load(scale.named.tensor, context)
+        named = scale.named
+        load = loads.get((named.stack, named.rest))
+        if load is None:
+            load = loads[named.stack, named.rest] = release.load(named.tensor, context)
         if load.outcome == "fails" and load.failure is not None:
             return failed(load.failure, method, scale.where)
         if load.outcome != "loaded" or method is None or load.kind is None or scale.values is None:
