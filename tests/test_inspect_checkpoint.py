@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import quantparams
 from checkpoints import INDEX_NAME
@@ -23,6 +25,7 @@ from producers import (
     write_named,
 )
 from quantparams import CheckpointInspection, inspect_checkpoint
+from quantparams.checkpoint import folder as folder_module
 from recorded_names import recorded
 
 LAYERS = 3
@@ -395,6 +398,15 @@ def test_an_index_that_points_outside_the_folder(tmp_path: Path) -> None:
         f'{INDEX_NAME}: weight_map["model.layers.0.self_attn.kv_scale"] must be the name of a file in the folder, '
         'got "../elsewhere.safetensors"'
     )
+
+
+@given(
+    st.lists(st.sampled_from(["a.safetensors", "..", ".", "", "sub", "...", "\\"]), max_size=4).map("/".join)
+)
+def test_an_index_file_name_is_inside_the_folder_as_a_path_says(file: str) -> None:
+    path = PurePosixPath(file)
+    inside = bool(path.parts) and not path.is_absolute() and ".." not in path.parts
+    assert folder_module._inside(file) == inside
 
 
 def test_unreadable_folders_have_no_report(tmp_path: Path) -> None:

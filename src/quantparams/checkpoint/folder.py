@@ -17,11 +17,10 @@ whose files are links into `blobs/`.
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import re
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
 import attrs
@@ -164,12 +163,10 @@ def find_layout(folder: Path, problems: list[Problem]) -> Layout:
     return Layout(folder, "files", tuple(names))
 
 
-# An index names a few files for many thousand tensors: each is judged once.
-@functools.lru_cache(maxsize=4096)
 def _inside(file: str) -> bool:
     """Whether `file` names a file in the folder (or below it), not one elsewhere."""
-    parts = PurePosixPath(file).parts
-    return bool(parts) and not PurePosixPath(file).is_absolute() and ".." not in parts
+    parts = file.split("/")
+    return not file.startswith("/") and ".." not in parts and any(part not in ("", ".") for part in parts)
 
 
 def _weight_map(folder: Path, problems: list[Problem]) -> dict[str, str] | None:

@@ -143,11 +143,13 @@ def _check(
     scheme = config.kv_cache_scheme
     for where in found.unknown:
         problems.append(Problem(where, messages.UNREAD_NAME, layer=found.unknown_layers.get(where)))
-    towers = [scale for scale in found.scales if is_tower(scale.named.stack)]
+    towers: list[FoundScale] = []
+    language: list[FoundScale] = []
+    for scale in found.scales:
+        (towers if is_tower(scale.named.stack) else language).append(scale)
     if towers:
         stacks = sorted({scale.named.stack for scale in towers})
         warnings.append(Problem(layout.where, messages.towers(len(towers), stacks)))
-    language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
     count = config.num_hidden_layers
     if count is None:
         count = max((scale.named.layer for scale in language), default=-1) + 1

@@ -102,15 +102,16 @@ def judge(
 
 def at_default(view: EngineView, where: str) -> list[Problem]:
     """A problem for each set of layers the engine runs with k, v or both at the default 1.0."""
-    found = []
-    for lacking in ("k and v", "k", "v"):
-        layers = [
-            layer.layer for layer in view.layers if _lacks(layer.scale("k"), layer.scale("v")) == lacking
-        ]
-        if layers:
-            message = messages.runs_at_default(view.title, layers, lacking, _why(view.ignored, layers))
-            found.append(Problem(where, message))
-    return found
+    by_lack: dict[str, list[int]] = {"k and v": [], "k": [], "v": []}
+    for layer in view.layers:
+        lacking = _lacks(layer.k, layer.v)
+        if lacking is not None:
+            by_lack[lacking].append(layer.layer)
+    return [
+        Problem(where, messages.runs_at_default(view.title, layers, lacking, _why(view.ignored, layers)))
+        for lacking, layers in by_lack.items()
+        if layers
+    ]
 
 
 def _why(ignored: Sequence[Ignored], layers: list[int]) -> str:
