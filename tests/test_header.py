@@ -223,6 +223,11 @@ def test_fuzzed_headers_give_one_line_problems(tmp_path_factory: pytest.TempPath
 class _CountingFile(io.FileIO):
     read_bytes = 0
 
+    def __init__(self, file: int | str, mode: str = "r", buffering: int = 0) -> None:
+        # Unbuffered, as the shards are opened: what is read is what is asked for.
+        assert buffering == 0
+        super().__init__(file, mode)
+
     def read(self, size: int | None = -1) -> bytes:
         data = super().read(size)
         _CountingFile.read_bytes += len(data)

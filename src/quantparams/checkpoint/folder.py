@@ -97,7 +97,7 @@ def open_file(path: str | os.PathLike[str]) -> BinaryIO:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, f"{_kind(mode)}, not a file")
-        return open(descriptor, "rb")
+        return open(descriptor, "rb", buffering=0)
     except BaseException:
         os.close(descriptor)
         raise
