@@ -40,12 +40,6 @@ class CheckpointFacts:
     layers: tuple[int, ...]
 
 
-@attrs.frozen
-class _Held:
-    scale: FoundScale
-    values: tuple[float, ...]
-
-
 def attention_kind(release: Release, config: ModelConfig) -> AttentionKind:
     """MLA for the model types the release runs with latent attention, when the config gives `kv_lora_rank`."""
     latent = config.model_type in release.mla_model_types and config.text.get("kv_lora_rank") is not None
@@ -78,7 +72,8 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         quantized=quantization is not None,
     )
     keeps_cache = set(facts.layers)
-    held: dict[tuple[int, str], _Held] = {}
+    # Each layer's loaded scales by kind.
+    held: dict[int, dict[str, ScaleView]] = {}
     ignored: list[Ignored] = []
     heads = (config.num_attention_heads, config.num_key_value_heads)
     # What the release makes of a name is the same in every layer of a stack.
@@ -91,20 +86,20 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         if load.outcome == "fails" and load.failure is not None:
             return failed(load.failure, method, scale.where)
         if load.outcome != "loaded" or method is None or load.kind is None or scale.values is None:
-            ignored.append(Ignored(scale.named.layer, scale.named.kind, scale.where, load.reason))
+            ignored.append(Ignored(named.layer, named.kind, scale.where, load.reason))
             continue
-        if scale.named.layer not in keeps_cache:
-            reason = f"layer {scale.named.layer} keeps no KV cache"
-            ignored.append(Ignored(scale.named.layer, scale.named.kind, scale.where, reason))
+        if named.layer not in keeps_cache:
+            reason = f"layer {named.layer} keeps no KV cache"
+            ignored.append(Ignored(named.layer, named.kind, scale.where, reason))
             continue
         values = release.accept(method, load.kind, scale.shape, scale.values, heads)
         if isinstance(values, Failure):
             return failed(values, method, scale.where)
         # Loaded twice, the later one stays.
-        held[scale.named.layer, load.kind] = _Held(scale, values)
+        held.setdefault(named.layer, {})[load.kind] = _loaded(named.tensor, values)
     layers = []
     for layer in facts.layers:
-        settled = _settle(method, layer, held)
+        settled = _settle(method, layer, held.get(layer, {}))
         if isinstance(settled, Failure):
             return failed(settled, method, None)
         layers.append(settled)
@@ -123,17 +118,15 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
     return view, None
 
 
-def _loaded(found: _Held) -> ScaleView:
-    values = found.values
-    return ScaleView(max(values), "checkpoint", found.scale.named.tensor, values if len(values) > 1 else None)
+def _loaded(tensor: str, values: tuple[float, ...]) -> ScaleView:
+    return ScaleView(max(values), "checkpoint", tensor, values if len(values) > 1 else None)
 
 
-def _settle(
-    method: ScaleMethod | None, layer: int, held: dict[tuple[int, str], _Held]
-) -> LayerView | Failure:
+def _settle(method: ScaleMethod | None, layer: int, loaded: dict[str, ScaleView]) -> LayerView | Failure:
+    """Layer `layer` as its KV-cache method settles the scales `loaded` into it, by kind."""
     if method is None:
         return LayerView(layer)
-    views = {kind: _loaded(held[layer, kind]) for kind in method.parameters if (layer, kind) in held}
+    views = {kind: view for kind, view in loaded.items() if kind in method.parameters}
     if method.sentinel:
         # BaseKVCacheMethod.process_weights_after_loading: k alone serves v; v alone is refused.
         if "k" in views and "v" not in views:
