@@ -87,7 +87,7 @@ def main() -> int:
             again = best(lambda folder=folder: inspect_checkpoint(folder), args.rounds)
             theirs = best(lambda folder=folder: by_hand(folder), args.rounds)
             rows.append(
-                f"| {label} | {count} | {first:.3f} s | {again:.3f} s | {theirs:.3f} s "
+                f"| {label} | {count} | {first * 1e3:.1f} ms | {again * 1e3:.1f} ms | {theirs * 1e3:.1f} ms "
                 f"| {first / theirs:.2f}x | {again / theirs:.2f}x |"
             )
     print("\n".join(rows))
