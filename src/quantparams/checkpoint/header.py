@@ -69,16 +69,12 @@ class HeaderError(QuantParamError):
 
 
 class TensorInfo(NamedTuple):
-    """One tensor's entry in a header; a tuple, since a header has thousands of them."""
+    """One tensor's entry in a header, made for the tensors read."""
 
     dtype: str
     shape: tuple[int, ...]
     begin: int  # absolute offsets in the file
     end: int
-
-    @property
-    def elements(self) -> int:
-        return math.prod(self.shape)
 
 
 class _Entries(Mapping[str, TensorInfo]):

@@ -250,10 +250,16 @@ def mapped_name(tensor: str, family: str) -> str:
         # The table's rows read what follows a layer's number (see `name_scale`): the
         # layers of a model share one mapping, worked out on layer 0's name.
         first = f"{layer['stack']}.0."
-        mapped = _mapped(first + tensor[layer.end() :], family)
-        if mapped.startswith(first):
-            return tensor[: layer.end()] + mapped[len(first) :]
+        moved = _moved(_mapped(first + tensor[layer.end() :], family), first, tensor[: layer.end()])
+        if moved is not None:
+            return moved
     return _mapped(tensor, family)
+
+
+def _moved(name: str, first: str, prefix: str) -> str | None:
+    """`name`, made of layer 0's name (which begins `first`: its stack and `.0.`), in the layer
+    `prefix` begins with instead; None when `name` does not begin as layer 0's name did."""
+    return prefix + name[len(first) :] if name.startswith(first) else None
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -294,9 +300,7 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
         return None
     naming, kind, sglang, parameter = reading
     if parameter is not None:
-        # Layer 0's parameter, in this tensor's layer.
-        in_layer = parameter.startswith(first)
-        parameter = tensor[: layer.end()] + parameter[len(first) :] if in_layer else vllm_name(tensor, family)
+        parameter = _moved(parameter, first, tensor[: layer.end()]) or vllm_name(tensor, family)
     return NamedScale(tensor, int(layer["layer"]), kind, naming, stack, parameter, sglang, rest)
 
 
