@@ -19,7 +19,7 @@ from producers import compressed_tensors_config, fp8_config, model_config, model
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import RELEASES, EngineView
 from quantparams.checkpoint.engines.model import LoadContext
-from quantparams.checkpoint.naming import CONFIG_FAMILIES
+from quantparams.checkpoint.name_table import CONFIG_FAMILIES
 from quantparams.checkpoint.numbers import float32, shortest
 from recorded_names import RECORDED
 

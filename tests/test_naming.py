@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from quantparams.checkpoint import NAMINGS, VLLM_RELEASE
 from quantparams.checkpoint import naming as naming_module
 from quantparams.checkpoint.layers import is_tower
+from quantparams.checkpoint.name_table import CONFIG_FAMILIES
 from quantparams.checkpoint.naming import (
-    CONFIG_FAMILIES,
     looks_like_scale,
     mapped_name,
     name_scale,

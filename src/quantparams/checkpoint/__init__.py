@@ -27,7 +27,7 @@ from .extraction import DEFAULT_OUTPUT_NAME, ExtractError, Extraction, Reduce, e
 from .folder import UnreadableCheckpoint, resolve_folder
 from .hub.target import hub_target
 from .inspection import inspect_checkpoint
-from .naming import NAMINGS, VLLM_RELEASE, Naming
+from .name_table import NAMINGS, VLLM_RELEASE, Naming
 from .report import CheckpointInspection, CheckpointReport, LayerReport, ScaleEntry
 from .scan import layer_as_n, tensor_path
 from .scheme import KVCacheScheme

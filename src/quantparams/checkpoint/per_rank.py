@@ -16,7 +16,8 @@ from .folder import RANK_FILE, Layout
 from .grouping import by_layer
 from .header import HeaderError, read_header
 from .messages import no_scale_for
-from .naming import MAX_LAYERS, NamedScale, Naming
+from .name_table import Naming
+from .naming import MAX_LAYERS, NamedScale
 from .scan import FoundScale, past_layers, scale_values, tensor_path
 from .scheme import ModelConfig
 from .text import quote_list

@@ -39,7 +39,7 @@ MODELOPT_NAME = "hf_quant_config.json"
 class KVCacheScheme:
     """The KV-cache quantization a config declares."""
 
-    # "compressed-tensors", "quark", "modelopt" or "fp8" (naming.CONFIG_FAMILIES).
+    # "compressed-tensors", "quark", "modelopt" or "fp8" (name_table.CONFIG_FAMILIES).
     config: str
     # Where it is declared: `config.json quantization_config.kv_cache_scheme`.
     source: str

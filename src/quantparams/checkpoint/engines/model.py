@@ -73,7 +73,7 @@ class ScaleMethod:
 class LoadContext:
     """What decides how a release maps a checkpoint's tensor names."""
 
-    # The quantization config family ("" for none): naming.CONFIG_FAMILIES.
+    # The quantization config family ("" for none): name_table.CONFIG_FAMILIES.
     family: str
     architecture: str | None
     attention: AttentionKind

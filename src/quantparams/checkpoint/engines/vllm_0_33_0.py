@@ -13,7 +13,7 @@
   k_scale" is overwritten a few lines on). `CompressedTensorsKVCacheMethod`
   starts q, k and v at `torch.ones` and copies nothing; it has no prob.
 - Which names reach them: `AutoWeightsLoader` (`models/utils.py`) applies
-  the config's cache-scale mapper (`naming.py` holds it), then raises for a
+  the config's cache-scale mapper (`name_table.py` holds it), then raises for a
   name no module holds, unless a quantization config lets it ignore names
   ending in `.q_scale`, `.k_scale` or `.v_scale`. Models with their own
   loop (`deepseek_v2.py`, `llama4.py`, `dbrx.py`, `gpt_oss.py`) pass the
