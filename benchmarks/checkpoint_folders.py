@@ -10,7 +10,10 @@ of `--rounds` runs; the ratio is quantparams' time over the script's. "first" is
 a check as a command makes it, its memo caches empty; "again" is one more check
 in the same process (a server checking the same layout twice).
 
-    python benchmarks/checkpoint_folders.py [--rounds 5]
+    python benchmarks/checkpoint_folders.py [--rounds 5] [--parts]
+
+`--parts` also times the stages of a check one by one, caches empty as in
+"first" (a diagnostic for the library's developers: it calls private steps).
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ from safetensors import safe_open  # noqa: E402
 from checkpoints import INDEX_NAME  # noqa: E402
 from layouts import write_layout  # noqa: E402
 from quantparams.checkpoint import inspect_checkpoint  # noqa: E402
+from quantparams.checkpoint import inspection as inspection_module  # noqa: E402
+from quantparams.checkpoint.engines import RELEASES  # noqa: E402
+from quantparams.checkpoint.engines.view import engine_view  # noqa: E402
+from quantparams.checkpoint.folder import find_layout, resolve_folder  # noqa: E402
+from quantparams.checkpoint.scan import scan  # noqa: E402
+from quantparams.checkpoint.scheme import read_configs  # noqa: E402
 
 
 def by_hand(folder: Path) -> int:
@@ -64,10 +73,30 @@ def best(run: Callable[[], object], rounds: int, before: Callable[[], None] = la
     return min(times)
 
 
+def parts(folder: Path, rounds: int) -> list[str]:
+    """The stages of `inspect_checkpoint(folder)`, each timed on its own, in milliseconds."""
+    where = resolve_folder(folder)
+    config = read_configs(where, [])
+    layout = find_layout(where, [])
+    found = scan(layout, config, [])
+    facts = inspection_module._check(layout, config, found, [], [])[1]
+    stages: dict[str, Callable[[], object]] = {
+        "configs": lambda: read_configs(where, []),
+        "layout": lambda: find_layout(where, []),
+        "scan (headers, scales, names)": lambda: scan(layout, config, []),
+        "layer report and checks": lambda: inspection_module._check(layout, config, found, [], []),
+        "vLLM view": lambda: engine_view(RELEASES["vllm"], facts),
+        "whole check": lambda: inspect_checkpoint(folder),
+    }
+    return [f"  {stage}: {best(run, rounds, forget) * 1e3:.2f} ms" for stage, run in stages.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--parts", action="store_true", help="also time each stage of a check")
     args = parser.parse_args()
+    stage_lines = []
     rows = [
         "| layout | tensors | quantparams inspect, first | again | safe_open by hand | ratio, first | again |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -90,7 +119,9 @@ def main() -> int:
                 f"| {label} | {count} | {first * 1e3:.1f} ms | {again * 1e3:.1f} ms | {theirs * 1e3:.1f} ms "
                 f"| {first / theirs:.2f}x | {again / theirs:.2f}x |"
             )
-    print("\n".join(rows))
+            if args.parts:
+                stage_lines += ["", f"{label}, each stage on its own:", *parts(folder, args.rounds)]
+    print("\n".join(rows + stage_lines))
     return 0
 
 
