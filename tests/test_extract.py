@@ -242,7 +242,7 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
         opened.append(name)
         return read_header(path, name, stream)
 
-    def spy_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> tuple[float, ...]:
+    def spy_floats(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float, ...]:
         read.extend(name for name, one in header.tensors.items() if one == info)
         assert info.end - info.begin <= 8
         return read_floats(header, info, file)

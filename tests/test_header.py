@@ -62,7 +62,10 @@ def test_the_sound_file_reads(tmp_path: Path) -> None:
     path.write_bytes(SOUND)
     header = read_header(path, "model.safetensors")
     assert set(header.tensors) == {*SCALES, "model.embed_tokens.weight"}
-    assert header_module.read_floats(header, header.tensors["model.layers.1.self_attn.v_scale"]) == (0.5,)
+    with path.open("rb") as file:
+        assert header_module.read_floats(
+            header, header.tensors["model.layers.1.self_attn.v_scale"], file
+        ) == (0.5,)
 
 
 @pytest.mark.parametrize(

@@ -226,12 +226,9 @@ def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: i
     return TensorInfo(dtype, tuple(shape), begin, end)
 
 
-def read_floats(header: Header, info: TensorInfo, file: BinaryIO | None = None) -> tuple[float, ...]:
-    """The values of a float tensor `info` of the file, read from its bytes only; `file`, when
-    given, is the file already open (a shard's scales are read through one open)."""
-    if file is None:
-        with open(header.path, "rb") as stream:
-            return read_floats(header, info, stream)
+def read_floats(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float, ...]:
+    """The values of a float tensor `info` of the file, read from its bytes only through
+    `file`, the file already open (a shard's header and scales are read through one open)."""
     length = info.end - info.begin
     file.seek(info.begin)
     data = file.read(length)

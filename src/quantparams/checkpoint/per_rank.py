@@ -9,12 +9,12 @@ No engine reads them from the checkpoint, so only `extract` does.
 from __future__ import annotations
 
 import re
-from typing import cast
+from typing import BinaryIO, cast
 
 from .._errors import Problem
-from .folder import RANK_FILE, Layout
+from .folder import RANK_FILE, Layout, open_file
 from .grouping import by_layer
-from .header import HeaderError, read_header
+from .header import Header, HeaderError, read_header
 from .messages import no_scale_for
 from .name_table import Naming
 from .naming import MAX_LAYERS, NamedScale
@@ -114,14 +114,19 @@ _LEGACY_NAMING = Naming(
 
 
 def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[FoundScale]:
+    path = layout.folder / file
     try:
-        header = read_header(layout.folder / file, file)
+        # One open for the header and the scales' bytes, as for a shard.
+        with open_file(path) as stream:
+            return _rank_scales(file, read_header(path, file, stream), stream, problems)
     except HeaderError as error:
         problems.extend(error.problems)
-        return []
     except OSError as error:
         problems.append(Problem(file, f"cannot read: {error.strerror or error}"))
-        return []
+    return []
+
+
+def _rank_scales(file: str, header: Header, stream: BinaryIO, problems: list[Problem]) -> list[FoundScale]:
     names = [tensor for tensor in header.tensors if LEGACY_SCALE in tensor]
     if not names:
         problems.append(Problem(file, f"no tensor named like *.{LEGACY_SCALE}"))
@@ -138,7 +143,7 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[Found
             problems.append(Problem(where, past_layers(layer)))
             continue
         info = header.tensors[tensor]
-        checked = scale_values(problems, where, header, info, None, "", layer=layer)
+        checked = scale_values(problems, where, header, info, None, "", stream, layer=layer)
         # Its problems are already said: an unsound scale is kept only to be counted.
         values, sound = (None, False) if checked is None else checked
         stack = tensor[: match.start(1) - 1].lstrip(".")

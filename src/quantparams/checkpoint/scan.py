@@ -184,7 +184,7 @@ def _take(
         return
     info = header.tensors[tensor]
     heads, heads_key = _head_count(named.kind, config)
-    read = scale_values(problems, where, header, info, heads, heads_key, file=handle, layer=named.layer)
+    read = scale_values(problems, where, header, info, heads, heads_key, handle, layer=named.layer)
     values, sound = (None, False) if read is None else read
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
@@ -196,7 +196,7 @@ def scale_values(
     info: TensorInfo,
     heads: int | None,
     heads_key: str,
-    file: BinaryIO | None = None,
+    file: BinaryIO,
     layer: int | None = None,
 ) -> tuple[tuple[float, ...], bool] | None:
     """The values of a scale tensor, one per tensor or one per head (`heads`,
