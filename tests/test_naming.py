@@ -183,11 +183,11 @@ def test_the_table_names_its_release_and_producers() -> None:
 @given(names | st.text(alphabet="abk_.0123456789", max_size=30), st.sampled_from(CONFIG_FAMILIES))
 def test_a_layers_name_reads_as_layer_0s_does(tensor: str, family: str) -> None:
     # mapped_name and name_scale work a name out once, on layer 0's name; _mapped and
-    # _reading read the name itself.
+    # _read read the name itself.
     assert mapped_name(tensor, family) == naming_module._mapped(tensor, family)
     named = name_scale(tensor, family)
     has_layer = tensor.endswith("scale") and tensor_layer(tensor) is not None
-    itself = naming_module._reading(tensor, family) if has_layer else None
+    itself = naming_module._read(tensor, family) if has_layer else None
     if named is None:
         assert itself is None
     else:

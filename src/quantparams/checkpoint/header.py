@@ -12,10 +12,11 @@ Every way a file can be broken is a `HeaderError` with a one-line message.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, NamedTuple
 
 import attrs
@@ -234,8 +235,18 @@ def read_floats(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float
     data = file.read(length)
     if len(data) != length:
         raise OSError(f"{header.path}: the file was cut while it was read")
-    if info.dtype == "BF16":
+    return _unpacker(info.dtype, length)(data)
+
+
+@functools.lru_cache(maxsize=64)
+def _unpacker(dtype: str, length: int) -> Callable[[bytes], tuple[float, ...]]:
+    """What reads `length` bytes of float `dtype` as numbers: a checkpoint's scales share a few."""
+    if dtype == "BF16":
         # A bfloat16 is the upper half of the float32 with the same bits.
-        data = b"".join(b"\x00\x00" + data[i : i + 2] for i in range(0, length, 2))
-        return struct.unpack(f"<{length // 2}f", data)
-    return struct.unpack(f"<{length * 8 // _DTYPE_BITS[info.dtype]}{FLOAT_DTYPES[info.dtype]}", data)
+        widened = struct.Struct(f"<{length // 2}f").unpack
+
+        def bfloat16(data: bytes) -> tuple[float, ...]:
+            return widened(b"".join(b"\x00\x00" + data[i : i + 2] for i in range(0, length, 2)))
+
+        return bfloat16
+    return struct.Struct(f"<{length * 8 // _DTYPE_BITS[dtype]}{FLOAT_DTYPES[dtype]}").unpack

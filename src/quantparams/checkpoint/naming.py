@@ -131,27 +131,44 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
         return None
     # The table's rows read what follows a layer's number, never the number itself: the
     # layers of a model share one reading.
-    stack, rest = layer["stack"], tensor[layer.end() :]
-    first = f"{stack}.0."
-    reading = _reading(first + rest, family)
+    stack, start = layer["stack"], layer.end()
+    rest = tensor[start:]
+    reading = _reading(stack, rest, family)
     if reading is None:
         return None
     naming, kind, sglang, parameter = reading
     if parameter is not None:
-        parameter = _moved(parameter, first, tensor[: layer.end()]) or vllm_name(tensor, family)
+        parameter = vllm_name(tensor, family) if parameter == _UNMOVED else tensor[:start] + parameter
     return NamedScale(tensor, int(layer["layer"]), kind, naming, stack, parameter, sglang, rest)
 
 
+# A parameter vLLM's mapper makes of layer 0's name that does not keep layer 0's place.
+_UNMOVED = "\0"
+
+
 @functools.lru_cache(maxsize=1 << 12)
-def _reading(tensor: str, family: str) -> tuple[Naming, Kind, bool, str | None] | None:
+def _reading(stack: str, rest: str, family: str) -> tuple[Naming, Kind, bool, str | None] | None:
+    """`_read` of layer 0's tensor `stack.0.rest`, its vLLM parameter given past the
+    `stack.0.` it begins with (`_UNMOVED` when it does not begin so)."""
+    first = f"{stack}.0."
+    reading = _read(first + rest, family)
+    if reading is None:
+        return None
+    naming, kind, sglang, parameter = reading
+    if parameter is not None:
+        parameter = parameter[len(first) :] if parameter.startswith(first) else _UNMOVED
+    return naming, kind, sglang, parameter
+
+
+def _read(tensor: str, family: str) -> tuple[Naming, Kind, bool, str | None] | None:
     """The first row that matches `tensor`, the kind it reads, whether SGLang loads it, and
     the parameter vLLM loads it into under config `family` (None: none)."""
     for naming in NAMINGS:
         match = naming.regex.search(tensor)
         if match is not None:
             kind = naming.kind or _KINDS[match["kind"]]
-            parameter = _mapped(tensor, family)
-            return naming, kind, _sglang_reads(naming, tensor), _attention_parameter(parameter)
+            parameter = _attention_parameter(_mapped(tensor, family))
+            return naming, kind, _sglang_reads(naming, tensor), parameter
     return None
 
 

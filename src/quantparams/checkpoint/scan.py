@@ -22,7 +22,16 @@ from .naming import MAX_LAYERS, NamedScale, looks_like_scale, might_be_scale, na
 from .numbers import shortest
 from .scheme import ModelConfig
 
-__all__ = ["FoundScale", "Scan", "layer_as_n", "past_layers", "scan", "tensor_path"]
+__all__ = [
+    "FoundScale",
+    "Scan",
+    "layer_as_n",
+    "past_layers",
+    "scale_values",
+    "scan",
+    "sound_per_tensor",
+    "tensor_path",
+]
 
 
 def tensor_path(file: str, tensor: str) -> str:
@@ -178,15 +187,32 @@ def _take(
             if layer is not None:
                 found.unknown_layers[where] = layer
         return
-    where = tensor_path(file, tensor)
     if named.layer >= MAX_LAYERS:
-        problems.append(Problem(where, past_layers(named.layer)))
+        problems.append(Problem(tensor_path(file, tensor), past_layers(named.layer)))
         return
     info = header.tensors[tensor]
+    quick = sound_per_tensor(header, info, handle)
+    if quick is not None:
+        found.scales.append(FoundScale(file, named, info.dtype, info.shape, quick, True))
+        return
+    where = tensor_path(file, tensor)
     heads, heads_key = _head_count(named.kind, config)
     read = scale_values(problems, where, header, info, heads, heads_key, handle, layer=named.layer)
     values, sound = (None, False) if read is None else read
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
+
+
+def sound_per_tensor(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float] | None:
+    """The value of a one-value float scale, when it is finite and > 0; None for any other
+    tensor, or one that cannot be read. The common case, found in fewer steps than
+    `scale_values` takes: it gives the same value, and words what is wrong with the rest."""
+    if info.dtype not in FLOAT_DTYPES or info.shape.count(1) != len(info.shape):
+        return None
+    try:
+        (value,) = read_floats(header, info, file)
+    except OSError:
+        return None
+    return (value,) if 0.0 < value < math.inf else None
 
 
 def scale_values(
