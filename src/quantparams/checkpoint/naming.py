@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-
-import attrs
+from typing import NamedTuple
 
 from .name_table import NAMINGS, Kind, Naming
 
@@ -52,9 +51,8 @@ ATTENTION_PARAMETER = re.compile(
 _LAYER = re.compile(r"^(?P<stack>(?:.*?\.)?(?:layers|blocks|h))\.(?P<layer>[0-9]+)\.")
 
 
-@attrs.frozen
-class NamedScale:
-    """What the table says of one tensor name."""
+class NamedScale(NamedTuple):
+    """What the table says of one tensor name (one of them for each scale of a checkpoint)."""
 
     tensor: str
     layer: int

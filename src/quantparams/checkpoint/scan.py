@@ -10,7 +10,7 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import attrs
 import orjson
@@ -48,8 +48,9 @@ def past_layers(layer: int) -> str:
     return f"layer {layer} is past any model's layers (0..{MAX_LAYERS - 1}): not read as a layer"
 
 
-@attrs.frozen
-class FoundScale:
+class FoundScale(NamedTuple):
+    """A scale tensor the table names, and what was read of it (one for each scale of a checkpoint)."""
+
     file: str
     named: NamedScale
     dtype: str
