@@ -145,10 +145,12 @@ def _check(
         problems.append(Problem(where, messages.UNREAD_NAME, layer=found.unknown_layers.get(where)))
     towers: list[FoundScale] = []
     language: list[FoundScale] = []
+    # A checkpoint's scales lie in a stack or two.
+    tower_stacks = {stack: is_tower(stack) for stack in {scale.named.stack for scale in found.scales}}
     for scale in found.scales:
-        (towers if is_tower(scale.named.stack) else language).append(scale)
+        (towers if tower_stacks[scale.named.stack] else language).append(scale)
     if towers:
-        stacks = sorted({scale.named.stack for scale in towers})
+        stacks = sorted(stack for stack, tower in tower_stacks.items() if tower)
         warnings.append(Problem(layout.where, messages.towers(len(towers), stacks)))
     count = config.num_hidden_layers
     if count is None:
@@ -199,17 +201,9 @@ def _warn(
 
 
 def _layer_report(layer: int, kinds: dict[str, FoundScale]) -> LayerReport:
-    def entry(kind: str) -> ScaleEntry | None:
-        scale = kinds.get(kind)
-        if scale is None:
-            return None
-        return ScaleEntry(
-            scale.file,
-            scale.named.tensor,
-            scale.dtype,
-            scale.shape,
-            scale.values or (),
-            scale.named.vllm_name,
-        )
+    return LayerReport(layer, **{kind: _entry(scale) for kind, scale in kinds.items()})
 
-    return LayerReport(layer, entry("q"), entry("k"), entry("v"), entry("prob"))
+
+def _entry(scale: FoundScale) -> ScaleEntry:
+    named = scale.named
+    return ScaleEntry(scale.file, named.tensor, scale.dtype, scale.shape, scale.values or (), named.vllm_name)

@@ -95,25 +95,25 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
         found.tensor_count = len(layout.weight_map)
         # Each name is matched against the table once; the rest reads this.
         named = _named(layout.weight_map, config)
-        by_file: dict[str, list[str]] = {}
-        for tensor, one in named.items():
+        by_file: dict[str, list[tuple[str, NamedScale | None]]] = {}
+        for tensor, one in named:
             if one is not None or looks_like_scale(tensor):
-                by_file.setdefault(layout.weight_map[tensor], []).append(tensor)
+                by_file.setdefault(layout.weight_map[tensor], []).append((tensor, one))
         for file, wanted in sorted(by_file.items()):
-            opened = _open(layout, file, problems, found, wanted)
+            opened = _open(layout, file, problems, found, [tensor for tensor, _ in wanted])
             if opened is None:
-                found.unread_layers.update(one.layer for one in map(named.get, wanted) if one is not None)
+                found.unread_layers.update(one.layer for _, one in wanted if one is not None)
                 continue
             header, handle = opened
             with handle:
-                for tensor in sorted(wanted, key=lambda name: _order(name, named)):
+                for tensor, one in wanted:
                     if tensor not in header.tensors:
                         message = f"no such tensor in the file, but {INDEX_NAME} places it there"
                         problems.append(
                             Problem(tensor_path(file, tensor), message, layer=tensor_layer(tensor))
                         )
                         continue
-                    _take(found, config, problems, file, header, tensor, named[tensor], handle)
+                    _take(found, config, problems, file, header, tensor, one, handle)
         return found
     for file in layout.files:
         opened = _open(layout, file, problems, found, None)
@@ -121,22 +121,22 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
             continue
         header, handle = opened
         found.tensor_count += len(header.tensors)
-        named = _named(header.tensors, config)
         with handle:
-            for tensor in sorted(named, key=lambda name: _order(name, named)):
-                _take(found, config, problems, file, header, tensor, named[tensor], handle)
+            for tensor, one in _named(header.tensors, config):
+                _take(found, config, problems, file, header, tensor, one, handle)
     return found
 
 
-def _named(tensors: Iterable[str], config: ModelConfig) -> dict[str, NamedScale | None]:
-    """The table's reading of each tensor that may be a scale (named one, or like one)."""
-    return {tensor: name_scale(tensor, config.family) for tensor in tensors if might_be_scale(tensor)}
+def _named(tensors: Iterable[str], config: ModelConfig) -> list[tuple[str, NamedScale | None]]:
+    """The table's reading of each tensor that may be a scale (named one, or like one), layer
+    by layer, then by name: the order problems are listed in."""
+    named = [(tensor, name_scale(tensor, config.family)) for tensor in tensors if might_be_scale(tensor)]
+    return sorted(named, key=_order)
 
 
-def _order(tensor: str, named: dict[str, NamedScale | None]) -> tuple[int, str]:
-    """Layer by layer, then by name: the order problems are listed in."""
-    one = named[tensor]
-    return (-1 if one is None else one.layer), tensor
+def _order(item: tuple[str, NamedScale | None]) -> tuple[int, str]:
+    tensor, named = item
+    return (-1 if named is None else named.layer), tensor
 
 
 def _open(

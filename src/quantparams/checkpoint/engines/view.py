@@ -80,9 +80,10 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
     loads: dict[tuple[str, str], Load] = {}
     for scale in facts.scales:
         named = scale.named
-        load = loads.get((named.stack, named.rest))
+        key = named.stack, named.rest
+        load = loads.get(key)
         if load is None:
-            load = loads[named.stack, named.rest] = release.load(named.tensor, context)
+            load = loads[key] = release.load(named.tensor, context)
         if load.outcome == "fails" and load.failure is not None:
             return failed(load.failure, method, scale.where)
         if load.outcome != "loaded" or method is None or load.kind is None or scale.values is None:
