@@ -205,8 +205,8 @@ def _take(
 
 def sound_per_tensor(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float] | None:
     """The value of a one-value float scale, when it is finite and > 0; None for any other
-    tensor, or one that cannot be read. The common case, found in fewer steps than
-    `scale_values` takes: it gives the same value, and words what is wrong with the rest."""
+    tensor, or one that cannot be read. The common case, in fewer steps than `scale_values`
+    takes: that gives the same value for it, and words what is wrong with any other."""
     if info.dtype not in FLOAT_DTYPES or info.shape.count(1) != len(info.shape):
         return None
     try:
