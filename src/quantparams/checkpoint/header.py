@@ -183,13 +183,14 @@ def _unusual(entries: dict[str, Any], data_start: int, size: int) -> list[str]:
             unusual.append(tensor)
             continue
         # Exact types: JSON's true is an int to Python, and math.prod takes floats. A shape
-        # with a 1 in it is left to `_tensor_info`, since `True in shape` cannot tell 1 from true.
+        # with a 1 in it is left to `_tensor_info`: 1 and true compare equal, so sizes above 1
+        # are sizes, not booleans.
         if not (
             type(shape) is list
             and type(count) is int
             and type(begin) is int
             and type(end) is int
-            and (not shape or (min(shape) > 1 and True not in shape))
+            and (not shape or min(shape) > 1)
             and 0 <= begin <= end
             and data_start + end <= size
             and end - begin == (count * bits + 7) // 8
