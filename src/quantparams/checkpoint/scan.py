@@ -100,7 +100,7 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
             if one is not None or looks_like_scale(tensor):
                 by_file.setdefault(layout.weight_map[tensor], []).append((tensor, one))
         for file, wanted in sorted(by_file.items()):
-            opened = _open(layout, file, problems, found, [tensor for tensor, _ in wanted])
+            opened = _open(layout, file, problems, found, wanted)
             if opened is None:
                 found.unread_layers.update(one.layer for _, one in wanted if one is not None)
                 continue
@@ -140,10 +140,15 @@ def _order(item: tuple[str, NamedScale | None]) -> tuple[int, str]:
 
 
 def _open(
-    layout: Layout, file: str, problems: list[Problem], found: Scan, wanted: list[str] | None
+    layout: Layout,
+    file: str,
+    problems: list[Problem],
+    found: Scan,
+    wanted: list[tuple[str, NamedScale | None]] | None,
 ) -> tuple[Header, BinaryIO] | None:
     """The shard's header, and the shard open for its scales' bytes (the caller closes it);
-    None, with the problem said, when it cannot be read."""
+    None, with the problem said, when it cannot be read. `wanted`: the tensors the index
+    places in it, with their readings (None without an index)."""
     path = os.path.join(layout.folder, file)
     stream = None
     try:
@@ -154,7 +159,7 @@ def _open(
     except FileNotFoundError:
         kind = what_is(Path(path))
         if wanted is not None and kind == "not there":
-            first = orjson.dumps(wanted[0]).decode()
+            first = orjson.dumps(wanted[0][0]).decode()
             more = f" and {len(wanted) - 1} more scale tensors" if len(wanted) > 1 else ""
             problems.append(Problem(file, f"no such file, but {INDEX_NAME} places {first}{more} in it"))
         else:
