@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,6 +39,7 @@ from quantparams.checkpoint import (
     inspect_checkpoint,
 )
 from quantparams.checkpoint import scan as scan_module
+from quantparams.checkpoint.folder import OpenFile
 from quantparams.checkpoint.header import Header, TensorInfo, read_floats, read_header
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones.
@@ -238,11 +239,11 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
     opened: list[str] = []
     read: list[str] = []
 
-    def spy_header(path: Path, name: str, stream: BinaryIO | None = None) -> Header:
+    def spy_header(path: Path, name: str, stream: OpenFile | None = None) -> Header:
         opened.append(name)
         return read_header(path, name, stream)
 
-    def spy_floats(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float, ...]:
+    def spy_floats(header: Header, info: TensorInfo, file: OpenFile) -> tuple[float, ...]:
         read.extend(name for name, one in header.tensors.items() if one == info)
         assert info.end - info.begin <= 8
         return read_floats(header, info, file)

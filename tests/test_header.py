@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 from pathlib import Path
@@ -19,6 +18,7 @@ from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ExtractError, Problem, extract_scales, inspect_checkpoint
 from quantparams.checkpoint import folder as folder_module
 from quantparams.checkpoint import header as header_module
+from quantparams.checkpoint.folder import open_file
 from quantparams.checkpoint.header import HeaderError, read_header
 
 SCALES = {
@@ -62,7 +62,7 @@ def test_the_sound_file_reads(tmp_path: Path) -> None:
     path.write_bytes(SOUND)
     header = read_header(path, "model.safetensors")
     assert set(header.tensors) == {*SCALES, "model.embed_tokens.weight"}
-    with path.open("rb") as file:
+    with open_file(path) as file:
         assert header_module.read_floats(
             header, header.tensors["model.layers.1.self_attn.v_scale"], file
         ) == (0.5,)
@@ -223,20 +223,6 @@ def test_fuzzed_headers_give_one_line_problems(tmp_path_factory: pytest.TempPath
     assert all(problem.path.startswith(("model.safetensors", "*.safetensors")) for problem in problems)
 
 
-class _CountingFile(io.FileIO):
-    read_bytes = 0
-
-    def __init__(self, file: int | str, mode: str = "r", buffering: int = 0) -> None:
-        # Unbuffered, as the shards are opened: what is read is what is asked for.
-        assert buffering == 0
-        super().__init__(file, mode)
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        _CountingFile.read_bytes += len(data)
-        return data
-
-
 def test_a_16_gib_sparse_checkpoint_reads_headers_and_scale_bytes_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,13 +231,20 @@ def test_a_16_gib_sparse_checkpoint_reads_headers_and_scale_bytes_only(
         tmp_path, SCALES, config=model_config(2, compressed_tensors_config()), extra_tensors=weights
     )
     assert (folder / "model.safetensors").stat().st_size > 16 << 30
-    # Every shard is opened by folder.open_file.
-    monkeypatch.setattr(folder_module, "open", _CountingFile, raising=False)
-    _CountingFile.read_bytes = 0
+    # Every shard is read through folder.OpenFile.
+    read = folder_module.OpenFile.read
+    counted: list[int] = []
+
+    def counting(file: folder_module.OpenFile, begin: int, length: int) -> bytes:
+        data = read(file, begin, length)
+        counted.append(len(data))
+        return data
+
+    monkeypatch.setattr(folder_module.OpenFile, "read", counting)
     inspection = inspect_checkpoint(folder)
     assert inspection.ok
     assert extract_scales(folder).kv_cache.scaling_factor == {0: {0: 0.25, 1: 0.5}}
     # Two readings of the header and the 4 scales of 4 bytes each.
     with open(folder / "model.safetensors", "rb") as file:
         header_bytes = 8 + struct.unpack("<Q", file.read(8))[0]
-    assert _CountingFile.read_bytes == 2 * (header_bytes + 4 * 4)
+    assert sum(counted) == 2 * (header_bytes + 4 * 4)

@@ -21,7 +21,6 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import BinaryIO
 
 import attrs
 import orjson
@@ -31,6 +30,7 @@ from .._errors import Problem, describe
 __all__ = [
     "INDEX_NAME",
     "Layout",
+    "OpenFile",
     "UnreadableCheckpoint",
     "find_layout",
     "open_file",
@@ -86,7 +86,39 @@ def what_is(path: Path) -> str | None:
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-def open_file(path: str | os.PathLike[str]) -> BinaryIO:
+class OpenFile:
+    """A regular file open for reading at offsets, and its size when it was opened.
+
+    A check opens every shard of a checkpoint for a few small reads (its header,
+    then its scales); the reads go straight to the descriptor, as a file object
+    around it would cost more than they do.
+    """
+
+    __slots__ = ("_descriptor", "path", "size")
+
+    def __init__(self, path: str, descriptor: int, size: int) -> None:
+        self.path = path
+        self.size = size
+        self._descriptor = descriptor
+
+    def read(self, begin: int, length: int) -> bytes:
+        """At most `length` bytes from offset `begin`: fewer where the file ends."""
+        os.lseek(self._descriptor, begin, os.SEEK_SET)
+        return os.read(self._descriptor, length)
+
+    def close(self) -> None:
+        if self._descriptor >= 0:
+            os.close(self._descriptor)
+            self._descriptor = -1
+
+    def __enter__(self) -> OpenFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_file(path: str | os.PathLike[str]) -> OpenFile:
     """`path` open for reading, when it is a regular file (or a link to one).
 
     Raises `OSError`: `FileNotFoundError` when nothing is there (`what_is` says
@@ -94,10 +126,10 @@ def open_file(path: str | os.PathLike[str]) -> BinaryIO:
     """
     descriptor = os.open(path, _OPEN_FLAGS)
     try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"{_kind(mode)}, not a file")
-        return open(descriptor, "rb", buffering=0)
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, f"{_kind(status.st_mode)}, not a file")
+        return OpenFile(os.fspath(path), descriptor, status.st_size)
     except BaseException:
         os.close(descriptor)
         raise

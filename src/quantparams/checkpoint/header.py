@@ -17,13 +17,13 @@ import math
 import os
 import struct
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
 import orjson
 
 from .._errors import Problem, QuantParamError, describe
-from .folder import open_file
+from .folder import OpenFile, open_file
 
 __all__ = [
     "FLOAT_DTYPES",
@@ -116,7 +116,7 @@ def _broken(name: str, message: str) -> HeaderError:
     return HeaderError([Problem(name, f"not a readable safetensors file: {message}")])
 
 
-def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None = None) -> Header:
+def read_header(path: str | os.PathLike[str], name: str, stream: OpenFile | None = None) -> Header:
     """The header of the file at `path`; `name` is how messages call the file. `stream`, when
     given, is the file already open, and stays open (its scales are read through it next).
 
@@ -125,9 +125,8 @@ def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None
     if stream is None:
         with open_file(path) as file:
             return read_header(path, name, file)
-    stream.seek(0)
-    size = os.fstat(stream.fileno()).st_size
-    prefix = stream.read(8)
+    size = stream.size
+    prefix = stream.read(0, 8)
     if len(prefix) < 8:
         raise _broken(name, f"{len(prefix)} bytes, too short for the 8-byte header length")
     (length,) = struct.unpack("<Q", prefix)
@@ -135,7 +134,7 @@ def read_header(path: str | os.PathLike[str], name: str, stream: BinaryIO | None
         raise _broken(name, f"header length {length} is past the {MAX_HEADER_BYTES}-byte limit")
     if 8 + length > size:
         raise _broken(name, f"header length {length} runs past the end of the {size}-byte file")
-    data = stream.read(length)
+    data = stream.read(8, length)
     if len(data) < length:
         raise _broken(name, "the file was cut while it was read")
     try:
@@ -228,12 +227,11 @@ def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: i
     return TensorInfo(dtype, tuple(shape), begin, end)
 
 
-def read_floats(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float, ...]:
+def read_floats(header: Header, info: TensorInfo, file: OpenFile) -> tuple[float, ...]:
     """The values of a float tensor `info` of the file, read from its bytes only through
     `file`, the file already open (a shard's header and scales are read through one open)."""
     length = info.end - info.begin
-    file.seek(info.begin)
-    data = file.read(length)
+    data = file.read(info.begin, length)
     if len(data) != length:
         raise OSError(f"{header.path}: the file was cut while it was read")
     return _unpacker(info.dtype, length)(data)

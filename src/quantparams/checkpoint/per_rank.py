@@ -9,10 +9,10 @@ No engine reads them from the checkpoint, so only `extract` does.
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, cast
+from typing import cast
 
 from .._errors import Problem
-from .folder import RANK_FILE, Layout, open_file
+from .folder import RANK_FILE, Layout, OpenFile, open_file
 from .grouping import by_layer
 from .header import Header, HeaderError, read_header
 from .messages import no_scale_for
@@ -126,7 +126,7 @@ def _read_rank(layout: Layout, file: str, problems: list[Problem]) -> list[Found
     return []
 
 
-def _rank_scales(file: str, header: Header, stream: BinaryIO, problems: list[Problem]) -> list[FoundScale]:
+def _rank_scales(file: str, header: Header, stream: OpenFile, problems: list[Problem]) -> list[FoundScale]:
     names = [tensor for tensor in header.tensors if LEGACY_SCALE in tensor]
     if not names:
         problems.append(Problem(file, f"no tensor named like *.{LEGACY_SCALE}"))

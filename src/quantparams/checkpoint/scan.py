@@ -10,13 +10,13 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import attrs
 import orjson
 
 from .._errors import Problem, describe
-from .folder import INDEX_NAME, Layout, open_file, what_is
+from .folder import INDEX_NAME, Layout, OpenFile, open_file, what_is
 from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
 from .naming import MAX_LAYERS, NamedScale, looks_like_scale, might_be_scale, name_scale, tensor_layer
 from .numbers import shortest
@@ -145,7 +145,7 @@ def _open(
     problems: list[Problem],
     found: Scan,
     wanted: list[tuple[str, NamedScale | None]] | None,
-) -> tuple[Header, BinaryIO] | None:
+) -> tuple[Header, OpenFile] | None:
     """The shard's header, and the shard open for its scales' bytes (the caller closes it);
     None, with the problem said, when it cannot be read. `wanted`: the tensors the index
     places in it, with their readings (None without an index)."""
@@ -182,7 +182,7 @@ def _take(
     header: Header,
     tensor: str,
     named: NamedScale | None,
-    handle: BinaryIO,
+    handle: OpenFile,
 ) -> None:
     """Record `tensor`, which the table names `named` (None: not a scale it knows)."""
     if named is None:
@@ -208,7 +208,7 @@ def _take(
     found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
 
-def sound_per_tensor(header: Header, info: TensorInfo, file: BinaryIO) -> tuple[float] | None:
+def sound_per_tensor(header: Header, info: TensorInfo, file: OpenFile) -> tuple[float] | None:
     """The value of a one-value float scale, when it is finite and > 0; None for any other
     tensor, or one that cannot be read. The common case, in fewer steps than `scale_values`
     takes: that gives the same value for it, and words what is wrong with any other."""
@@ -228,7 +228,7 @@ def scale_values(
     info: TensorInfo,
     heads: int | None,
     heads_key: str,
-    file: BinaryIO,
+    file: OpenFile,
     layer: int | None = None,
 ) -> tuple[tuple[float, ...], bool] | None:
     """The values of a scale tensor, one per tensor or one per head (`heads`,
