@@ -133,7 +133,9 @@ class Release:
         return self.methods_for(quantization, family).get((family, attention))
 
 
-@attrs.frozen
+# Not slotted, as LayerView: a view makes one for each scale, and a frozen slotted
+# class sets each field through object.__setattr__, which costs more than a dict's.
+@attrs.frozen(slots=False)
 class ScaleView:
     """One of q, k, v and prob as the kernels get it, and where it came from."""
 
@@ -155,7 +157,7 @@ class ScaleView:
 DEFAULT = ScaleView(1.0, "default")
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class LayerView:
     layer: int
     q: ScaleView = DEFAULT
