@@ -248,3 +248,19 @@ def test_a_16_gib_sparse_checkpoint_reads_headers_and_scale_bytes_only(
     with open(folder / "model.safetensors", "rb") as file:
         header_bytes = 8 + struct.unpack("<Q", file.read(8))[0]
     assert sum(counted) == 2 * (header_bytes + 4 * 4)
+
+
+def test_an_open_file_reads_at_offsets_and_closes_once(tmp_path: Path) -> None:
+    path = tmp_path / "bytes.bin"
+    path.write_bytes(bytes(range(10)))
+    with open_file(path) as file:
+        assert (file.path, file.size) == (str(path), 10)
+        assert file.read(4, 3) == bytes([4, 5, 6])
+        assert file.read(0, 2) == bytes([0, 1])
+        # Fewer bytes where the file ends, none past it: the callers say the file was cut.
+        assert file.read(8, 5) == bytes([8, 9])
+        assert file.read(12, 1) == b""
+    # Closed by the block; closing again is harmless.
+    file.close()
+    with pytest.raises(OSError, match="descriptor"):
+        file.read(0, 1)
