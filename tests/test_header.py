@@ -254,7 +254,7 @@ def test_an_open_file_reads_at_offsets_and_closes_once(tmp_path: Path) -> None:
     path = tmp_path / "bytes.bin"
     path.write_bytes(bytes(range(10)))
     with open_file(path) as file:
-        assert (file.path, file.size) == (str(path), 10)
+        assert file.size == 10
         assert file.read(4, 3) == bytes([4, 5, 6])
         assert file.read(0, 2) == bytes([0, 1])
         # Fewer bytes where the file ends, none past it: the callers say the file was cut.

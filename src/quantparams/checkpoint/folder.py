@@ -94,10 +94,9 @@ class OpenFile:
     around it would cost more than they do.
     """
 
-    __slots__ = ("_descriptor", "path", "size")
+    __slots__ = ("_descriptor", "size")
 
-    def __init__(self, path: str, descriptor: int, size: int) -> None:
-        self.path = path
+    def __init__(self, descriptor: int, size: int) -> None:
         self.size = size
         self._descriptor = descriptor
 
@@ -129,7 +128,7 @@ def open_file(path: str | os.PathLike[str]) -> OpenFile:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise OSError(errno.EINVAL, f"{_kind(status.st_mode)}, not a file")
-        return OpenFile(os.fspath(path), descriptor, status.st_size)
+        return OpenFile(descriptor, status.st_size)
     except BaseException:
         os.close(descriptor)
         raise
