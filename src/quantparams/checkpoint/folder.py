@@ -20,6 +20,7 @@ import errno
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 import attrs
@@ -100,10 +101,18 @@ class OpenFile:
         self.size = size
         self._descriptor = descriptor
 
-    def read(self, begin: int, length: int) -> bytes:
-        """At most `length` bytes from offset `begin`: fewer where the file ends."""
-        os.lseek(self._descriptor, begin, os.SEEK_SET)
-        return os.read(self._descriptor, length)
+    if sys.platform == "win32":
+
+        def read(self, begin: int, length: int) -> bytes:
+            """At most `length` bytes from offset `begin`: fewer where the file ends."""
+            os.lseek(self._descriptor, begin, os.SEEK_SET)
+            return os.read(self._descriptor, length)
+
+    else:
+        # One system call a read, where seeking first takes two: a check makes a few hundred.
+        def read(self, begin: int, length: int) -> bytes:
+            """At most `length` bytes from offset `begin`: fewer where the file ends."""
+            return os.pread(self._descriptor, length, begin)
 
     def close(self) -> None:
         if self._descriptor >= 0:

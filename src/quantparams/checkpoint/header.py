@@ -4,7 +4,7 @@ The format: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
 (an object mapping each tensor name to its `dtype`, `shape` and
 `data_offsets`, plus an optional `__metadata__`), then the tensors' bytes,
 little-endian, offsets counted from the end of the header. Only the header
-and the bytes asked for are read, so a file of tens of GB costs two small
+and the bytes asked for are read, so a file of tens of GB costs a few small
 reads; neither numpy nor safetensors is needed.
 
 Every way a file can be broken is a `HeaderError` with a one-line message.
@@ -37,6 +37,9 @@ __all__ = [
 
 # safetensors itself refuses headers past 100 MB.
 MAX_HEADER_BYTES = 100_000_000
+# A shard's first read takes its header's length and, for most shards, the header
+# with it: a check reads every shard's header, and each read is a system call.
+_FIRST_READ = 1 << 14
 
 # Bits per element of every dtype safetensors writes.
 _DTYPE_BITS = {
@@ -126,15 +129,15 @@ def read_header(path: str | os.PathLike[str], name: str, stream: OpenFile | None
         with open_file(path) as file:
             return read_header(path, name, file)
     size = stream.size
-    prefix = stream.read(0, 8)
-    if len(prefix) < 8:
-        raise _broken(name, f"{len(prefix)} bytes, too short for the 8-byte header length")
-    (length,) = struct.unpack("<Q", prefix)
+    head = stream.read(0, _FIRST_READ)
+    if len(head) < 8:
+        raise _broken(name, f"{len(head)} bytes, too short for the 8-byte header length")
+    (length,) = struct.unpack_from("<Q", head)
     if length > MAX_HEADER_BYTES:
         raise _broken(name, f"header length {length} is past the {MAX_HEADER_BYTES}-byte limit")
     if 8 + length > size:
         raise _broken(name, f"header length {length} runs past the end of the {size}-byte file")
-    data = stream.read(8, length)
+    data = head[8 : 8 + length] if 8 + length <= len(head) else stream.read(8, length)
     if len(data) < length:
         raise _broken(name, "the file was cut while it was read")
     try:
