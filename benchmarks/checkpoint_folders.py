@@ -6,9 +6,10 @@ shards) and a DeepSeek-V3-sized MoE (61 layers, 256 experts, 163 shards, about
 with `safetensors.safe_open` and reads each tensor whose name ends in
 `k_scale` / `v_scale`; quantparams runs `inspect_checkpoint`, which also reads
 the configs, checks every header and models the engines. Each time is the best
-of `--rounds` runs; the ratio is quantparams' time over the script's. "first" is
-a check as a command makes it, its memo caches empty; "again" is one more check
-in the same process (a server checking the same layout twice).
+of `--rounds` rounds, the three runs taking turns in each; the ratio is
+quantparams' time over the script's. "first" is a check as a command makes it,
+its memo caches empty; "again" is one more check in the same process (a server
+checking the same layout twice).
 
     python benchmarks/checkpoint_folders.py [--rounds 5] [--parts]
 
@@ -64,13 +65,22 @@ def forget() -> None:
 
 
 def best(run: Callable[[], object], rounds: int, before: Callable[[], None] = lambda: None) -> float:
-    times = []
+    return side_by_side({"run": (run, before)}, rounds)["run"]
+
+
+def side_by_side(
+    runs: dict[str, tuple[Callable[[], object], Callable[[], None]]], rounds: int
+) -> dict[str, float]:
+    """The best time of each run, the runs taking turns round by round: a slow spell of a
+    shared machine then falls on all of them, not on whichever ran during it."""
+    times: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(rounds):
-        before()
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for label, (run, before) in runs.items():
+            before()
+            started = time.perf_counter()
+            run()
+            times[label].append(time.perf_counter() - started)
+    return {label: min(spent) for label, spent in times.items()}
 
 
 def parts(folder: Path, rounds: int) -> list[str]:
@@ -112,9 +122,19 @@ def main() -> int:
             if not inspection.ok or by_hand(folder) != 2 * layers:
                 print(f"{label}: the two disagree: {inspection.problems}", file=sys.stderr)
                 return 1
-            first = best(lambda folder=folder: inspect_checkpoint(folder), args.rounds, forget)
-            again = best(lambda folder=folder: inspect_checkpoint(folder), args.rounds)
-            theirs = best(lambda folder=folder: by_hand(folder), args.rounds)
+
+            def check(folder: Path = folder) -> object:
+                return inspect_checkpoint(folder)
+
+            times = side_by_side(
+                {
+                    "first": (check, forget),
+                    "again": (check, lambda: None),
+                    "theirs": (lambda folder=folder: by_hand(folder), lambda: None),
+                },
+                args.rounds,
+            )
+            first, again, theirs = times["first"], times["again"], times["theirs"]
             rows.append(
                 f"| {label} | {count} | {first * 1e3:.1f} ms | {again * 1e3:.1f} ms | {theirs * 1e3:.1f} ms "
                 f"| {first / theirs:.2f}x | {again / theirs:.2f}x |"
