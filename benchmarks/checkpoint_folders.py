@@ -9,7 +9,9 @@ the configs, checks every header and models the engines. Each time is the best
 of `--rounds` rounds, the three runs taking turns in each; the ratio is
 quantparams' time over the script's. "first" is a check as a command makes it,
 its memo caches empty; "again" is one more check in the same process (a server
-checking the same layout twice).
+checking the same layout twice). "median round" is the median over the rounds
+of each round's ratio, "first" over the script: on a machine whose speed comes
+and goes, the best times may come from its fast spells alone.
 
     python benchmarks/checkpoint_folders.py [--rounds 5] [--parts]
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -64,15 +67,11 @@ def forget() -> None:
                     value.cache_clear()
 
 
-def best(run: Callable[[], object], rounds: int, before: Callable[[], None] = lambda: None) -> float:
-    return side_by_side({"run": (run, before)}, rounds)["run"]
-
-
 def side_by_side(
     runs: dict[str, tuple[Callable[[], object], Callable[[], None]]], rounds: int
-) -> dict[str, float]:
-    """The best time of each run, the runs taking turns round by round: a slow spell of a
-    shared machine then falls on all of them, not on whichever ran during it."""
+) -> dict[str, list[float]]:
+    """Each run's time in every round, the runs taking turns round by round: a slow spell
+    of a shared machine then falls on all of them, not on whichever ran during it."""
     times: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(rounds):
         for label, (run, before) in runs.items():
@@ -80,11 +79,12 @@ def side_by_side(
             started = time.perf_counter()
             run()
             times[label].append(time.perf_counter() - started)
-    return {label: min(spent) for label, spent in times.items()}
+    return times
 
 
 def parts(folder: Path, rounds: int) -> list[str]:
-    """The stages of `inspect_checkpoint(folder)`, each timed on its own, in milliseconds."""
+    """The stages of `inspect_checkpoint(folder)`, each timed on its own, taking turns round by
+    round: the best and the median round, in milliseconds."""
     where = resolve_folder(folder)
     config = read_configs(where, [])
     layout = find_layout(where, [])
@@ -98,7 +98,11 @@ def parts(folder: Path, rounds: int) -> list[str]:
         "vLLM view": lambda: engine_view(RELEASES["vllm"], facts),
         "whole check": lambda: inspect_checkpoint(folder),
     }
-    return [f"  {stage}: {best(run, rounds, forget) * 1e3:.2f} ms" for stage, run in stages.items()]
+    times = side_by_side({stage: (run, forget) for stage, run in stages.items()}, rounds)
+    return [
+        f"  {stage}: {min(spent) * 1e3:.2f} ms, median {statistics.median(spent) * 1e3:.2f} ms"
+        for stage, spent in times.items()
+    ]
 
 
 def main() -> int:
@@ -108,8 +112,9 @@ def main() -> int:
     args = parser.parse_args()
     stage_lines = []
     rows = [
-        "| layout | tensors | quantparams inspect, first | again | safe_open by hand | ratio, first | again |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| layout | tensors | quantparams inspect, first | again | safe_open by hand "
+        "| ratio, first | again | first, median round |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     with tempfile.TemporaryDirectory() as scratch:
         for label, layers, shards, experts in (
@@ -134,10 +139,11 @@ def main() -> int:
                 },
                 args.rounds,
             )
-            first, again, theirs = times["first"], times["again"], times["theirs"]
+            first, again, theirs = (min(times[run]) for run in ("first", "again", "theirs"))
+            typical = statistics.median(ours / hand for ours, hand in zip(times["first"], times["theirs"]))
             rows.append(
                 f"| {label} | {count} | {first * 1e3:.1f} ms | {again * 1e3:.1f} ms | {theirs * 1e3:.1f} ms "
-                f"| {first / theirs:.2f}x | {again / theirs:.2f}x |"
+                f"| {first / theirs:.2f}x | {again / theirs:.2f}x | {typical:.2f}x |"
             )
             if args.parts:
                 stage_lines += ["", f"{label}, each stage on its own:", *parts(folder, args.rounds)]
