@@ -267,8 +267,8 @@ def test_a_16_gib_sparse_checkpoint_reads_headers_and_scale_bytes_only(
     inspection = inspect_checkpoint(folder)
     assert inspection.ok
     assert extract_scales(folder).kv_cache.scaling_factor == {0: {0: 0.25, 1: 0.5}}
-    # Each of the two checks reads the header in one read of a few KiB at most (the
-    # header and the bytes after it), then the 4 scales of 4 bytes each.
+    # Each of the two checks reads the header in one read of at most 64 KiB (the header
+    # and the bytes after it), then the 4 scales of 4 bytes each.
     with open(folder / "model.safetensors", "rb") as file:
         header_bytes = 8 + struct.unpack("<Q", file.read(8))[0]
     header_reads = [length for length in counted if length != 4]

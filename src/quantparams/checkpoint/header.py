@@ -37,8 +37,9 @@ __all__ = [
 
 # safetensors itself refuses headers past 100 MB.
 MAX_HEADER_BYTES = 100_000_000
-# A shard's first read takes its header's length and, for most shards, the header
-# with it: a check reads every shard's header, and each read is a system call.
+# A shard's first read takes its header's length and, when the header is short (a
+# dense model's shards list a few dozen tensors), the header with it: a check reads
+# every shard's header, and each read is a system call.
 _FIRST_READ = 1 << 14
 
 # Bits per element of every dtype safetensors writes.
