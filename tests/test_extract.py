@@ -40,7 +40,7 @@ from quantparams.checkpoint import (
 )
 from quantparams.checkpoint import scan as scan_module
 from quantparams.checkpoint.folder import OpenFile
-from quantparams.checkpoint.header import Header, TensorInfo, read_floats, read_header
+from quantparams.checkpoint.header import Header, TensorInfo, read_floats, read_header, read_one_float
 
 # Distinct k and v per layer, k the larger on even layers, v on odd ones.
 SCALES = {
@@ -239,17 +239,29 @@ def test_only_scale_tensors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
     opened: list[str] = []
     read: list[str] = []
 
+    headers: list[Header] = []
+
     def spy_header(path: Path, name: str, stream: OpenFile | None = None) -> Header:
         opened.append(name)
-        return read_header(path, name, stream)
+        headers.append(read_header(path, name, stream))
+        return headers[-1]
+
+    def named(info: TensorInfo) -> list[str]:
+        return [name for header in headers for name, one in header.tensors.items() if one == info]
 
     def spy_floats(header: Header, info: TensorInfo, file: OpenFile) -> tuple[float, ...]:
-        read.extend(name for name, one in header.tensors.items() if one == info)
+        read.extend(named(info))
         assert info.end - info.begin <= 8
         return read_floats(header, info, file)
 
+    def spy_one_float(info: TensorInfo, file: OpenFile) -> float | None:
+        read.extend(named(info))
+        assert info.end - info.begin <= 8
+        return read_one_float(info, file)
+
     monkeypatch.setattr(scan_module, "read_header", spy_header)
     monkeypatch.setattr(scan_module, "read_floats", spy_floats)
+    monkeypatch.setattr(scan_module, "read_one_float", spy_one_float)
     schema = extract_scales(tmp_path)
     assert schema.kv_cache.scaling_factor == {0: _reduced("max")}
     assert sorted(opened) == sorted(shard_names(3))

@@ -54,7 +54,7 @@ def test_the_quick_read_answers_only_what_the_full_read_answers_without_a_proble
     header = read_header(path, "model.safetensors")
     info = header.tensors["t"]
     with open_file(path) as file:
-        quick = scan_module.sound_per_tensor(header, info, file)
+        quick = scan_module.sound_per_tensor(info, file)
         problems: list[Problem] = []
         full = scan_module.scale_values(problems, "t", header, info, heads, "num_key_value_heads", file)
     if quick is not None:
@@ -71,7 +71,7 @@ def test_a_one_value_scale_takes_the_quick_read(tmp_path: Path) -> None:
         )
         header = read_header(path, path.name)
         with open_file(path) as file:
-            assert scan_module.sound_per_tensor(header, header.tensors["t"], file) == (0.5,)
+            assert scan_module.sound_per_tensor(header.tensors["t"], file) == (0.5,)
 
 
 def _folders(tmp_path: Path) -> list[Path]:

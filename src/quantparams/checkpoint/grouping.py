@@ -22,14 +22,24 @@ def by_layer(
     layers: dict[int, dict[str, FoundScale]] = {}
     duplicated: set[int] = set()
     for scale in scales:
-        layer = scale.named.layer
-        kinds = layers.setdefault(layer, {})
-        fills = ("k", "v") if scale.named.kind == "kv" else (scale.named.kind,)
-        taken = [kinds[kind] for kind in fills if kind in kinds]
-        if taken:
-            message = duplicate(layer, taken[0].named.kind, taken[0].where)
+        named = scale.named
+        layer = named.layer
+        kinds = layers.get(layer)
+        if kinds is None:
+            kinds = layers[layer] = {}
+        # The first scale already held of a kind this one fills.
+        taken = None
+        for kind in _FILLS.get(named.kind) or (named.kind,):
+            held = kinds.get(kind)
+            if held is None:
+                kinds[kind] = scale
+            elif taken is None:
+                taken = held
+        if taken is not None:
+            message = duplicate(layer, taken.named.kind, taken.where)
             problems.append(Problem(scale.where, message, layer=layer))
             duplicated.add(layer)
-        for kind in fills:
-            kinds.setdefault(kind, scale)
     return layers, duplicated
+
+
+_FILLS = {"kv": ("k", "v")}

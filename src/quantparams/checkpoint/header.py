@@ -33,6 +33,7 @@ __all__ = [
     "TensorInfo",
     "read_floats",
     "read_header",
+    "read_one_float",
 ]
 
 # safetensors itself refuses headers past 100 MB.
@@ -253,3 +254,36 @@ def _unpacker(dtype: str, length: int) -> Callable[[bytes], tuple[float, ...]]:
 
         return bfloat16
     return struct.Struct(f"<{length * 8 // _DTYPE_BITS[dtype]}{FLOAT_DTYPES[dtype]}").unpack
+
+
+def _one_bfloat16(data: bytes) -> tuple[Any, ...]:
+    return _ONE_F32(b"\x00\x00" + data)
+
+
+_ONE_F32 = struct.Struct("<f").unpack
+# A one-value tensor of each float dtype: its bytes, and what reads them.
+_ONE_FLOAT: dict[str, tuple[int, Callable[[bytes], tuple[Any, ...]]]] = {
+    "F16": (2, struct.Struct("<e").unpack),
+    "BF16": (2, _one_bfloat16),
+    "F32": (4, _ONE_F32),
+    "F64": (8, struct.Struct("<d").unpack),
+}
+
+
+def read_one_float(info: TensorInfo, file: OpenFile) -> float | None:
+    """The value of `info` when it is a float tensor of one value (of any shape of 1s), as
+    `read_floats` reads it, in fewer steps; None for any other tensor, or one whose bytes
+    cannot be read (`read_floats` says why)."""
+    one = _ONE_FLOAT.get(info.dtype)
+    # A header's entries are sound: a float tensor of one value is one value's bytes long.
+    if one is None or info.end - info.begin != one[0]:
+        return None
+    size, unpack = one
+    try:
+        data = file.read(info.begin, size)
+    except OSError:
+        return None
+    if len(data) != size:
+        return None
+    value: float = unpack(data)[0]
+    return value

@@ -158,7 +158,9 @@ def _check(
     kept = attention_layers(config.text, count)
     keeps_cache = tuple(range(count)) if kept is None else kept
     model = [scale for scale in language if scale.named.layer < count]
-    facts = CheckpointFacts(config, tuple(scale for scale in model if scale.values is not None), keeps_cache)
+    facts = CheckpointFacts(
+        config, tuple([scale for scale in model if scale.values is not None]), keeps_cache
+    )
     unjudged = set(found.unread_layers) | {scale.named.layer for scale in model if not scale.sound}
     if found.unreadable_files and layout.kind != "index":
         # Without an index, an unreadable file's layers are unknown, not missing.
@@ -188,8 +190,8 @@ def _warn(
     warnings: list[Problem],
 ) -> None:
     warnings.extend(scale_outliers(by_layer, count, config.family))
-    values = [value for scale in found.scales if scale.sound for value in scale.values or ()]
-    if values and all(value == 1.0 for value in values):
+    values = (value for scale in found.scales if scale.sound for value in scale.values or ())
+    if next(values, None) == 1.0 and all(value == 1.0 for value in values):
         warnings.append(Problem(layout.where, messages.all_ones(config)))
     if not config.found:
         warnings.append(Problem(layout.where, messages.NO_CONFIG))
@@ -201,7 +203,17 @@ def _warn(
 
 
 def _layer_report(layer: int, kinds: dict[str, FoundScale]) -> LayerReport:
-    return LayerReport(layer, **{kind: _entry(scale) for kind, scale in kinds.items()})
+    q, k, v, prob = kinds.get("q"), kinds.get("k"), kinds.get("v"), kinds.get("prob")
+    # A fused kv scale fills both k and v with one entry.
+    k_entry = None if k is None else _entry(k)
+    v_entry = k_entry if v is k else None if v is None else _entry(v)
+    return LayerReport(
+        layer,
+        None if q is None else _entry(q),
+        k_entry,
+        v_entry,
+        None if prob is None else _entry(prob),
+    )
 
 
 def _entry(scale: FoundScale) -> ScaleEntry:

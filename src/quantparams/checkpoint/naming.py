@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from .name_table import NAMINGS, Kind, Naming
@@ -20,6 +21,7 @@ __all__ = [
     "looks_like_scale",
     "mapped_name",
     "name_scale",
+    "scale_like",
     "vllm_name",
 ]
 
@@ -129,7 +131,8 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
         return None
     # The table's rows read what follows a layer's number, never the number itself: the
     # layers of a model share one reading.
-    stack, start = layer["stack"], layer.end()
+    stack, number = layer.groups()
+    start = layer.end()
     rest = tensor[start:]
     reading = _reading(stack, rest, family)
     if reading is None:
@@ -137,7 +140,7 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
     naming, kind, sglang, parameter = reading
     if parameter is not None:
         parameter = vllm_name(tensor, family) if parameter == _UNMOVED else tensor[:start] + parameter
-    return NamedScale(tensor, int(layer["layer"]), kind, naming, stack, parameter, sglang, rest)
+    return NamedScale(tensor, int(number), kind, naming, stack, parameter, sglang, rest)
 
 
 # A parameter vLLM's mapper makes of layer 0's name that does not keep layer 0's place.
@@ -186,10 +189,19 @@ def tensor_layer(tensor: str) -> int | None:
     return None if found is None else int(found["layer"])
 
 
+# What `might_be_scale` finds: every naming and every name `_LOOKS_LIKE_SCALE` takes has it.
+_MIGHT_BE_SCALE = re.compile(r"scale\Z|scaling_factor")
+
+
 def might_be_scale(tensor: str) -> bool:
     """Whether the table or a person could take `tensor` for a scale: false for nearly every
     tensor of a checkpoint, on its name's ending alone."""
-    return tensor.endswith("scale") or "scaling_factor" in tensor
+    return _MIGHT_BE_SCALE.search(tensor) is not None
+
+
+def scale_like(tensors: Iterable[str]) -> Iterator[str]:
+    """The tensors of `tensors` that `might_be_scale`, in order."""
+    return filter(_MIGHT_BE_SCALE.search, tensors)
 
 
 def looks_like_scale(tensor: str) -> bool:

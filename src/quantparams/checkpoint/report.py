@@ -15,7 +15,9 @@ from .scheme import KVCacheScheme
 __all__ = ["CheckpointInspection", "CheckpointReport", "LayerReport", "ScaleEntry"]
 
 
-@attrs.frozen
+# Not slotted, as the engine views' records: a report makes one for each scale and
+# layer, and a frozen slotted class sets each field through object.__setattr__.
+@attrs.frozen(slots=False)
 class ScaleEntry:
     """One scale tensor of a layer, as the checkpoint stores it."""
 
@@ -42,7 +44,7 @@ class ScaleEntry:
         }
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class LayerReport:
     """The q, k, v and prob scales of one layer; a fused kv_scale fills both k and v."""
 

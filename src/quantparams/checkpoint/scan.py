@@ -17,8 +17,8 @@ import orjson
 
 from .._errors import Problem, describe
 from .folder import INDEX_NAME, Layout, OpenFile, open_file, what_is
-from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header
-from .naming import MAX_LAYERS, NamedScale, looks_like_scale, might_be_scale, name_scale, tensor_layer
+from .header import FLOAT_DTYPES, Header, HeaderError, TensorInfo, read_floats, read_header, read_one_float
+from .naming import MAX_LAYERS, NamedScale, looks_like_scale, name_scale, scale_like, tensor_layer
 from .numbers import shortest
 from .scheme import ModelConfig
 
@@ -106,14 +106,7 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
                 continue
             header, handle = opened
             with handle:
-                for tensor, one in wanted:
-                    if tensor not in header.tensors:
-                        message = f"no such tensor in the file, but {INDEX_NAME} places it there"
-                        problems.append(
-                            Problem(tensor_path(file, tensor), message, layer=tensor_layer(tensor))
-                        )
-                        continue
-                    _take(found, config, problems, file, header, tensor, one, handle)
+                _take(found, config, problems, file, header, wanted, handle)
         return found
     for file in layout.files:
         opened = _open(layout, file, problems, found, None)
@@ -122,15 +115,15 @@ def scan(layout: Layout, config: ModelConfig, problems: list[Problem]) -> Scan:
         header, handle = opened
         found.tensor_count += len(header.tensors)
         with handle:
-            for tensor, one in _named(header.tensors, config):
-                _take(found, config, problems, file, header, tensor, one, handle)
+            _take(found, config, problems, file, header, _named(header.tensors, config), handle)
     return found
 
 
 def _named(tensors: Iterable[str], config: ModelConfig) -> list[tuple[str, NamedScale | None]]:
     """The table's reading of each tensor that may be a scale (named one, or like one), layer
     by layer, then by name: the order problems are listed in."""
-    named = [(tensor, name_scale(tensor, config.family)) for tensor in tensors if might_be_scale(tensor)]
+    family = config.family
+    named = [(tensor, name_scale(tensor, family)) for tensor in scale_like(tensors)]
     return sorted(named, key=_order)
 
 
@@ -180,45 +173,46 @@ def _take(
     problems: list[Problem],
     file: str,
     header: Header,
-    tensor: str,
-    named: NamedScale | None,
+    wanted: list[tuple[str, NamedScale | None]],
     handle: OpenFile,
 ) -> None:
-    """Record `tensor`, which the table names `named` (None: not a scale it knows)."""
-    if named is None:
-        if looks_like_scale(tensor):
-            where = tensor_path(file, tensor)
-            found.unknown.append(where)
-            layer = tensor_layer(tensor)
-            if layer is not None:
-                found.unknown_layers[where] = layer
-        return
-    if named.layer >= MAX_LAYERS:
-        problems.append(Problem(tensor_path(file, tensor), past_layers(named.layer)))
-        return
-    info = header.tensors[tensor]
-    quick = sound_per_tensor(header, info, handle)
-    if quick is not None:
-        found.scales.append(FoundScale(file, named, info.dtype, info.shape, quick, True))
-        return
-    where = tensor_path(file, tensor)
-    heads, heads_key = _head_count(named.kind, config)
-    read = scale_values(problems, where, header, info, heads, heads_key, handle, layer=named.layer)
-    values, sound = (None, False) if read is None else read
-    found.scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
+    """Record each tensor of `wanted` that the file holds, with what the table names it (None:
+    not a scale it knows)."""
+    tensors, scales = header.tensors, found.scales
+    for tensor, named in wanted:
+        if tensor not in tensors:
+            message = f"no such tensor in the file, but {INDEX_NAME} places it there"
+            problems.append(Problem(tensor_path(file, tensor), message, layer=tensor_layer(tensor)))
+            continue
+        if named is None:
+            if looks_like_scale(tensor):
+                where = tensor_path(file, tensor)
+                found.unknown.append(where)
+                layer = tensor_layer(tensor)
+                if layer is not None:
+                    found.unknown_layers[where] = layer
+            continue
+        if named.layer >= MAX_LAYERS:
+            problems.append(Problem(tensor_path(file, tensor), past_layers(named.layer)))
+            continue
+        info = tensors[tensor]
+        quick = sound_per_tensor(info, handle)
+        if quick is not None:
+            scales.append(FoundScale(file, named, info.dtype, info.shape, quick, True))
+            continue
+        where = tensor_path(file, tensor)
+        heads, heads_key = _head_count(named.kind, config)
+        read = scale_values(problems, where, header, info, heads, heads_key, handle, layer=named.layer)
+        values, sound = (None, False) if read is None else read
+        scales.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
 
 
-def sound_per_tensor(header: Header, info: TensorInfo, file: OpenFile) -> tuple[float] | None:
+def sound_per_tensor(info: TensorInfo, file: OpenFile) -> tuple[float] | None:
     """The value of a one-value float scale, when it is finite and > 0; None for any other
     tensor, or one that cannot be read. The common case, in fewer steps than `scale_values`
     takes: that gives the same value for it, and words what is wrong with any other."""
-    if info.dtype not in FLOAT_DTYPES or info.shape.count(1) != len(info.shape):
-        return None
-    try:
-        (value,) = read_floats(header, info, file)
-    except OSError:
-        return None
-    return (value,) if 0.0 < value < math.inf else None
+    value = read_one_float(info, file)
+    return (value,) if value is not None and 0.0 < value < math.inf else None
 
 
 def scale_values(

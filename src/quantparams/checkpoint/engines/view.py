@@ -86,21 +86,27 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
             load = loads[key] = release.load(named.tensor, context)
         if load.outcome == "fails" and load.failure is not None:
             return failed(load.failure, method, scale.where)
-        if load.outcome != "loaded" or method is None or load.kind is None or scale.values is None:
+        kind = load.kind
+        if load.outcome != "loaded" or method is None or kind is None or scale.values is None:
             ignored.append(Ignored(named.layer, named.kind, scale.where, load.reason))
             continue
-        if named.layer not in keeps_cache:
-            reason = f"layer {named.layer} keeps no KV cache"
-            ignored.append(Ignored(named.layer, named.kind, scale.where, reason))
+        layer = named.layer
+        if layer not in keeps_cache:
+            reason = f"layer {layer} keeps no KV cache"
+            ignored.append(Ignored(layer, named.kind, scale.where, reason))
             continue
-        values = release.accept(method, load.kind, scale.shape, scale.values, heads)
+        values = release.accept(method, kind, scale.shape, scale.values, heads)
         if isinstance(values, Failure):
             return failed(values, method, scale.where)
+        per_head = values if len(values) > 1 else None
         # Loaded twice, the later one stays.
-        held.setdefault(named.layer, {})[load.kind] = _loaded(named.tensor, values)
+        loaded = held.get(layer)
+        if loaded is None:
+            loaded = held[layer] = {}
+        loaded[kind] = ScaleView(max(values), "checkpoint", named.tensor, per_head)
     layers = []
     for layer in facts.layers:
-        settled = _settle(method, layer, held.get(layer, {}))
+        settled = _settle(method, layer, held.get(layer, _NONE))
         if isinstance(settled, Failure):
             return failed(settled, method, None)
         layers.append(settled)
@@ -119,15 +125,18 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
     return view, None
 
 
-def _loaded(tensor: str, values: tuple[float, ...]) -> ScaleView:
-    return ScaleView(max(values), "checkpoint", tensor, values if len(values) > 1 else None)
+# A layer with no scale loaded; never changed.
+_NONE: dict[str, ScaleView] = {}
 
 
 def _settle(method: ScaleMethod | None, layer: int, loaded: dict[str, ScaleView]) -> LayerView | Failure:
-    """Layer `layer` as its KV-cache method settles the scales `loaded` into it, by kind."""
+    """Layer `layer` as its KV-cache method settles the scales `loaded` into it, by kind
+    (which it may add to)."""
     if method is None:
         return LayerView(layer)
-    views = {kind: view for kind, view in loaded.items() if kind in method.parameters}
+    views = loaded
+    if not loaded.keys() <= method.parameters:
+        views = {kind: view for kind, view in loaded.items() if kind in method.parameters}
     if method.sentinel:
         # BaseKVCacheMethod.process_weights_after_loading: k alone serves v; v alone is refused.
         if "k" in views and "v" not in views:
