@@ -2,7 +2,9 @@
 
 `write_layout(folder, layers, shards, experts)` spreads each layer's attention
 and MLP (or `experts` experts) weights and its k and v scales over `shards`
-shards with an index, in order. Used by the tests and by
+shards with an index, in order. Each shard lays its tensors out as safetensors
+writes a file: the widest dtype first, then by name, so the F32 scales come
+before the FP8 weights, right after the header. Used by the tests and by
 `benchmarks/checkpoint_folders.py`.
 """
 
@@ -42,11 +44,13 @@ def write_layout(folder: Path, layers: int, shards: int, experts: int) -> int:
     weight_map = {}
     for number, name in enumerate(names):
         part = tensors[number * per : (number + 1) * per]
+        # The F32 scales, then the FP8 weights; each by name.
+        ordered = sorted(part, key=lambda tensor: (not tensor.endswith("_scale"), tensor))
         content: dict[str, np.ndarray | Raw] = {
             tensor: np.asarray(0.02, np.float32)
             if tensor.endswith("_scale")
             else zeros("F8_E4M3", (4096, 4096))
-            for tensor in part
+            for tensor in ordered
         }
         write_safetensors(folder / name, content)
         weight_map.update(dict.fromkeys(part, name))

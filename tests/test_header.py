@@ -18,7 +18,7 @@ from producers import compressed_tensors_config, model_config, write_named
 from quantparams import ExtractError, Problem, extract_scales, inspect_checkpoint
 from quantparams.checkpoint import folder as folder_module
 from quantparams.checkpoint import header as header_module
-from quantparams.checkpoint.folder import open_file
+from quantparams.checkpoint.folder import READ_AHEAD, open_file
 from quantparams.checkpoint.header import HeaderError, read_header
 
 SCALES = {
@@ -70,8 +70,8 @@ def test_the_sound_file_reads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("padding", [0, 16_000, 16_376, 16_377, 100_000])
 def test_headers_short_and_long_read_whole(tmp_path: Path, padding: int) -> None:
-    # A header shorter than a shard's first read comes with it, a longer one is read again
-    # (16_376 bytes of header with its 8-byte length fill the first read exactly).
+    # A header shorter than a system read (`READ_AHEAD` bytes) comes with its length, a longer
+    # one is read again (16_376 bytes of header with its 8-byte length fill the first read).
     header = {**HEADER, "__metadata__": {"padding": ""}}
     bare = len(json.dumps(header).encode())
     header["__metadata__"] = {"padding": "x" * max(0, padding - bare)}
@@ -172,7 +172,7 @@ def _entries(draw: st.DrawFn) -> tuple[object, int]:
 @given(_entries())
 def test_the_quick_entry_check_agrees_with_the_full_one(entry_and_size: tuple[object, int]) -> None:
     entry, size = entry_and_size
-    plain = not header_module._unusual({"t": entry}, 8, size)
+    plain = not header_module._unusual({"t": entry}, 8, size)[0]
     try:
         full = header_module._tensor_info("model.safetensors", "t", entry, 8, size)
     except HeaderError:
@@ -186,13 +186,13 @@ def test_the_quick_entry_check_agrees_with_the_full_one(entry_and_size: tuple[ob
 
 
 @pytest.mark.parametrize(
-    ("dtype", "shape"), [("F32", []), ("BF16", [4096, 7168]), ("F4", [3, 5]), ("F8_E4M3", [256, 2048, 7168])]
+    ("dtype", "shape"), [("F32", []), ("BF16", [4096, 7168]), ("F4", [4, 5]), ("F8_E4M3", [256, 2048, 7168])]
 )
 def test_the_quick_entry_check_takes_ordinary_tensors(dtype: str, shape: list[int]) -> None:
     bits = {"F32": 32, "BF16": 16, "F4": 4, "F8_E4M3": 8}[dtype]
     length = (int(np.prod(shape, dtype=object)) * bits + 7) // 8
     entry = {"dtype": dtype, "shape": shape, "data_offsets": [16, 16 + length]}
-    assert header_module._unusual({"t": entry}, 8, 24 + length) == []
+    assert header_module._unusual({"t": entry}, 8, 24 + length) == ([], False)
     info = header_module._Entries({"t": entry}, 8)["t"]
     assert info == header_module._tensor_info("model.safetensors", "t", entry, 8, 24 + length)
 
@@ -254,27 +254,33 @@ def test_a_16_gib_sparse_checkpoint_reads_headers_and_scale_bytes_only(
         tmp_path, SCALES, config=model_config(2, compressed_tensors_config()), extra_tensors=weights
     )
     assert (folder / "model.safetensors").stat().st_size > 16 << 30
-    # Every shard is read through folder.OpenFile.
-    read = folder_module.OpenFile.read
-    counted: list[int] = []
+    # Every shard is read through folder.OpenFile: its reads, and the system reads under them.
+    read, read_at = folder_module.OpenFile.read, folder_module.OpenFile._read_at
+    asked: list[int] = []
+    system: list[int] = []
 
     def counting(file: folder_module.OpenFile, begin: int, length: int) -> bytes:
         data = read(file, begin, length)
-        counted.append(len(data))
+        asked.append(len(data))
+        return data
+
+    def counting_system(file: folder_module.OpenFile, begin: int, length: int) -> bytes:
+        data = read_at(file, begin, length)
+        system.append(len(data))
         return data
 
     monkeypatch.setattr(folder_module.OpenFile, "read", counting)
+    monkeypatch.setattr(folder_module.OpenFile, "_read_at", counting_system)
     inspection = inspect_checkpoint(folder)
     assert inspection.ok
     assert extract_scales(folder).kv_cache.scaling_factor == {0: {0: 0.25, 1: 0.5}}
-    # Each of the two checks reads the header in one read of at most 64 KiB (the header
-    # and the bytes after it), then the 4 scales of 4 bytes each.
+    # Each of the two checks reads the header's length and the header, then the 4 scales
+    # of 4 bytes each; no system read takes more than 64 KiB.
     with open(folder / "model.safetensors", "rb") as file:
         header_bytes = 8 + struct.unpack("<Q", file.read(8))[0]
-    header_reads = [length for length in counted if length != 4]
-    assert counted.count(4) == 2 * 4
-    assert len(header_reads) == 2
-    assert all(header_bytes <= length <= 1 << 16 for length in header_reads)
+    assert sorted(asked) == sorted([8, header_bytes - 8, 4, 4, 4, 4] * 2)
+    assert 2 <= len(system) <= 2 * 5
+    assert all(length <= 1 << 16 for length in system)
 
 
 def test_an_open_file_reads_at_offsets_and_closes_once(tmp_path: Path) -> None:
@@ -287,6 +293,20 @@ def test_an_open_file_reads_at_offsets_and_closes_once(tmp_path: Path) -> None:
         # Fewer bytes where the file ends, none past it: the callers say the file was cut.
         assert file.read(8, 5) == bytes([8, 9])
         assert file.read(12, 1) == b""
+        assert file.read(3, 0) == b""
+
+
+@given(st.lists(st.tuples(st.integers(0, 3 * READ_AHEAD), st.integers(0, 2 * READ_AHEAD)), max_size=12))
+def test_an_open_file_reads_what_a_system_read_gives(
+    tmp_path_factory: pytest.TempPathFactory, reads: list[tuple[int, int]]
+) -> None:
+    # What a read keeps of the file serves the next ones exactly as reading again would.
+    path = tmp_path_factory.mktemp("reads") / "bytes.bin"
+    whole = bytes(range(256)) * (2 * READ_AHEAD // 256 + 3)
+    path.write_bytes(whole)
+    with open_file(path) as file:
+        for begin, length in reads:
+            assert file.read(begin, length) == whole[begin : begin + length]
     # Closed by the block; closing again is harmless.
     file.close()
     with pytest.raises(OSError, match="descriptor"):

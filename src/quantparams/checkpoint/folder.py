@@ -84,37 +84,52 @@ def what_is(path: Path) -> str | None:
 
 
 # Without waiting: opening a FIFO for reading waits for a writer.
+# The fewest bytes a system read of a shard takes (`OpenFile`): a dense model's shard
+# header comes whole with its length.
+READ_AHEAD = 1 << 14
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 class OpenFile:
     """A regular file open for reading at offsets, and its size when it was opened.
 
-    A check opens every shard of a checkpoint for a few small reads (its header,
-    then its scales); the reads go straight to the descriptor, as a file object
-    around it would cost more than they do.
+    A check opens every shard of a checkpoint for a few small reads: its header, then its
+    scales, which a producer writes close together. Each read is a system call, and one of
+    `READ_AHEAD` bytes costs about what one of a few bytes does: a read takes at least that
+    many, and the next read within them is served from memory.
     """
 
-    __slots__ = ("_descriptor", "size")
+    __slots__ = ("_descriptor", "_kept", "_kept_at", "size")
 
     def __init__(self, descriptor: int, size: int) -> None:
         self.size = size
         self._descriptor = descriptor
+        # The bytes of the last system read, from offset `_kept_at`.
+        self._kept = b""
+        self._kept_at = 0
+
+    def read(self, begin: int, length: int) -> bytes:
+        """At most `length` bytes from offset `begin`: fewer where the file ends."""
+        at = begin - self._kept_at
+        if at >= 0 and at + length <= len(self._kept):
+            return self._kept[at : at + length]
+        data = self._read_at(begin, max(length, READ_AHEAD))
+        self._kept, self._kept_at = data, begin
+        return data[:length]
 
     if sys.platform == "win32":
 
-        def read(self, begin: int, length: int) -> bytes:
-            """At most `length` bytes from offset `begin`: fewer where the file ends."""
+        def _read_at(self, begin: int, length: int) -> bytes:
             os.lseek(self._descriptor, begin, os.SEEK_SET)
             return os.read(self._descriptor, length)
 
     else:
-        # One system call a read, where seeking first takes two: a check makes a few hundred.
-        def read(self, begin: int, length: int) -> bytes:
-            """At most `length` bytes from offset `begin`: fewer where the file ends."""
+        # One system call, where seeking first takes two.
+        def _read_at(self, begin: int, length: int) -> bytes:
             return os.pread(self._descriptor, length, begin)
 
     def close(self) -> None:
+        self._kept = b""
         if self._descriptor >= 0:
             os.close(self._descriptor)
             self._descriptor = -1
@@ -187,10 +202,9 @@ def find_layout(folder: Path, problems: list[Problem]) -> Layout:
     """
     # An index that is there but cannot be read (a folder of that name, say) is a problem, not absent.
     if (folder / INDEX_NAME).exists():
-        weight_map = _weight_map(folder, problems)
+        weight_map, files = _weight_map(folder, problems)
         # A broken index says nothing to trust about the files: none is read.
-        files = sorted(set(weight_map.values())) if weight_map is not None else []
-        return Layout(folder, "index", tuple(files), weight_map)
+        return Layout(folder, "index", tuple(sorted(files)), weight_map)
     try:
         names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".safetensors") and p.is_file())
     except OSError as error:
@@ -206,30 +220,34 @@ def find_layout(folder: Path, problems: list[Problem]) -> Layout:
 def _inside(file: str) -> bool:
     """Whether `file` names a file in the folder (or below it), not one elsewhere."""
     parts = file.split("/")
-    return not file.startswith("/") and ".." not in parts and any(part not in ("", ".") for part in parts)
+    # Some part is more than "" or ".".
+    named = parts.count("") + parts.count(".") < len(parts)
+    return named and not file.startswith("/") and ".." not in parts
 
 
-def _weight_map(folder: Path, problems: list[Problem]) -> dict[str, str] | None:
+def _weight_map(folder: Path, problems: list[Problem]) -> tuple[dict[str, str] | None, set[str]]:
+    """The index's map of tensors to files, and the files it names; None and no files
+    when it cannot be read."""
     try:
         document = orjson.loads((folder / INDEX_NAME).read_bytes())
     except OSError as error:
         problems.append(Problem(INDEX_NAME, f"cannot read: {error.strerror or error}"))
-        return None
+        return None, set()
     except orjson.JSONDecodeError as error:
         problems.append(Problem(INDEX_NAME, f"not valid JSON: {error}"))
-        return None
+        return None, set()
     weight_map = document.get("weight_map") if isinstance(document, dict) else None
     if not isinstance(weight_map, dict):
         message = 'expected an object with a "weight_map" object mapping tensor names to file names'
         problems.append(Problem(INDEX_NAME, message))
-        return None
+        return None, set()
     try:
         files = set(weight_map.values())
     except TypeError:
         files = None
     # The entries are sound when the few files they name are; only otherwise is each one judged.
     if files is not None and all(isinstance(file, str) and _inside(file) for file in files):
-        return weight_map
+        return weight_map, files
     found = {}
     for tensor, file in weight_map.items():
         if isinstance(file, str) and _inside(file):
@@ -238,4 +256,4 @@ def _weight_map(folder: Path, problems: list[Problem]) -> dict[str, str] | None:
             where = f"weight_map[{orjson.dumps(tensor).decode()}]"
             message = f"{where} must be the name of a file in the folder, got {describe(file)}"
             problems.append(Problem(INDEX_NAME, message))
-    return found
+    return found, set(found.values())

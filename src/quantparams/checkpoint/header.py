@@ -38,11 +38,6 @@ __all__ = [
 
 # safetensors itself refuses headers past 100 MB.
 MAX_HEADER_BYTES = 100_000_000
-# A shard's first read takes its header's length and, when the header is short (a
-# dense model's shards list a few dozen tensors), the header with it: a check reads
-# every shard's header, and each read is a system call.
-_FIRST_READ = 1 << 14
-
 # Bits per element of every dtype safetensors writes.
 _DTYPE_BITS = {
     "BOOL": 8,
@@ -131,15 +126,15 @@ def read_header(path: str | os.PathLike[str], name: str, stream: OpenFile | None
         with open_file(path) as file:
             return read_header(path, name, file)
     size = stream.size
-    head = stream.read(0, _FIRST_READ)
+    head = stream.read(0, 8)
     if len(head) < 8:
         raise _broken(name, f"{len(head)} bytes, too short for the 8-byte header length")
-    (length,) = struct.unpack_from("<Q", head)
+    (length,) = struct.unpack("<Q", head)
     if length > MAX_HEADER_BYTES:
         raise _broken(name, f"header length {length} is past the {MAX_HEADER_BYTES}-byte limit")
     if 8 + length > size:
         raise _broken(name, f"header length {length} runs past the end of the {size}-byte file")
-    data = head[8 : 8 + length] if 8 + length <= len(head) else stream.read(8, length)
+    data = stream.read(8, length)
     if len(data) < length:
         raise _broken(name, "the file was cut while it was read")
     try:
@@ -151,9 +146,12 @@ def read_header(path: str | os.PathLike[str], name: str, stream: OpenFile | None
         raise _broken(name, f"the header must be a JSON object, got {describe(document)}")
     data_start = 8 + length
     document.pop("__metadata__", None)
-    for tensor in _unusual(document, data_start, size):
+    unusual, tiled = _unusual(document, data_start, size)
+    for tensor in unusual:
         # Raises for a broken entry; some unusual ones are sound.
         _tensor_info(name, tensor, document[tensor], data_start, size)
+    if not tiled:
+        _tiling(name, document, data_start, size)
     return Header(os.fspath(path), _Entries(document, data_start))
 
 
@@ -168,39 +166,82 @@ def _document(name: str, data: bytes) -> object:
         raise _broken(name, f"the header is not JSON: {error}") from None
 
 
-def _unusual(entries: dict[str, Any], data_start: int, size: int) -> list[str]:
+# The most sizes a shape has for `_unusual` to take it: a tensor has a few.
+_FEW_SIZES = 8
+
+
+def _unusual(entries: dict[str, Any], data_start: int, size: int) -> tuple[list[str], bool]:
     """The tensors whose entries are not plainly sound, found in fewer steps than
-    `_tensor_info` takes, for it to judge and word: broken ones, and merely unusual ones.
+    `_tensor_info` takes, for it to judge and word: broken ones, and merely unusual ones;
+    and whether the entries, in the header's order, tile the data to the end of the file
+    (as safetensors writes them), so that `_tiling` would find nothing to say.
 
     A header lists thousands of tensors, nearly all sound: this is most of the
     time a big checkpoint takes to check.
     """
     unusual = []
     bits_of, product = _DTYPE_BITS, math.prod
+    # Where the next tensor begins, while the entries tile the data in their order.
+    start, tiled = 0, True
     for tensor, entry in entries.items():
         try:
             shape = entry["shape"]
             begin, end = entry["data_offsets"]
             bits = bits_of[entry["dtype"]]
-            count = product(shape)
+            # Sizes above 1 are numbers: min compares no other JSON value with one (a list
+            # would multiply into a longer list), and true, equal to 1, is not above it. A
+            # shape with a 1 in it, or with many sizes, is left to `_tensor_info`.
+            sizes = type(shape) is list and len(shape) <= _FEW_SIZES and (not shape or min(shape) > 1)
         except (TypeError, KeyError, ValueError):
             unusual.append(tensor)
+            tiled = False
             continue
-        # Exact types: JSON's true is an int to Python, and math.prod takes floats. A shape
-        # with a 1 in it is left to `_tensor_info`: 1 and true compare equal, so sizes above 1
-        # are sizes, not booleans.
-        if not (
-            type(shape) is list
-            and type(count) is int
+        # Exact types: math.prod takes floats. Whole bytes that the file holds: then no count
+        # overflows either.
+        if (
+            sizes
+            and type(nbits := product(shape) * bits) is int
             and type(begin) is int
             and type(end) is int
-            and (not shape or min(shape) > 1)
             and 0 <= begin <= end
             and data_start + end <= size
-            and end - begin == (count * bits + 7) // 8
+            and (end - begin) * 8 == nbits
         ):
-            unusual.append(tensor)
-    return unusual
+            if begin != start:
+                tiled = False
+            start = end
+            continue
+        unusual.append(tensor)
+        if type(begin) is int and type(end) is int and begin == start:
+            start = end
+        else:
+            tiled = False
+    return unusual, tiled and data_start + start == size
+
+
+def _tiling(name: str, entries: dict[str, Any], data_start: int, size: int) -> None:
+    """Raises unless the tensors' bytes, in the order of their offsets, tile the data from its
+    first byte to the end of the file: safetensors refuses a file whose tensors leave a gap,
+    overlap, or end before the file does, and so does an engine loading it. The entries are
+    sound (`_tensor_info`)."""
+    spans = sorted((*entry["data_offsets"], tensor) for tensor, entry in entries.items())
+    start = 0
+    for begin, end, tensor in spans:
+        if begin != start:
+            where = f"tensor {describe(tensor)} has data_offsets {describe([begin, end])}"
+            if begin > start:
+                raise _broken(
+                    name, f"{where}, leaving bytes {start} to {begin} of the data to no tensor; {_REFUSED}"
+                )
+            raise _broken(name, f"{where}, which overlap another tensor's bytes (up to {start}); {_REFUSED}")
+        start = end
+    if data_start + start != size:
+        past = size - data_start - start
+        last = "its last tensor's" if spans else "its header, which lists no tensors"
+        raise _broken(name, f"the file goes on {past} bytes past {last}; {_REFUSED}")
+
+
+_REFUSED = "safetensors refuses such a file, so an engine cannot load it"
 
 
 def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: int) -> TensorInfo:
@@ -224,12 +265,31 @@ def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: i
     begin, end = data_start + offsets[0], data_start + offsets[1]
     if end > size:
         raise _broken(name, f"{where} has data_offsets {describe(offsets)} past the end of the file")
-    expected = (math.prod(shape) * _DTYPE_BITS[dtype] + 7) // 8
-    if end - begin != expected:
+    # safetensors counts elements and bits in 64 bits, size by size, and refuses what overflows.
+    count = 1
+    for dimension in shape:
+        count *= dimension
+        if count >= _COUNTABLE:
+            raise _broken(
+                name, f"{where} has a shape {describe(shape)} of more elements than safetensors counts"
+            )
+    bits = count * _DTYPE_BITS[dtype]
+    if bits >= _COUNTABLE:
+        raise _broken(name, f"{where} has a shape {describe(shape)} of more bits than safetensors counts")
+    if bits % 8:
         raise _broken(
-            name, f"{where} holds {end - begin} bytes, but {dtype} of shape {shape} takes {expected}"
+            name,
+            f"{where} is {dtype} of shape {shape}: {bits} bits, not whole bytes, which safetensors refuses",
+        )
+    if end - begin != bits // 8:
+        raise _broken(
+            name, f"{where} holds {end - begin} bytes, but {dtype} of shape {shape} takes {bits // 8}"
         )
     return TensorInfo(dtype, tuple(shape), begin, end)
+
+
+# safetensors counts a tensor's elements and bits as 64-bit unsigned integers.
+_COUNTABLE = 1 << 64
 
 
 def read_floats(header: Header, info: TensorInfo, file: OpenFile) -> tuple[float, ...]:
