@@ -22,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 from quantparams.checkpoint import header as header_module
 from quantparams.checkpoint.header import HeaderError, read_header
 
+_REFUSED = "safetensors refuses such a file, so an engine cannot load it"
 _BITS = {"F32": 32, "F16": 16, "U8": 8, "F6_E2M3": 6, "F4": 4}
 
 
@@ -185,3 +186,22 @@ def test_long_and_hostile_shapes_are_read_at_no_cost() -> None:
     assert header_module._tensor_info("model.safetensors", "a", entry, 8, 12).shape == (1,) * 100_000
     hostile = {"dtype": "F32", "shape": [40222, 40222, [None, None]], "data_offsets": [0, 4]}
     assert header_module._unusual({"a": hostile}, 8, 12) == (["a"], False)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (None, None),
+        ({"format": "pt"}, None),
+        ({"format": 1}, '__metadata__ must be an object of strings, got {"format":1}'),
+        (["pt"], '__metadata__ must be an object of strings, got ["pt"]'),
+    ],
+)
+def test_metadata_is_text_by_name(tmp_path: Path, metadata: object, message: str | None) -> None:
+    header = {"__metadata__": metadata, "a": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}}
+    text = json.dumps(header).encode()
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(4))
+    assert _safetensors_opens(path) == (message is None)
+    expected = None if message is None else f"not a readable safetensors file: {message}; {_REFUSED}"
+    assert _read(path) == expected

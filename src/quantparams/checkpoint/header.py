@@ -145,7 +145,14 @@ def read_header(path: str | os.PathLike[str], name: str, stream: OpenFile | None
     if not isinstance(document, dict):
         raise _broken(name, f"the header must be a JSON object, got {describe(document)}")
     data_start = 8 + length
-    document.pop("__metadata__", None)
+    metadata = document.pop("__metadata__", None)
+    # safetensors reads it as text by name, or null.
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(type(value) is str for value in metadata.values())
+    ):
+        raise _broken(
+            name, f"__metadata__ must be an object of strings, got {describe(metadata)}; {_REFUSED}"
+        )
     unusual, tiled = _unusual(document, data_start, size)
     for tensor in unusual:
         # Raises for a broken entry; some unusual ones are sound.
