@@ -1,8 +1,8 @@
 """Checking a big checkpoint folder: quantparams beside what a user would write by hand, in one run.
 
-Two layouts on disk, their weights sparse files: a dense model (80 layers over 30
-shards) and a DeepSeek-V3-sized MoE (61 layers, 256 experts, 163 shards, about
-94,000 tensors and an 8.6 MB index). The hand-written check opens every shard
+Two layouts on disk, their weights sparse files, each shard in the order safetensors
+writes one: a dense model (80 layers over 30 shards) and a DeepSeek-V3-sized MoE (61
+layers, 256 experts, 163 shards, about 94,000 tensors and an 8.6 MB index). The hand-written check opens every shard
 with `safetensors.safe_open` and reads each tensor whose name ends in
 `k_scale` / `v_scale`; quantparams runs `inspect_checkpoint`, which also reads
 the configs, checks every header and models the engines. Each time is the best
