@@ -83,10 +83,10 @@ def what_is(path: Path) -> str | None:
     return None if stat.S_ISREG(mode) else _kind(mode)
 
 
-# Without waiting: opening a FIFO for reading waits for a writer.
 # The fewest bytes a system read of a shard takes (`OpenFile`): a dense model's shard
 # header comes whole with its length.
 READ_AHEAD = 1 << 14
+# Without waiting: opening a FIFO for reading waits for a writer.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 

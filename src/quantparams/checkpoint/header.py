@@ -278,19 +278,23 @@ def _tensor_info(name: str, tensor: str, entry: object, data_start: int, size: i
         count *= dimension
         if count >= _COUNTABLE:
             raise _broken(
-                name, f"{where} has a shape {describe(shape)} of more elements than safetensors counts"
+                name,
+                f"{where} has a shape {describe(shape)} of more elements than safetensors counts; {_REFUSED}",
             )
     bits = count * _DTYPE_BITS[dtype]
     if bits >= _COUNTABLE:
-        raise _broken(name, f"{where} has a shape {describe(shape)} of more bits than safetensors counts")
+        raise _broken(
+            name, f"{where} has a shape {describe(shape)} of more bits than safetensors counts; {_REFUSED}"
+        )
     if bits % 8:
         raise _broken(
             name,
-            f"{where} is {dtype} of shape {shape}: {bits} bits, not whole bytes, which safetensors refuses",
+            f"{where} is {dtype} of shape {describe(shape)}: {bits} bits, not whole bytes; {_REFUSED}",
         )
     if end - begin != bits // 8:
         raise _broken(
-            name, f"{where} holds {end - begin} bytes, but {dtype} of shape {shape} takes {bits // 8}"
+            name,
+            f"{where} holds {end - begin} bytes, but {dtype} of shape {describe(shape)} takes {bits // 8}",
         )
     return TensorInfo(dtype, tuple(shape), begin, end)
 
