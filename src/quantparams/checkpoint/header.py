@@ -327,17 +327,9 @@ def _unpacker(dtype: str, length: int) -> Callable[[bytes], tuple[float, ...]]:
     return struct.Struct(f"<{length * 8 // _DTYPE_BITS[dtype]}{FLOAT_DTYPES[dtype]}").unpack
 
 
-def _one_bfloat16(data: bytes) -> tuple[Any, ...]:
-    return _ONE_F32(b"\x00\x00" + data)
-
-
-_ONE_F32 = struct.Struct("<f").unpack
 # A one-value tensor of each float dtype: its bytes, and what reads them.
-_ONE_FLOAT: dict[str, tuple[int, Callable[[bytes], tuple[Any, ...]]]] = {
-    "F16": (2, struct.Struct("<e").unpack),
-    "BF16": (2, _one_bfloat16),
-    "F32": (4, _ONE_F32),
-    "F64": (8, struct.Struct("<d").unpack),
+_ONE_FLOAT = {
+    dtype: (_DTYPE_BITS[dtype] // 8, _unpacker(dtype, _DTYPE_BITS[dtype] // 8)) for dtype in FLOAT_DTYPES
 }
 
 
