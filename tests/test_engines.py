@@ -178,6 +178,23 @@ def test_llm_compressor_per_head_scales(tmp_path: Path) -> None:
     ]
 
 
+def test_a_one_value_q_scale_under_attn_head_needs_no_head_groups(tmp_path: Path) -> None:
+    # `_tp_aware_loader` views q as one row per KV head's group of query heads before anything
+    # else: one value cannot be 2 columns wide (4 heads, 2 KV heads). One k or v value fills
+    # every head through `copy_`.
+    scales = {**_scales(LLM_COMPRESSOR), "model.layers.0.self_attn.k_scale": [[[0.25]], [[0.0625]]]}
+    vllm, _, inspection = _inspect(tmp_path, scales, _config(compressed_tensors_config("attn_head")))
+    assert _failure(vllm) == (
+        "RuntimeError",
+        "shape '[-1, 2]' is invalid for input of size 1",
+        "vllm/model_executor/layers/quantization/compressed_tensors/compressed_tensors.py",
+    )
+    assert inspection.problems[0].path.endswith('["model.layers.0.self_attn.q_scale"]')
+    config = _config(compressed_tensors_config("attn_head"), num_key_value_heads=4)
+    vllm, _, _ = _inspect(tmp_path / "no groups", _scales(LLM_COMPRESSOR), config)
+    assert (vllm.starts, vllm.layers[0].q.per_head) == (True, (0.5,) * 4)
+
+
 @pytest.mark.parametrize(
     ("scheme", "error", "message"),
     [
@@ -439,6 +456,62 @@ def test_mla_under_modelopt_drops_every_name(tmp_path: Path) -> None:
     )
 
 
+def test_other_latent_attention_model_types(tmp_path: Path) -> None:
+    # GLM-5's glm_moe_dsa is in vLLM's is_deepseek_mla (transformers_utils/model_arch_config_convertor.py),
+    # and its attention an MLAAttention (models/deepseek_v32/attention.py), which compressed-tensors gives
+    # no KV-cache method. SGLang runs GlmMoeDsaForCausalLM, a DeepseekV2ForCausalLM (models/glm4_moe.py),
+    # as MLA (configs/model_config.py): its loader reads only k_proj / v_proj names.
+    config = _config(
+        compressed_tensors_config(), "GlmMoeDsaForCausalLM", model_type="glm_moe_dsa", kv_lora_rank=512
+    )
+    vllm, sglang, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), config)
+    assert (vllm.starts, vllm.kv_cache_method, _sources(vllm, "k")) == (True, None, ["default"] * 2)
+    assert (sglang.starts, _sources(sglang, "k"), _sources(sglang, "v")) == (
+        True,
+        ["default"] * 2,
+        ["default"] * 2,
+    )
+    assert not inspection.ok
+
+
+@pytest.mark.parametrize(
+    ("extra", "latent"),
+    [
+        ({"kv_lora_rank": 512}, True),
+        # DeepSeek-V4's per-layer compress ratios: is_deepseek_mla asks for head_dim instead.
+        ({"compress_ratios": [0, 4], "head_dim": 512}, True),
+        ({"compress_ratios": [0, 4], "kv_lora_rank": 512}, False),
+        (
+            {"compress_rates": {"compressed": 4}, "layer_types": ["compressed", "sliding"], "head_dim": 512},
+            True,
+        ),
+        ({}, False),
+    ],
+)
+def test_which_configs_vllm_runs_with_latent_attention(
+    tmp_path: Path, extra: dict[str, Any], latent: bool
+) -> None:
+    config = _config(compressed_tensors_config(), "DeepseekV4ForCausalLM", model_type="deepseek_v4", **extra)
+    vllm, _, _ = _inspect(tmp_path, _scales(LLM_COMPRESSOR), config)
+    assert vllm.kv_cache_method == (None if latent else "compressed-tensors")
+
+
+def test_sglang_mla_skips_attn_names(tmp_path: Path) -> None:
+    # deepseek_weight_loader.py renames only k_proj / v_proj to attn_mqa; the layer's attention
+    # is attn_mqa and attn_mha (models/deepseek_v2.py), so `self_attn.attn.k_scale` is not
+    # found in params_dict, and skipped.
+    names = {kind: f"model.layers.{{layer}}.self_attn.attn.{kind}_scale" for kind in "kv"}
+    _, sglang, _ = _inspect(tmp_path, _scales(names), _deepseek(fp8_config()))
+    assert (sglang.starts, _sources(sglang, "k"), _sources(sglang, "v")) == (
+        True,
+        ["default"] * 2,
+        ["default"] * 2,
+    )
+    assert {item.reason for item in sglang.ignored} == {
+        "SGLang 0.5.23's DeepseekV3ForCausalLM loader does not read this name"
+    }
+
+
 # --- Which layers keep a KV cache, and where the language model's are ---
 
 
@@ -454,6 +527,8 @@ def test_mla_under_modelopt_drops_every_name(tmp_path: Path) -> None:
         ({"attn_type_list": [0, 1, 0, 1]}, [1, 3]),
         ({"attn_layer_period": 2, "attn_layer_offset": 1}, [1, 3]),
         ({"layers_block_type": ["mamba", "attention", "mamba", "attention"]}, [1, 3]),
+        # NemotronH's layout of experts alone (configs/nemotron_h.py: "moe" is the pattern's "E").
+        ({"layers_block_type": ["moe", "attention", "mlp", "attention"]}, [1, 3]),
     ],
 )
 def test_hybrids_judge_only_their_attention_layers(

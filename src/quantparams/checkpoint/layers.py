@@ -23,6 +23,9 @@ _TOWER = re.compile(
 )
 # `layer_types` entries of layers that keep no KV cache.
 _NO_CACHE = ("linear", "mamba", "conv", "ssm", "recurrent", "deltanet", "moe_only", "mlp")
+# Entries that keep no KV cache only when they are the whole entry: NemotronH's
+# `layers_block_type` "moe" is a layer of experts alone (its pattern's "E").
+_NO_CACHE_ENTRIES = frozenset({"moe"})
 
 
 def is_tower(stack: str) -> bool:
@@ -32,7 +35,7 @@ def is_tower(stack: str) -> bool:
 
 def _keeps_cache(kind: object) -> bool:
     text = str(kind).lower()
-    return not any(word in text for word in _NO_CACHE)
+    return text not in _NO_CACHE_ENTRIES and not any(word in text for word in _NO_CACHE)
 
 
 def attention_layers(text: Mapping[str, object], count: int) -> tuple[int, ...] | None:

@@ -129,8 +129,9 @@ _LOADERS: dict[str, dict[Spelling, Outcome]] = {
     },
     # models/nemotron_h.py: k_proj.k_scale renamed, then the remap.
     "nemotron_h": {"kv": "load", "proj": "load", "bare": "load", "exact": "load"},
-    # models/deepseek_common/deepseek_weight_loader.py: k_proj / v_proj become attn_mqa.
-    "deepseek": {"proj": "load", "exact": "load"},
+    # models/deepseek_common/deepseek_weight_loader.py: k_proj / v_proj become attn_mqa; the
+    # layer's attention is attn_mqa and attn_mha, so an `.attn.` name is skipped, not found.
+    "deepseek": {"proj": "load"},
 }
 _ARCHITECTURES = {
     "Qwen2ForCausalLM": "qwen2",
@@ -240,6 +241,8 @@ RELEASE = Release(
     config_checks=(_quark_check,),
     load=_load,
     fp8_by_default=_fp8_by_default,
-    mla_model_types=frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2"}),
+    # configs/model_config.py names MLA architectures; GlmMoeDsaForCausalLM is a
+    # DeepseekV2ForCausalLM (models/glm4_moe.py).
+    mla_model_types=frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa"}),
     accept=_accept,
 )

@@ -41,9 +41,17 @@ class CheckpointFacts:
 
 
 def attention_kind(release: Release, config: ModelConfig) -> AttentionKind:
-    """MLA for the model types the release runs with latent attention, when the config gives `kv_lora_rank`."""
-    latent = config.model_type in release.mla_model_types and config.text.get("kv_lora_rank") is not None
-    return "mla" if latent else "standard"
+    """MLA for the model types the release runs with latent attention, when the config gives
+    `kv_lora_rank` (or, for a config of per-layer compress ratios, `head_dim`)."""
+    if config.model_type not in release.mla_model_types:
+        return "standard"
+    text = config.text
+    # DeepSeek-V4's configs: `compress_ratios`, or `compress_rates` by layer type.
+    compressed = bool(text.get("compress_ratios")) or (
+        text.get("compress_rates") is not None
+        and bool(text.get("layer_types") or text.get("num_nextn_predict_layers"))
+    )
+    return "mla" if text.get("head_dim" if compressed else "kv_lora_rank") is not None else "standard"
 
 
 def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, str | None]:

@@ -234,6 +234,11 @@ def _accept(
         return values
     count = total if kind == "q" else kv_heads
     if len(values) == 1:
+        # q is first viewed as one row per KV head's group of query heads: one value makes
+        # such a row only when each group is one head.
+        if kind == "q" and total is not None and total != kv_heads:
+            message = f"shape '[-1, {total // kv_heads}]' is invalid for input of size 1"
+            return Failure("RuntimeError", message, _COMPRESSED)
         return values * kv_heads
     if len(values) != count or count is None:
         message = f"The size of tensor a ({kv_heads}) must match the size of tensor b ({len(values)})"
@@ -256,17 +261,33 @@ RELEASE = Release(
     config_checks=(_compressed_tensors_check, _quark_check),
     load=_load,
     fp8_by_default=_fp8_by_default,
+    # transformers_utils/model_arch_config_convertor.py `is_deepseek_mla`.
     mla_model_types=frozenset(
         {
+            "axk1",
             "deepseek_v2",
             "deepseek_v3",
             "deepseek_v32",
+            "deepseek_v4",
+            "deepseek_v41",
+            "dots3_note",
             "deepseek_mtp",
+            "k3_dspark",
+            "glm5_next",
+            "glm5_next_text",
+            "glm_moe_dsa",
             "glm4_moe_lite",
+            "glm4_moe_lite_mtp",
             "kimi_k2",
             "kimi_linear",
             "longcat_flash",
             "pangu_ultra_moe",
+            "pangu_ultra_moe_mtp",
+            "bailing_hybrid",
+            "bailing_hybrid_mtp",
+            "bailing_hybrid_v3_mtp",
+            "hy_v4",
+            "hy_v4_mtp",
         }
     ),
     accept=_accept,
