@@ -614,6 +614,31 @@ def test_sglang_attention_without_the_quantization_config_holds_no_scale(
     assert inspection.problems[-1].message.startswith("SGLang 0.5.23 runs layers 0-1 with k and v at 1.0: ")
 
 
+def test_sglang_gemma3_indexes_what_maybe_remap_kv_scale_name_passes_on(tmp_path: Path) -> None:
+    # gemma3_causal.py: a name maybe_remap_kv_scale_name leaves as it is (q_scale) and a Quark
+    # name it replaces (`self_attn.prob_output_scale` -> `..attn.prob_scale`) index params_dict
+    # unchecked; the layer holds k and v only (layers/radix_attention.py).
+    gemma3 = {"architecture": "Gemma3ForCausalLM", "model_type": "gemma3_text"}
+    _, sglang, _ = _inspect(
+        tmp_path / "q", _scales(LLM_COMPRESSOR), _config(compressed_tensors_config(), **gemma3)
+    )
+    where = "python/sglang/srt/models/gemma3_causal.py"
+    assert _failure(sglang) == ("KeyError", "'model.layers.0.self_attn.q_scale'", where)
+    quark = {
+        "k": "model.layers.{layer}.self_attn.k_proj.output_scale",
+        "v": "model.layers.{layer}.self_attn.v_proj.output_scale",
+    }
+    _, sglang, _ = _inspect(tmp_path / "kv", _scales(quark), _config(fp8_config(), **gemma3))
+    assert (sglang.starts, _sources(sglang, "k"), _sources(sglang, "v")) == (
+        True,
+        ["checkpoint"] * 2,
+        ["checkpoint"] * 2,
+    )
+    quark["prob"] = "model.layers.{layer}.self_attn.prob_output_scale"
+    _, sglang, _ = _inspect(tmp_path / "prob", _scales(quark), _config(fp8_config(), **gemma3))
+    assert _failure(sglang) == ("KeyError", "'model.layers.0..attn.prob_scale'", where)
+
+
 def test_sglang_mixtral_modelopt_names_are_a_key_error(tmp_path: Path) -> None:
     # mixtral.py: the stacked rename makes `qkv_proj.k_scale`, and `params_dict[name]` raises.
     _, sglang, _ = _inspect(tmp_path, _scales(MODELOPT), _config(fp8_config(), "MixtralForCausalLM"))

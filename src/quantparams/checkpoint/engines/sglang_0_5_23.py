@@ -94,8 +94,10 @@ _SPELLINGS: tuple[tuple[Spelling, re.Pattern[str]], ...] = (
 
 # What a loader does with a spelling: load it when the layer has the
 # parameter (else skip it, with a log line), load it unchecked (a missing
-# parameter is a KeyError), or fail with a KeyError on the renamed name.
-Outcome = Literal["load", "unchecked", "keyerror"]
+# parameter is a KeyError), load it unchecked under the name
+# `maybe_remap_kv_scale_name` gives it, or fail with a KeyError on the
+# stacked parameter's name.
+Outcome = Literal["load", "unchecked", "remapped", "keyerror"]
 _LLAMA: dict[Spelling, Outcome] = {"kv": "load", "proj": "load", "bare": "load", "output": "load"}
 _LOADERS: dict[str, dict[Spelling, Outcome]] = {
     # models/llama.py `_legacy_load_weights`: `maybe_remap_kv_scale_name` on every "scale" name.
@@ -112,8 +114,15 @@ _LOADERS: dict[str, dict[Spelling, Outcome]] = {
         "output": "keyerror",
         "q_output": "keyerror",
     },
-    # models/gemma3_causal.py: remap first, then the stacked-parameter rename.
-    "gemma3": {**_LLAMA, "q_output": "keyerror"},
+    # models/gemma3_causal.py: `maybe_remap_kv_scale_name` first, and a name it changes (Quark's)
+    # or leaves (q, prob) indexes params_dict unchecked; k and v names it checks itself.
+    "gemma3": {
+        **_LLAMA,
+        "output": "remapped",
+        "q_output": "remapped",
+        "q": "remapped",
+        "prob": "remapped",
+    },
     # models/granite.py: no remap, `params_dict[name]` unchecked.
     "granite": {"exact": "unchecked", "proj": "keyerror", "bare": "keyerror", "output": "keyerror"},
     # models/exaone.py, olmo.py, olmo2.py, phi3_small.py: every name indexes params_dict unchecked.
@@ -160,6 +169,15 @@ _NO_SCALES = frozenset(
     }
 )
 _STACKED = re.compile(r"\.([qkv])_proj\.")
+# model_loader/weight_utils.py `maybe_remap_kv_scale_name`: Quark's names, replaced unchecked.
+_QUARK_NAMES = (
+    (".q_proj.output_scale", ".attn.q_scale"),
+    (".k_proj.output_scale", ".attn.k_scale"),
+    (".v_proj.output_scale", ".attn.v_scale"),
+    ("self_attn.prob_output_scale", ".attn.prob_scale"),
+)
+# Model files whose name is not the architecture's.
+_MODEL_FILES = {"Gemma3ForCausalLM": "gemma3_causal.py"}
 
 
 def _spelling(tensor: str) -> Spelling:
@@ -180,8 +198,12 @@ def _load(tensor: str, context: LoadContext) -> Load:
     outcome = loader.get(_spelling(tensor))
     kind = _kind(tensor)
     holds = architecture not in _NO_SCALES and kind in context.parameters
-    if outcome == "keyerror" or (outcome == "unchecked" and not holds):
-        renamed = tensor if outcome == "unchecked" else _STACKED.sub(".qkv_proj.", tensor, count=1)
+    if outcome == "keyerror" or (outcome in ("unchecked", "remapped") and not holds):
+        renamed = {
+            "unchecked": tensor,
+            "remapped": _quark_remap(tensor),
+            "keyerror": _STACKED.sub(".qkv_proj.", tensor, count=1),
+        }[outcome]
         where = f"python/sglang/srt/models/{_model_file(architecture)}"
         return Load("fails", failure=Failure("KeyError", repr(renamed), where))
     if outcome is None or not holds:
@@ -194,7 +216,16 @@ def _load(tensor: str, context: LoadContext) -> Load:
     return Load("loaded", kind=kind)
 
 
+def _quark_remap(tensor: str) -> str:
+    for quark, sglang in _QUARK_NAMES:
+        if tensor.endswith(quark):
+            return tensor.replace(quark, sglang)
+    return tensor
+
+
 def _model_file(architecture: str) -> str:
+    if architecture in _MODEL_FILES:
+        return _MODEL_FILES[architecture]
     base = re.sub(r"For(?:CausalLM|ConditionalGeneration)$", "", architecture)
     return re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower() + ".py" if base else "*.py"
 
