@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers import compressed_tensors_config, fp8_config, model_config, modelopt_quant_config, write_named
+from producers import (
+    compressed_tensors_config,
+    fp8_config,
+    model_config,
+    modelopt_quant_config,
+    quark_config,
+    write_named,
+)
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import RELEASES, EngineView
 from quantparams.checkpoint.engines.model import LoadContext
@@ -549,6 +556,20 @@ def test_nemotron_h_mixer_scales(tmp_path: Path) -> None:
     assert inspection.problems == ()
     assert [(layer.layer, layer.k.source) for layer in vllm.layers] == [(1, "checkpoint"), (3, "checkpoint")]
     assert _sources(sglang, "k") == ["checkpoint"] * 2
+
+
+def test_sglang_nemotron_h_remaps_quark_names(tmp_path: Path) -> None:
+    # nemotron_h.py passes a scale name it does not hold through maybe_remap_kv_scale_name,
+    # whose Quark table makes `mixer.attn.k_scale` of `mixer.k_proj.output_scale`.
+    scales = {f"backbone.layers.{n}.mixer.{kind}_proj.output_scale": 0.25 for n in (1, 3) for kind in "kv"}
+    config = {**_config(quark_config(), "NemotronHForCausalLM"), "num_hidden_layers": 4}
+    config["hybrid_override_pattern"] = "M*M*"
+    _, sglang, _ = _inspect(tmp_path, scales, config)
+    assert (sglang.starts, _sources(sglang, "k"), _sources(sglang, "v")) == (
+        True,
+        ["checkpoint"] * 2,
+        ["checkpoint"] * 2,
+    )
 
 
 @pytest.mark.parametrize(

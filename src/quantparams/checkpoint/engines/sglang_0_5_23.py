@@ -136,8 +136,9 @@ _LOADERS: dict[str, dict[Spelling, Outcome]] = {
         "q": "keyerror",
         "prob": "keyerror",
     },
-    # models/nemotron_h.py: k_proj.k_scale renamed, then the remap.
-    "nemotron_h": {"kv": "load", "proj": "load", "bare": "load", "exact": "load"},
+    # models/nemotron_h.py: k_proj.k_scale renamed, then the remap (Quark's names too); a
+    # name no layer holds is skipped.
+    "nemotron_h": {"kv": "load", "proj": "load", "bare": "load", "exact": "load", "output": "load"},
     # models/deepseek_common/deepseek_weight_loader.py: k_proj / v_proj become attn_mqa; the
     # layer's attention is attn_mqa and attn_mha, so an `.attn.` name is skipped, not found.
     "deepseek": {"proj": "load"},
