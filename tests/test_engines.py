@@ -635,6 +635,30 @@ def test_sglang_attention_without_the_quantization_config_holds_no_scale(
     assert inspection.problems[-1].message.startswith("SGLang 0.5.23 runs layers 0-1 with k and v at 1.0: ")
 
 
+@pytest.mark.parametrize("quantization", [quark_config(), fp8_config()])
+def test_vllm_gemma3_stacks_output_scale_names_before_the_suffix_rules(
+    tmp_path: Path, quantization: dict[str, Any]
+) -> None:
+    # Gemma3ForCausalLM.load_weights passes Gemma3Model.hf_to_vllm_mapper (gemma3.py), whose
+    # `.k_proj` -> `.qkv_proj` runs before the config's `.k_proj.output_scale` suffix rule.
+    gemma3 = {"architecture": "Gemma3ForCausalLM", "model_type": "gemma3_text"}
+    quark = {
+        "k": "model.layers.{layer}.self_attn.k_proj.output_scale",
+        "v": "model.layers.{layer}.self_attn.v_proj.output_scale",
+    }
+    vllm, _, _ = _inspect(tmp_path / "quark", _scales(quark), _config(quantization, **gemma3))
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'layers.0.self_attn.qkv_proj.output_scale' in Gemma3Model",
+        "vllm/model_executor/models/utils.py",
+    )
+    # The cache-scale mapper's regex rules run first: llm-compressor's names load.
+    vllm, _, _ = _inspect(
+        tmp_path / "ct", _scales(LLM_COMPRESSOR), _config(compressed_tensors_config(), **gemma3)
+    )
+    assert (vllm.starts, _sources(vllm, "k")) == (True, ["checkpoint"] * 2)
+
+
 def test_sglang_gemma3_indexes_what_maybe_remap_kv_scale_name_passes_on(tmp_path: Path) -> None:
     # gemma3_causal.py: a name maybe_remap_kv_scale_name leaves as it is (q_scale) and a Quark
     # name it replaces (`self_attn.prob_output_scale` -> `..attn.prob_scale`) index params_dict

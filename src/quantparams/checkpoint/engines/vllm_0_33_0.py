@@ -148,13 +148,19 @@ _OWN_LOOP = frozenset(
         "GptOssForCausalLM",
     }
 )
+# Models whose loader passes their own WeightsMapper, which stacks `.q_proj` / `.k_proj` /
+# `.v_proj` into `.qkv_proj` before the cache-scale mapper's suffix rules run (models/utils.py
+# `_map_name_with_shard`): an `output_scale` name is then no parameter (gemma3.py, nemotron_h.py).
+_STACKED_FIRST = frozenset({"Gemma3ForCausalLM", "NemotronHForCausalLM"})
+_PROJ_OUTPUT = re.compile(r"\.[qkv]_proj\.output_scale$")
 _IGNORED_SUFFIXES = (".q_scale", ".k_scale", ".v_scale", ".q_zero_point", ".k_zero_point", ".v_zero_point")
 
 
 def _load(tensor: str, context: LoadContext) -> Load:
     quantized = context.family != "" or context.quantized
-    name = mapped_name(tensor, context.family) if quantized else tensor
     architecture = context.architecture or ""
+    stacked_first = architecture in _STACKED_FIRST and _PROJ_OUTPUT.search(tensor) is not None
+    name = mapped_name(tensor, context.family) if quantized and not stacked_first else tensor
     if context.attention == "mla":
         # deepseek_v2.py: the mapped `.attn.k_scale` meets `maybe_remap_kv_scale_name`,
         # which makes `.attn.attn.k_scale` of it, a parameter that no MLA layer has.
