@@ -492,6 +492,8 @@ def test_other_latent_attention_model_types(tmp_path: Path) -> None:
             {"compress_rates": {"compressed": 4}, "layer_types": ["compressed", "sliding"], "head_dim": 512},
             True,
         ),
+        # get_compress_ratios (transformers_utils/deepseek_v4_utils.py) takes compress_ratios when given.
+        ({"compress_ratios": [], "compress_rates": {}, "layer_types": ["x"], "kv_lora_rank": 512}, True),
         ({}, False),
     ],
 )

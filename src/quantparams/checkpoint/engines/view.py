@@ -46,11 +46,14 @@ def attention_kind(release: Release, config: ModelConfig) -> AttentionKind:
     if config.model_type not in release.mla_model_types:
         return "standard"
     text = config.text
-    # DeepSeek-V4's configs: `compress_ratios`, or `compress_rates` by layer type.
-    compressed = bool(text.get("compress_ratios")) or (
-        text.get("compress_rates") is not None
-        and bool(text.get("layer_types") or text.get("num_nextn_predict_layers"))
-    )
+    # DeepSeek-V4's configs: `compress_ratios`, else `compress_rates` by layer type (and MTP layer).
+    ratios = text.get("compress_ratios")
+    if ratios is not None:
+        compressed = bool(ratios)
+    else:
+        compressed = text.get("compress_rates") is not None and bool(
+            text.get("layer_types") or text.get("num_nextn_predict_layers")
+        )
     return "mla" if text.get("head_dim" if compressed else "kv_lora_rank") is not None else "standard"
 
 
