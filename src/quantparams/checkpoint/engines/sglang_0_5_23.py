@@ -200,13 +200,8 @@ def _load(tensor: str, context: LoadContext) -> Load:
     kind = _kind(tensor)
     holds = architecture not in _NO_SCALES and kind in context.parameters
     if outcome == "keyerror" or (outcome in ("unchecked", "remapped") and not holds):
-        renamed = {
-            "unchecked": tensor,
-            "remapped": _quark_remap(tensor),
-            "keyerror": _STACKED.sub(".qkv_proj.", tensor, count=1),
-        }[outcome]
         where = f"python/sglang/srt/models/{_model_file(architecture)}"
-        return Load("fails", failure=Failure("KeyError", repr(renamed), where))
+        return Load("fails", failure=Failure("KeyError", repr(_indexed_name(outcome, tensor)), where))
     if outcome is None or not holds:
         reason = (
             f"SGLang 0.5.23's {architecture or 'model'} loader does not read this name"
@@ -217,10 +212,14 @@ def _load(tensor: str, context: LoadContext) -> Load:
     return Load("loaded", kind=kind)
 
 
-def _quark_remap(tensor: str) -> str:
-    for quark, sglang in _QUARK_NAMES:
-        if tensor.endswith(quark):
-            return tensor.replace(quark, sglang)
+def _indexed_name(outcome: Outcome, tensor: str) -> str:
+    """The name a loader indexes params_dict with, for outcome `outcome` of `tensor`."""
+    if outcome == "keyerror":
+        return _STACKED.sub(".qkv_proj.", tensor, count=1)
+    if outcome == "remapped":
+        for quark, sglang in _QUARK_NAMES:
+            if tensor.endswith(quark):
+                return tensor.replace(quark, sglang)
     return tensor
 
 
