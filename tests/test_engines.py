@@ -81,13 +81,18 @@ def test_fp8_k_alone_serves_v_and_v_alone_stops_vllm(tmp_path: Path) -> None:
     # SGLang's BaseKVCacheMethod (layers/quantization/kv_cache.py) does the same.
     assert _sources(sglang, "v") == ["k"] * 2
     v_only = {f"model.layers.{n}.self_attn.v_scale": 0.25 for n in range(LAYERS)}
-    vllm, sglang, inspection = _inspect(tmp_path / "v", v_only, _config(fp8_config()))
+    # ModelOpt's `kv_cache_quant_algo` makes vLLM's default cache FP8 (utils/torch_utils.py
+    # `resolve_kv_cache_dtype_string`), where the assert runs.
+    write_named(tmp_path / "modelopt", v_only, config=_config(None), modelopt=modelopt_quant_config())
+    inspection = inspect_checkpoint(tmp_path / "modelopt", engines=("vllm", "sglang"))
+    vllm, sglang = inspection.engines
     assert _failure(vllm) == (
         "AssertionError",
         "assert layer.k_scale > 0.0",
         "vllm/model_executor/layers/quantization/kv_cache.py",
     )
     assert vllm.layers == ()
+    # SGLang's process_weights_after_loading asserts whatever the cache's dtype.
     assert _failure(sglang) == (
         "AssertionError",
         "assert layer.k_scale > 0.0",
@@ -97,6 +102,33 @@ def test_fp8_k_alone_serves_v_and_v_alone_stops_vllm(tmp_path: Path) -> None:
         "vLLM 0.33.0: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0",
         "SGLang 0.5.23: will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0",
     ]
+
+
+def test_v_alone_stops_vllm_only_with_an_fp8_cache(tmp_path: Path) -> None:
+    # kv_cache.py runs the settling, and its assert, only `if is_quantized_kv_cache(...)`; under
+    # fp8's config the default `--kv-cache-dtype auto` keeps the model's dtype, so vLLM starts.
+    v_only = {f"model.layers.{n}.self_attn.v_scale": 0.25 for n in range(LAYERS)}
+    vllm, sglang, inspection = _inspect(tmp_path, v_only, _config(fp8_config()))
+    assert vllm.starts
+    assert not vllm.starts_with_scales
+    assert _failure(sglang) is not None
+    assert vllm.fp8_failure is not None
+    assert (vllm.fp8_failure.error, vllm.fp8_failure.message) == (
+        "AssertionError",
+        "assert layer.k_scale > 0.0",
+    )
+    assert (_sources(vllm, "k"), _sources(vllm, "v")) == (["default"] * 2, ["checkpoint"] * 2)
+    assert inspection.problems[0].message == (
+        "vLLM 0.33.0: starts with the default --kv-cache-dtype auto, which leaves these scales unused; "
+        "with --kv-cache-dtype fp8 it will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0"
+    )
+    document = vllm.to_json()
+    assert (document["starts"], document["failure"]) == (True, None)
+    assert document["failure_with_fp8_cache"] == {
+        "error": "AssertionError",
+        "message": "assert layer.k_scale > 0.0",
+        "where": "vllm/model_executor/layers/quantization/kv_cache.py",
+    }
 
 
 def test_fp8_missing_q_is_1_and_quark_names_fill_q_and_prob(tmp_path: Path) -> None:
@@ -684,6 +716,42 @@ def test_sglang_gemma3_indexes_what_maybe_remap_kv_scale_name_passes_on(tmp_path
     quark["prob"] = "model.layers.{layer}.self_attn.prob_output_scale"
     _, sglang, _ = _inspect(tmp_path / "prob", _scales(quark), _config(fp8_config(), **gemma3))
     assert _failure(sglang) == ("KeyError", "'model.layers.0..attn.prob_scale'", where)
+
+
+def _qwen3_next(tmp_path: Path, scales: dict[str, Any]) -> tuple[EngineView, Any]:
+    config = {**_config(compressed_tensors_config(), "Qwen3NextForCausalLM"), "num_hidden_layers": 4}
+    config["layer_types"] = ["linear_attention", "full_attention"] * 2
+    write_named(tmp_path, scales, config=config)
+    inspection = inspect_checkpoint(tmp_path, engines=("sglang",))
+    return inspection.engines[1], inspection
+
+
+def test_sglang_qwen3_next_asserts_a_scale_it_cannot_place_is_one(tmp_path: Path) -> None:
+    # qwen3_next.py drops `.self_attn`, makes ModelOpt's `k_proj.k_scale` the layer's
+    # `attn.k_scale`, and asserts any other `*_scale` no parameter holds is 1.0.
+    where = "python/sglang/srt/models/qwen3_next.py"
+    calibrated = {f"model.layers.{n}.self_attn.{kind}_scale": 0.5 for n in (1, 3) for kind in "kv"}
+    sglang, inspection = _qwen3_next(tmp_path / "calibrated", calibrated)
+    assert _failure(sglang) == (
+        "AssertionError",
+        "Expected 1.0, got 0.5 in skipped model.layers.1.k_scale",
+        where,
+    )
+    assert inspection.problems[0].path.endswith('["model.layers.1.self_attn.k_scale"]')
+    ones = dict.fromkeys(calibrated, 1.0)
+    sglang, _ = _qwen3_next(tmp_path / "ones", ones)
+    assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
+    modelopt = {f"model.layers.{n}.self_attn.{kind}_proj.{kind}_scale": 0.5 for n in (1, 3) for kind in "kv"}
+    sglang, inspection = _qwen3_next(tmp_path / "modelopt", modelopt)
+    assert (sglang.starts, _sources(sglang, "k"), inspection.problems) == (True, ["checkpoint"] * 2, ())
+    # `loaded_weight.item()` of a per-head scale.
+    per_head = {"model.layers.1.self_attn.q_scale": [0.5] * 4}
+    sglang, _ = _qwen3_next(tmp_path / "heads", {**modelopt, **per_head})
+    assert _failure(sglang) == (
+        "RuntimeError",
+        "a Tensor with 4 elements cannot be converted to Scalar",
+        where,
+    )
 
 
 def test_sglang_mixtral_modelopt_names_are_a_key_error(tmp_path: Path) -> None:

@@ -148,7 +148,16 @@ def test_the_json_document(tmp_path: Path) -> None:
         "failure": None,
         "kv_cache_method": "fp8",
     }
-    assert list(vllm) == ["engine", "release", "starts", "failure", "kv_cache_method", "layers"]
+    assert list(vllm) == [
+        "engine",
+        "release",
+        "starts",
+        "failure",
+        "kv_cache_method",
+        "layers",
+        "failure_with_fp8_cache",
+    ]
+    assert vllm["failure_with_fp8_cache"] is None
     default = {"value": 1.0, "from": "default", "tensor": None, "per_head": None}
     tensor = "model.layers.0.self_attn.kv_scale"
     assert vllm["layers"][0] == {

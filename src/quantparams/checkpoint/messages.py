@@ -23,6 +23,7 @@ __all__ = [
     "UNREAD_NAME",
     "all_ones",
     "duplicate",
+    "fails_with_fp8",
     "fp8_only_when_asked",
     "no_method",
     "no_scale_for",
@@ -105,6 +106,15 @@ def no_method(title: str, ignored: int, example: str) -> str:
         f"{title} gives these attention layers no KV-cache method under this config, so it "
         f"reads none of the checkpoint's {ignored} scale tensors (such as {example}): "
         "every layer runs with q, k, v and prob at 1.0"
+    )
+
+
+def fails_with_fp8(title: str, failure: str) -> str:
+    """An engine starts only because its default cache keeps the model's dtype; `failure` is
+    what it raises when served with an FP8 cache, as "Error in file: message"."""
+    return (
+        f"{title}: starts with the default --kv-cache-dtype auto, which leaves these scales unused; "
+        f"with --kv-cache-dtype fp8 it will not start: {failure}"
     )
 
 

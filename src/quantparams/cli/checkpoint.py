@@ -73,7 +73,7 @@ def checkpoint_scales(
     path: str,
 ) -> tuple[dict[str, QuantParamSchema] | None, list[Problem], bool, str | None]:
     """For `diff`: the k, v and larger-of-the-two ("kv") scales vLLM uses in each attention layer
-    of the checkpoint, as one-rank schemas (None when it will not start), its problems, whether it
+    of the checkpoint, as one-rank schemas (None when it will not start using them), its problems, whether it
     could be read, and why not when it could not be read at all."""
     from .. import FP8_DTYPE, KVCacheQuantSchema, QuantParamSchema
 
@@ -82,7 +82,7 @@ def checkpoint_scales(
     if model is None:
         return None, list(inspection.problems), False, f"cannot read: {inspection.problems[0].message}"
     view = inspection.engines[0]
-    if not view.starts:
+    if not view.starts_with_scales:
         return None, list(inspection.problems), not inspection.unreadable, None
     columns = {kind: {layer.layer: layer.scale(kind).value for layer in view.layers} for kind in ("k", "v")}
     columns["kv"] = {layer: max(value, columns["v"][layer]) for layer, value in columns["k"].items()}
@@ -219,7 +219,7 @@ def _render(inspection: CheckpointInspection, views: list[EngineView], limit: in
     if not model.layers:
         return [*lines, "layers             none with scales"]
     lines += [*(engine_line(view) for view in views), ""]
-    used = next((view for view in views if view.starts and view.layers), None)
+    used = next((view for view in views if view.starts_with_scales and view.layers), None)
     if used is not None:
         lines += [f"the values {used.title} uses, by attention layer (default: not from the checkpoint):"]
         lines += shown_table(["layer", *_KINDS], used.layers, _used_row, limit=limit, hint=_HINT)

@@ -67,6 +67,9 @@ class ScaleMethod:
     per_head: bool = False
     # The failure when only v is loaded, for a sentinel method.
     v_without_k: Failure | None = None
+    # Whether that failure needs an FP8 KV cache: vLLM settles the scales only
+    # `if is_quantized_kv_cache(...)`, so a cache in the model's dtype starts.
+    v_without_k_needs_fp8: bool = False
 
 
 @attrs.frozen
@@ -92,6 +95,9 @@ class Load:
     # Why it is ignored or fails, in the engine's words.
     reason: str = ""
     failure: Failure | None = None
+    # For an ignored tensor whose values the loader still checks: given them,
+    # the failure, or None when they pass.
+    value_check: Callable[[tuple[float, ...]], Failure | None] | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -202,10 +208,18 @@ class EngineView:
     parameters: frozenset[str] = frozenset()
     # Whether the engine's default KV-cache dtype is FP8 for this checkpoint.
     fp8_by_default: bool = True
+    # Where the engine starts only because its default cache keeps the model's
+    # dtype: the failure it meets when served with `--kv-cache-dtype fp8`.
+    fp8_failure: Failure | None = None
 
     @property
     def starts(self) -> bool:
         return self.failure is None
+
+    @property
+    def starts_with_scales(self) -> bool:
+        """Whether the engine starts when served so that it uses the scales (an FP8 cache)."""
+        return self.failure is None and self.fp8_failure is None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -215,4 +229,5 @@ class EngineView:
             "failure": None if self.failure is None else self.failure.to_json(),
             "kv_cache_method": self.kv_cache_method,
             "layers": [layer.to_json() for layer in self.layers],
+            "failure_with_fp8_cache": None if self.fp8_failure is None else self.fp8_failure.to_json(),
         }

@@ -95,9 +95,11 @@ _SPELLINGS: tuple[tuple[Spelling, re.Pattern[str]], ...] = (
 # What a loader does with a spelling: load it when the layer has the
 # parameter (else skip it, with a log line), load it unchecked (a missing
 # parameter is a KeyError), load it unchecked under the name
-# `maybe_remap_kv_scale_name` gives it, or fail with a KeyError on the
-# stacked parameter's name.
-Outcome = Literal["load", "unchecked", "remapped", "keyerror"]
+# `maybe_remap_kv_scale_name` gives it, fail with a KeyError on the
+# stacked parameter's name, or skip it only when it holds 1.0 (else an
+# AssertionError), when the layer lacks the parameter ("placed_or_one") or
+# always ("one").
+Outcome = Literal["load", "unchecked", "remapped", "keyerror", "placed_or_one", "one"]
 _LLAMA: dict[Spelling, Outcome] = {"kv": "load", "proj": "load", "bare": "load", "output": "load"}
 _LOADERS: dict[str, dict[Spelling, Outcome]] = {
     # models/llama.py `_legacy_load_weights`: `maybe_remap_kv_scale_name` on every "scale" name.
@@ -142,6 +144,13 @@ _LOADERS: dict[str, dict[Spelling, Outcome]] = {
     # models/deepseek_common/deepseek_weight_loader.py: k_proj / v_proj become attn_mqa; the
     # layer's attention is attn_mqa and attn_mha, so an `.attn.` name is skipped, not found.
     "deepseek": {"proj": "load"},
+    # models/qwen3_next.py: `.self_attn` is dropped and only ModelOpt's names become the layer's
+    # `attn.k_scale`; any other `*_scale` no parameter holds must be 1.0.
+    "qwen3_next": {
+        "proj": "placed_or_one",
+        "exact": "placed_or_one",
+        **dict.fromkeys(("kv", "bare", "output", "q_output", "q", "prob", "other"), "one"),
+    },
 }
 _ARCHITECTURES = {
     "Qwen2ForCausalLM": "qwen2",
@@ -155,6 +164,7 @@ _ARCHITECTURES = {
     "Olmo2ForCausalLM": "exact",
     "Phi3SmallForCausalLM": "exact",
     "NemotronHForCausalLM": "nemotron_h",
+    "Qwen3NextForCausalLM": "qwen3_next",
     "DeepseekV2ForCausalLM": "deepseek",
     "DeepseekV3ForCausalLM": "deepseek",
 }
@@ -199,6 +209,8 @@ def _load(tensor: str, context: LoadContext) -> Load:
     outcome = loader.get(_spelling(tensor))
     kind = _kind(tensor)
     holds = architecture not in _NO_SCALES and kind in context.parameters
+    if outcome == "one" or (outcome == "placed_or_one" and not holds):
+        return _skipped_if_one(tensor, architecture)
     if outcome == "keyerror" or (outcome in ("unchecked", "remapped") and not holds):
         where = f"python/sglang/srt/models/{_model_file(architecture)}"
         return Load("fails", failure=Failure("KeyError", repr(_indexed_name(outcome, tensor)), where))
@@ -221,6 +233,26 @@ def _indexed_name(outcome: Outcome, tensor: str) -> str:
             if tensor.endswith(quark):
                 return tensor.replace(quark, sglang)
     return tensor
+
+
+def _skipped_if_one(tensor: str, architecture: str) -> Load:
+    """qwen3_next.py: `assert abs(loaded_weight.item() - 1.0) < 1e-6` for a scale it skips."""
+    name = tensor.replace(".self_attn", "")
+    for modelopt, own in ((".k_proj.k_scale", ".attn.k_scale"), (".v_proj.v_scale", ".attn.v_scale")):
+        if name.endswith(modelopt):
+            name = name.removesuffix(modelopt) + own
+    where = f"python/sglang/srt/models/{_model_file(architecture)}"
+
+    def check(values: tuple[float, ...]) -> Failure | None:
+        if len(values) != 1:
+            message = f"a Tensor with {len(values)} elements cannot be converted to Scalar"
+            return Failure("RuntimeError", message, where)
+        if abs(values[0] - 1.0) < 1e-6:
+            return None
+        return Failure("AssertionError", f"Expected 1.0, got {values[0]} in skipped {name}", where)
+
+    reason = f"SGLang 0.5.23's {architecture} loader finds no parameter for it and skips it, as it holds 1.0"
+    return Load("ignored", reason=reason, value_check=check)
 
 
 def _model_file(architecture: str) -> str:

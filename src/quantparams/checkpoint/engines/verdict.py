@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..._errors import Problem
 from .. import messages
 from ..scheme import ModelConfig
-from .model import EngineView, Ignored, ScaleView
+from .model import EngineView, Failure, Ignored, ScaleView
 
 __all__ = ["at_default", "engine_line", "failure_text", "judge"]
 
@@ -25,9 +25,15 @@ def _file(where: str) -> str:
 
 def failure_text(view: EngineView) -> str:
     failure = view.failure
-    if failure is None:
-        return f"{view.title}: starts"
-    return f"{view.title}: will not start: {failure.error} in {_file(failure.where)}: {failure.message}"
+    if failure is not None:
+        return f"{view.title}: will not start: {_raised(failure)}"
+    if view.fp8_failure is not None:
+        return messages.fails_with_fp8(view.title, _raised(view.fp8_failure))
+    return f"{view.title}: starts"
+
+
+def _raised(failure: Failure) -> str:
+    return f"{failure.error} in {_file(failure.where)}: {failure.message}"
 
 
 def _summary(kinds: str, views: Sequence[ScaleView], total: int) -> str:
@@ -50,7 +56,7 @@ def _summary(kinds: str, views: Sequence[ScaleView], total: int) -> str:
 
 def engine_line(view: EngineView) -> str:
     """One line: whether the engine starts, and where each scale it uses comes from."""
-    if not view.starts:
+    if not view.starts or view.fp8_failure is not None:
         return failure_text(view)
     total = len(view.layers)
     if view.kv_cache_method is None:
@@ -76,8 +82,9 @@ def judge(
     warnings: list[Problem],
 ) -> None:
     """The problems and warnings of one engine's view; `where` is the checkpoint's layer-wide path."""
-    if view.failure is not None:
-        path = failed_at or ("config.json" if view.failure.error != "AssertionError" else where)
+    failure = view.failure or view.fp8_failure
+    if failure is not None:
+        path = failed_at or ("config.json" if failure.error != "AssertionError" else where)
         problems.append(Problem(path, failure_text(view)))
         return
     scheme = config.kv_cache_scheme

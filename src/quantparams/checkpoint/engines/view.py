@@ -97,6 +97,10 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
             load = loads[key] = release.load(named.tensor, context)
         if load.outcome == "fails" and load.failure is not None:
             return failed(load.failure, method, scale.where)
+        if load.value_check is not None and scale.values is not None:
+            refused = load.value_check(scale.values)
+            if refused is not None:
+                return failed(refused, method, scale.where)
         kind = load.kind
         if load.outcome != "loaded" or method is None or kind is None or scale.values is None:
             ignored.append(Ignored(named.layer, named.kind, scale.where, load.reason))
@@ -115,12 +119,20 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         if loaded is None:
             loaded = held[layer] = {}
         loaded[kind] = ScaleView(max(values), "checkpoint", named.tensor, per_head)
+    fp8_by_default = release.fp8_by_default(quantization, config.family, attention)
+    # v without k fails only for an FP8 cache where the method says so; the engine then starts by
+    # default, and its layers are those it would hold had the check passed.
+    fp8_only = method is not None and method.v_without_k_needs_fp8 and not fp8_by_default
+    fp8_failure = None
     layers = []
     for layer in facts.layers:
-        settled = _settle(method, layer, held.get(layer, _NONE))
-        if isinstance(settled, Failure):
-            return failed(settled, method, None)
-        layers.append(settled)
+        loaded = held.get(layer, _NONE)
+        refused = _refused(method, loaded)
+        if refused is not None:
+            if not fp8_only:
+                return failed(refused, method, None)
+            fp8_failure = fp8_failure or refused
+        layers.append(_settle(method, layer, loaded))
     name = None if method is None else method.name
     view = EngineView(
         release.engine,
@@ -131,7 +143,8 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         tuple(layers),
         tuple(ignored),
         parameters=context.parameters,
-        fp8_by_default=release.fp8_by_default(quantization, config.family, attention),
+        fp8_by_default=fp8_by_default,
+        fp8_failure=fp8_failure,
     )
     return view, None
 
@@ -140,19 +153,22 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
 _NONE: dict[str, ScaleView] = {}
 
 
-def _settle(method: ScaleMethod | None, layer: int, loaded: dict[str, ScaleView]) -> LayerView | Failure:
-    """Layer `layer` as its KV-cache method settles the scales `loaded` into it, by kind
-    (which it may add to)."""
+def _refused(method: ScaleMethod | None, loaded: dict[str, ScaleView]) -> Failure | None:
+    """The failure of a layer that loaded `loaded`, by kind, when its method refuses v without k."""
+    if method is None or not method.sentinel or "k" in loaded or "v" not in loaded:
+        return None
+    return method.v_without_k
+
+
+def _settle(method: ScaleMethod | None, layer: int, loaded: dict[str, ScaleView]) -> LayerView:
+    """Layer `layer` as its KV-cache method settles the scales `loaded` into it, by kind."""
     if method is None:
         return LayerView(layer)
     views = loaded
     if not loaded.keys() <= method.parameters:
         views = {kind: view for kind, view in loaded.items() if kind in method.parameters}
-    if method.sentinel:
-        # BaseKVCacheMethod.process_weights_after_loading: k alone serves v; v alone is refused.
-        if "k" in views and "v" not in views:
-            k = views["k"]
-            views["v"] = ScaleView(k.value, "k", k.tensor)
-        elif "v" in views and "k" not in views and method.v_without_k is not None:
-            return method.v_without_k
+    if method.sentinel and "k" in views and "v" not in views:
+        # BaseKVCacheMethod.process_weights_after_loading: k alone serves v.
+        k = views["k"]
+        views = {**views, "v": ScaleView(k.value, "k", k.tensor)}
     return LayerView(layer, **views)

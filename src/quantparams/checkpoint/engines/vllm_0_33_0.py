@@ -44,7 +44,7 @@ _V_WITHOUT_K = Failure("AssertionError", "assert layer.k_scale > 0.0", _KV_CACHE
 
 
 def _base(name: str) -> ScaleMethod:
-    return ScaleMethod(name, _ALL, sentinel=True, v_without_k=_V_WITHOUT_K)
+    return ScaleMethod(name, _ALL, sentinel=True, v_without_k=_V_WITHOUT_K, v_without_k_needs_fp8=True)
 
 
 def _modelopt_declares(quantization: Mapping[str, Any]) -> bool:
