@@ -693,6 +693,106 @@ def test_vllm_gemma3_stacks_output_scale_names_before_the_suffix_rules(
     assert (vllm.starts, _sources(vllm, "k")) == (True, ["checkpoint"] * 2)
 
 
+_QUARK_KV = {
+    "k": "model.layers.{layer}.self_attn.k_proj.output_scale",
+    "v": "model.layers.{layer}.self_attn.v_proj.output_scale",
+}
+
+
+@pytest.mark.parametrize(
+    ("architecture", "in_class"),
+    [
+        ("GemmaForCausalLM", "GemmaForCausalLM"),
+        ("Qwen2MoeForCausalLM", "Qwen2MoeForCausalLM"),
+        ("Cohere2ForCausalLM", "CohereForCausalLM"),
+        ("StableLmForCausalLM", "StablelmForCausalLM"),
+    ],
+)
+def test_vllm_models_stacking_at_the_top_refuse_output_scale_names_there(
+    tmp_path: Path, architecture: str, in_class: str
+) -> None:
+    # gemma.py, qwen2_moe.py, commandr.py, stablelm.py: `load_weights` passes the model's mapper
+    # (stacking `.k_proj`) to AutoWeightsLoader, and no inner model loads its own weights, so
+    # AutoWeightsLoader's ValueError names the whole name in the model's class.
+    vllm, _, _ = _inspect(tmp_path / "fp8", _scales(_QUARK_KV), _config(fp8_config(), architecture))
+    assert _failure(vllm) == (
+        "ValueError",
+        f"There is no module or parameter named 'model.layers.0.self_attn.qkv_proj.output_scale' in {in_class}",
+        "vllm/model_executor/models/utils.py",
+    )
+    prob = {**LLM_COMPRESSOR, "prob": "model.layers.{layer}.self_attn.prob_output_scale"}
+    vllm, _, _ = _inspect(tmp_path / "ct", _scales(prob), _config(compressed_tensors_config(), architecture))
+    assert _failure(vllm) == (
+        "ValueError",
+        f"There is no module or parameter named 'model.layers.0.self_attn.prob_output_scale' in {in_class}",
+        "vllm/model_executor/models/utils.py",
+    )
+    vllm, _, _ = _inspect(tmp_path / "lc", _scales(LLM_COMPRESSOR), _config(fp8_config(), architecture))
+    assert (vllm.starts, _sources(vllm, "k"), _sources(vllm, "q")) == (
+        True,
+        ["checkpoint"] * 2,
+        ["checkpoint"] * 2,
+    )
+
+
+def test_vllm_nemotron_h_names_the_mapped_prefix(tmp_path: Path) -> None:
+    # nemotron_h.py's mapper makes `model.` of `backbone`, then stacks `k_proj`.
+    scales = {f"backbone.layers.{n}.mixer.{kind}_proj.output_scale": 0.25 for n in (1, 3) for kind in "kv"}
+    config = {**_config(fp8_config(), "NemotronHForCausalLM"), "num_hidden_layers": 4}
+    config["hybrid_override_pattern"] = "M*M*"
+    vllm, _, _ = _inspect(tmp_path, scales, config)
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'model.layers.1.mixer.qkv_proj.output_scale' in NemotronHForCausalLM",
+        "vllm/model_executor/models/utils.py",
+    )
+
+
+@pytest.mark.parametrize("quantization", [fp8_config(), compressed_tensors_config(), None])
+def test_vllm_jamba_finds_no_quantization_config_and_refuses_every_scale(
+    tmp_path: Path, quantization: dict[str, Any] | None
+) -> None:
+    # jamba.py: no module AutoWeightsLoader asks holds a quant_config (lm_head's is None), so
+    # neither the cache-scale mapper nor its ignored suffixes apply; the model's mapper drops
+    # `.self_attn.`, and its Attention, built without the config, holds no scale.
+    config = {**_config(quantization, "JambaForCausalLM"), "num_hidden_layers": 8}
+    config |= {"attn_layer_period": 8, "attn_layer_offset": 4}
+    names = {kind: f"model.layers.4.self_attn.{kind}_scale" for kind in "kv"}
+    vllm, _, _ = _inspect(tmp_path / "lc", _scales(names, layers=1), config)
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'model.layers.4.k_scale' in JambaForCausalLM",
+        "vllm/model_executor/models/utils.py",
+    )
+    modelopt = {"k": "model.layers.4.self_attn.k_proj.k_scale"}
+    vllm, _, _ = _inspect(tmp_path / "mo", _scales(modelopt, layers=1), config)
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'model.layers.4.qkv_proj.k_scale' in JambaForCausalLM",
+        "vllm/model_executor/models/utils.py",
+    )
+
+
+def test_vllm_models_whose_attention_holds_no_scale(tmp_path: Path) -> None:
+    # lfm2_moe.py: the cache-scale mapper applies at the top, but Lfm2MoeModel's own
+    # AutoWeightsLoader, which ignores no scale suffix, finds `attn.k_scale` on no module.
+    vllm, _, _ = _inspect(
+        tmp_path / "lfm", _scales(LLM_COMPRESSOR), _config(fp8_config(), "Lfm2MoeForCausalLM")
+    )
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'layers.0.self_attn.attn.k_scale' in Lfm2MoeModel",
+        "vllm/model_executor/models/utils.py",
+    )
+    # step3_text.py: Step3TextModel's own loop indexes params_dict with what it does not stack.
+    vllm, _, _ = _inspect(tmp_path / "step", _scales(MODELOPT), _config(fp8_config(), "Step3TextForCausalLM"))
+    assert _failure(vllm) == (
+        "KeyError",
+        "'layers.0.self_attn.qkv_proj.k_scale'",
+        "vllm/model_executor/models/step3_text.py",
+    )
+
+
 def test_sglang_gemma3_indexes_what_maybe_remap_kv_scale_name_passes_on(tmp_path: Path) -> None:
     # gemma3_causal.py: a name maybe_remap_kv_scale_name leaves as it is (q_scale) and a Quark
     # name it replaces (`self_attn.prob_output_scale` -> `..attn.prob_scale`) index params_dict
@@ -813,6 +913,12 @@ _ARCHITECTURES = [
     "DeepseekV3ForCausalLM",
     "DbrxForCausalLM",
     "Llama4ForCausalLM",
+    "GemmaForCausalLM",
+    "JambaForCausalLM",
+    "Step3TextForCausalLM",
+    "Lfm2MoeForCausalLM",
+    "Qwen3NextForCausalLM",
+    "OPTForCausalLM",
 ]
 
 

@@ -21,7 +21,9 @@ __all__ = [
     "looks_like_scale",
     "mapped_name",
     "name_scale",
+    "regex_mapped",
     "scale_like",
+    "suffix_mapped",
     "vllm_name",
 ]
 
@@ -102,10 +104,21 @@ def _moved(name: str, first: str, prefix: str) -> str | None:
 
 @functools.lru_cache(maxsize=1 << 12)
 def _mapped(tensor: str, family: str) -> str:
+    return suffix_mapped(regex_mapped(tensor), family)
+
+
+def regex_mapped(tensor: str) -> str:
+    """`tensor` through the cache-scale mapper's regular expressions, which run first."""
     name = tensor
     for naming in NAMINGS:
         if naming.step == "regex" and naming.vllm_rewrite is not None and naming.regex.search(name):
             name = naming.regex.sub(naming.vllm_rewrite, name)
+    return name
+
+
+def suffix_mapped(name: str, family: str) -> str:
+    """`name` through the suffix rules config `family` adds to the cache-scale mapper, which
+    run last (after a model's own substring, stacking and prefix rules)."""
     for naming in NAMINGS:
         if naming.step == "suffix" and _applies(naming, family) and naming.regex.search(name):
             name = naming.regex.sub(naming.vllm_rewrite or "", name)

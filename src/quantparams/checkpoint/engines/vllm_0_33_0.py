@@ -13,12 +13,14 @@
   k_scale" is overwritten a few lines on). `CompressedTensorsKVCacheMethod`
   starts q, k and v at `torch.ones` and copies nothing; it has no prob.
 - Which names reach them: `AutoWeightsLoader` (`models/utils.py`) applies
-  the config's cache-scale mapper (`name_table.py` holds it), then raises for a
-  name no module holds, unless a quantization config lets it ignore names
-  ending in `.q_scale`, `.k_scale` or `.v_scale`. Models with their own
-  loop (`deepseek_v2.py`, `llama4.py`, `dbrx.py`, `gpt_oss.py`) pass the
-  mapped name through `maybe_remap_kv_scale_name`
-  (`model_loader/weight_utils.py`), which drops what it cannot place.
+  the config's cache-scale mapper (`name_table.py` holds it) around the
+  model's own mapper, then raises for a name no module holds, unless a
+  quantization config lets it ignore names ending in `.q_scale`, `.k_scale`
+  or `.v_scale`. Models with their own loop (`deepseek_v2.py`, `llama4.py`,
+  `dbrx.py`, `gpt_oss.py`) pass the mapped name through
+  `maybe_remap_kv_scale_name` (`model_loader/weight_utils.py`), which drops
+  what it cannot place. `vllm_0_33_0_models.py` holds how each model class
+  differs from Llama's.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..naming import ATTENTION_PARAMETER, mapped_name
+from ..naming import ATTENTION_PARAMETER
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
+from .vllm_0_33_0_models import LLAMA, MODELS, ModelLoader
 
 __all__ = ["RELEASE"]
 
@@ -132,35 +135,15 @@ def _fp8_by_default(quantization: Mapping[str, Any] | None, family: str, attenti
     return family == "compressed-tensors" and attention == "standard" and isinstance(scheme, dict)
 
 
-# Models whose own `load_weights` loop reads the decoder layers, passing names
-# through `maybe_remap_kv_scale_name`, which drops a name it cannot place.
-_OWN_LOOP = frozenset(
-    {
-        "DeepseekForCausalLM",
-        "DeepseekV2ForCausalLM",
-        "DeepseekV3ForCausalLM",
-        "KimiK25ForConditionalGeneration",
-        "KimiVLForConditionalGeneration",
-        "MistralLarge3ForCausalLM",
-        "Llama4ForCausalLM",
-        "Llama4ForConditionalGeneration",
-        "DbrxForCausalLM",
-        "GptOssForCausalLM",
-    }
-)
-# Models whose loader passes their own WeightsMapper, which stacks `.q_proj` / `.k_proj` /
-# `.v_proj` into `.qkv_proj` before the cache-scale mapper's suffix rules run (models/utils.py
-# `_map_name_with_shard`): an `output_scale` name is then no parameter (gemma3.py, nemotron_h.py).
-_STACKED_FIRST = frozenset({"Gemma3ForCausalLM", "NemotronHForCausalLM"})
-_PROJ_OUTPUT = re.compile(r"\.[qkv]_proj\.output_scale$")
 _IGNORED_SUFFIXES = (".q_scale", ".k_scale", ".v_scale", ".q_zero_point", ".k_zero_point", ".v_zero_point")
 
 
 def _load(tensor: str, context: LoadContext) -> Load:
     quantized = context.family != "" or context.quantized
     architecture = context.architecture or ""
-    stacked_first = architecture in _STACKED_FIRST and _PROJ_OUTPUT.search(tensor) is not None
-    name = mapped_name(tensor, context.family) if quantized and not stacked_first else tensor
+    model = MODELS.get(architecture, LLAMA)
+    finds_config = quantized and model.cache_mapper
+    name = model.mapped(tensor, context.family if finds_config else None)
     if context.attention == "mla":
         # deepseek_v2.py: the mapped `.attn.k_scale` meets `maybe_remap_kv_scale_name`,
         # which makes `.attn.attn.k_scale` of it, a parameter that no MLA layer has.
@@ -168,18 +151,18 @@ def _load(tensor: str, context: LoadContext) -> Load:
             relative = name.removeprefix("model.")
             return Load("fails", failure=Failure("KeyError", repr(relative), _ROOT + "models/deepseek_v2.py"))
         return Load("ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it")
-    if architecture in _OWN_LOOP:
+    if model.own_loop:
         name = _remap(name)
     parameter = ATTENTION_PARAMETER.search(name)
-    if parameter is not None and parameter["kind"] in context.parameters:
+    if parameter is not None and model.attention_quantized and parameter["kind"] in context.parameters:
         return Load("loaded", kind=parameter["kind"])
-    if quantized and name.endswith(_IGNORED_SUFFIXES):
+    if finds_config and model.ignores_scale_suffixes and name.endswith(_IGNORED_SUFFIXES):
         return Load(
             "ignored", reason="no attention layer holds it, and vLLM ignores names ending in this suffix"
         )
-    if architecture in _OWN_LOOP:
+    if model.own_loop:
         return Load("ignored", reason="maybe_remap_kv_scale_name finds no parameter for it and drops it")
-    return Load("fails", failure=Failure("ValueError", _no_parameter(name, architecture), _UTILS))
+    return Load("fails", failure=_refused(name, architecture, model))
 
 
 # maybe_remap_kv_scale_name's patterns for standard attention, the first that matches
@@ -205,13 +188,21 @@ def _remap(name: str) -> str:
     return name
 
 
-def _no_parameter(name: str, architecture: str) -> str:
-    """AutoWeightsLoader's words, from the inner model's loader (`LlamaModel` for `LlamaForCausalLM`)."""
+def _refused(name: str, architecture: str, model: ModelLoader) -> Failure:
+    """The failure of loading `name`, which no module holds, in the loader `model` says refuses it."""
+    if model.refused_by == "top":
+        top = model.class_name or architecture or "the model"
+        return Failure("ValueError", f"There is no module or parameter named {name!r} in {top}", _UTILS)
+    # The inner model's loader stacks q, k and v first, and names the weight relative to itself.
     stacked = re.sub(r"\.[qkv]_proj\.", ".qkv_proj.", name, count=1)
+    if model.refused_by == "inner_loop":
+        return Failure("KeyError", repr(stacked.removeprefix("model.")), _ROOT + "models/" + model.file)
     if stacked.startswith("model.") and architecture.endswith("ForCausalLM"):
-        model = architecture.removesuffix("ForCausalLM") + "Model"
-        return f"There is no module or parameter named {stacked.removeprefix('model.')!r} in {model}"
-    return f"There is no module or parameter named {stacked!r} in {architecture or 'the model'}"
+        model_class = architecture.removesuffix("ForCausalLM") + "Model"
+        message = f"There is no module or parameter named {stacked.removeprefix('model.')!r} in {model_class}"
+    else:
+        message = f"There is no module or parameter named {stacked!r} in {architecture or 'the model'}"
+    return Failure("ValueError", message, _UTILS)
 
 
 def _accept(
