@@ -784,6 +784,16 @@ def test_vllm_models_whose_attention_holds_no_scale(tmp_path: Path) -> None:
         "There is no module or parameter named 'layers.0.self_attn.attn.k_scale' in Lfm2MoeModel",
         "vllm/model_executor/models/utils.py",
     )
+    # step3p5.py: Step3p5Model's own loop skips what params_dict lacks, such as an output scale
+    # that no cache-scale rule renames under compressed-tensors.
+    vllm, _, _ = _inspect(
+        tmp_path / "step3p5", _scales(_QUARK_KV), _config(compressed_tensors_config(), "Step3p5ForCausalLM")
+    )
+    assert (vllm.starts, _sources(vllm, "k"), vllm.ignored[0].reason) == (
+        True,
+        ["default"] * 2,
+        "the model's own loop (step3p5.py) skips a name it holds no parameter for",
+    )
     # step3_text.py: Step3TextModel's own loop indexes params_dict with what it does not stack.
     vllm, _, _ = _inspect(tmp_path / "step", _scales(MODELOPT), _config(fp8_config(), "Step3TextForCausalLM"))
     assert _failure(vllm) == (
@@ -919,6 +929,7 @@ _ARCHITECTURES = [
     "Lfm2MoeForCausalLM",
     "Qwen3NextForCausalLM",
     "OPTForCausalLM",
+    "Step3p5ForCausalLM",
 ]
 
 

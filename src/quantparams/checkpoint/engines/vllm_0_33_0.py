@@ -162,6 +162,10 @@ def _load(tensor: str, context: LoadContext) -> Load:
         )
     if model.own_loop:
         return Load("ignored", reason="maybe_remap_kv_scale_name finds no parameter for it and drops it")
+    if model.refused_by == "skipped":
+        return Load(
+            "ignored", reason=f"the model's own loop ({model.file}) skips a name it holds no parameter for"
+        )
     return Load("fails", failure=_refused(name, architecture, model))
 
 

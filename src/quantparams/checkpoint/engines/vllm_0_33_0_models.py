@@ -44,8 +44,9 @@ class ModelLoader:
     # Which loader refuses a name no module holds: the inner model's AutoWeightsLoader
     # ("inner", `LlamaModel`'s, after its own q/k/v stacking, naming it relative to that
     # model), the model's own ("top", the full name, in the model's class), or the inner
-    # model's own loop ("inner_loop", a KeyError).
-    refused_by: Literal["inner", "top", "inner_loop"] = "inner"
+    # model's own loop ("inner_loop", a KeyError); or none, the inner model's own loop
+    # skipping it ("skipped").
+    refused_by: Literal["inner", "top", "inner_loop", "skipped"] = "inner"
     # The class, as `_get_name()` gives it, where the architecture is another name for it.
     class_name: str | None = None
     # The model's file, under `models/`.
@@ -163,6 +164,8 @@ MODELS: Mapping[str, ModelLoader] = {
         refused_by="inner_loop",
         file="step3_text.py",
     ),
+    # Step3p5Model's own loop skips a name params_dict lacks.
+    "Step3p5ForCausalLM": ModelLoader(refused_by="skipped", file="step3p5.py"),
     # The cache-scale mapper applies at the top (SupportsQuant), but Lfm2MoeModel's own
     # AutoWeightsLoader finds no config, and its Attention is built without one.
     "Lfm2MoeForCausalLM": ModelLoader(
