@@ -864,6 +864,44 @@ def test_sglang_qwen3_next_asserts_a_scale_it_cannot_place_is_one(tmp_path: Path
     )
 
 
+_EXACT = {kind: f"model.layers.{{layer}}.self_attn.attn.{kind}_scale" for kind in "kv"}
+_KV_SCALE = {"kv": "model.layers.{layer}.self_attn.kv_scale"}
+
+
+@pytest.mark.parametrize(
+    ("architecture", "loaded", "skipped"),
+    [
+        # qwen3_5.py: QWEN3_5_KV_SCALE_MAPPER and the dropped `.self_attn` reach `attn.k_scale`.
+        ("Qwen3_5MoeForConditionalGeneration", [LLM_COMPRESSOR, MODELOPT, _EXACT], [_KV_SCALE]),
+        # minimax_m2.py: maybe_remap_kv_scale_name on the unstacked name; `.attn.` becomes `.attn.attn.`.
+        ("MiniMaxM2ForCausalLM", [LLM_COMPRESSOR, MODELOPT, _KV_SCALE], [_EXACT]),
+        # glm4_moe_lite.py makes `attn_mqa` of `_proj`, a name no MLA layer holds, and skips it.
+        ("Glm4MoeLiteForCausalLM", [], [LLM_COMPRESSOR, MODELOPT, _EXACT, _KV_SCALE]),
+        # glm4_moe.py builds its RadixAttention without the quantization config.
+        ("Glm4MoeForCausalLM", [], [LLM_COMPRESSOR, MODELOPT, _EXACT, _KV_SCALE]),
+        # kimi_k25.py hands its language model's names to DeepseekV3ForCausalLM's loader.
+        ("KimiK25ForConditionalGeneration", [MODELOPT], [LLM_COMPRESSOR, _EXACT, _KV_SCALE]),
+    ],
+)
+def test_sglang_loaders_of_newer_models(
+    tmp_path: Path, architecture: str, loaded: list[dict[str, str]], skipped: list[dict[str, str]]
+) -> None:
+    for number, names in enumerate([*loaded, *skipped]):
+        _, sglang, _ = _inspect(tmp_path / str(number), _scales(names), _config(fp8_config(), architecture))
+        expected = "checkpoint" if names in loaded else "default"
+        assert (sglang.starts, _sources(sglang, "k")) == (True, [expected] * 2), names
+
+
+def test_sglang_granite_moe_loads_through_mixtral(tmp_path: Path) -> None:
+    # granitemoe.py hands its names to MixtralForCausalLM.load_weights, which stacks k_proj first.
+    _, sglang, _ = _inspect(tmp_path, _scales(MODELOPT), _config(fp8_config(), "GraniteMoeForCausalLM"))
+    assert _failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.qkv_proj.k_scale'",
+        "python/sglang/srt/models/mixtral.py",
+    )
+
+
 def test_sglang_mixtral_modelopt_names_are_a_key_error(tmp_path: Path) -> None:
     # mixtral.py: the stacked rename makes `qkv_proj.k_scale`, and `params_dict[name]` raises.
     _, sglang, _ = _inspect(tmp_path, _scales(MODELOPT), _config(fp8_config(), "MixtralForCausalLM"))
@@ -930,6 +968,10 @@ _ARCHITECTURES = [
     "Qwen3NextForCausalLM",
     "OPTForCausalLM",
     "Step3p5ForCausalLM",
+    "Qwen3_5ForCausalLM",
+    "MiniMaxM2ForCausalLM",
+    "Glm4MoeLiteForCausalLM",
+    "Glm4MoeForCausalLM",
 ]
 
 
