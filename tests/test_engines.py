@@ -892,6 +892,41 @@ def test_sglang_loaders_of_newer_models(
         assert (sglang.starts, _sources(sglang, "k")) == (True, [expected] * 2), names
 
 
+@pytest.mark.parametrize(
+    ("architecture", "file"), [("Gemma2ForCausalLM", "gemma2.py"), ("Cohere2ForCausalLM", "commandr.py")]
+)
+def test_sglang_gemma2_and_cohere_index_what_the_remap_leaves(
+    tmp_path: Path, architecture: str, file: str
+) -> None:
+    # gemma2.py, commandr.py: maybe_remap_kv_scale_name leaves `q_scale` as it is and makes
+    # `..attn.prob_scale` of Quark's prob name; `params_dict[name]` raises for both.
+    where = f"python/sglang/srt/models/{file}"
+    _, sglang, _ = _inspect(tmp_path / "q", _scales(LLM_COMPRESSOR), _config(fp8_config(), architecture))
+    assert _failure(sglang) == ("KeyError", "'model.layers.0.self_attn.q_scale'", where)
+    prob = {**_QUARK_KV, "prob": "model.layers.{layer}.self_attn.prob_output_scale"}
+    _, sglang, _ = _inspect(tmp_path / "prob", _scales(prob), _config(fp8_config(), architecture))
+    # The stacked rename meets `k_proj.output_scale` first.
+    assert _failure(sglang) == ("KeyError", "'model.layers.0.self_attn.qkv_proj.output_scale'", where)
+    kv = {kind: f"model.layers.{{layer}}.self_attn.{kind}_scale" for kind in "kv"}
+    _, sglang, _ = _inspect(
+        tmp_path / "kv", _scales({**kv, "prob": prob["prob"]}), _config(fp8_config(), architecture)
+    )
+    assert _failure(sglang) == ("KeyError", "'model.layers.0..attn.prob_scale'", where)
+
+
+def test_sglang_olmoe_skips_only_kv_scale(tmp_path: Path) -> None:
+    _, sglang, _ = _inspect(tmp_path / "kv", _scales(_KV_SCALE), _config(fp8_config(), "OlmoeForCausalLM"))
+    assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
+    _, sglang, _ = _inspect(
+        tmp_path / "lc", _scales(LLM_COMPRESSOR), _config(fp8_config(), "OlmoeForCausalLM")
+    )
+    assert _failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.k_scale'",
+        "python/sglang/srt/models/olmoe.py",
+    )
+
+
 def test_sglang_granite_moe_loads_through_mixtral(tmp_path: Path) -> None:
     # granitemoe.py hands its names to MixtralForCausalLM.load_weights, which stacks k_proj first.
     _, sglang, _ = _inspect(tmp_path, _scales(MODELOPT), _config(fp8_config(), "GraniteMoeForCausalLM"))

@@ -44,13 +44,16 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
     "qwen2": {"exact": "load"},
     # models/mixtral.py: the stacked-parameter rename meets k_proj / v_proj / q_proj names first.
     "mixtral": {"exact": "load", "proj": "keyerror", "output": "keyerror", "q_output": "keyerror"},
-    # models/gemma2.py: `maybe_remap_kv_scale_name` only outside the stacked-parameter branch.
+    # models/gemma2.py, commandr.py: `maybe_remap_kv_scale_name` only outside the stacked-parameter
+    # branch, and what it leaves (q) or replaces (Quark's prob) indexes params_dict unchecked.
     "gemma2": {
         "kv": "load",
         "bare": "load",
         "proj": "keyerror",
         "output": "keyerror",
         "q_output": "keyerror",
+        "q": "unchecked",
+        "prob": "remapped",
     },
     # models/gemma3_causal.py: `maybe_remap_kv_scale_name` first, and a name it changes (Quark's)
     # or leaves (q, prob) indexes params_dict unchecked; k and v names it checks itself.
@@ -67,6 +70,16 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
     "exact": {
         "exact": "unchecked",
         "kv": "keyerror",
+        "proj": "keyerror",
+        "bare": "keyerror",
+        "output": "keyerror",
+        "q_output": "keyerror",
+        "q": "keyerror",
+        "prob": "keyerror",
+    },
+    # models/olmoe.py: as "exact", but `kv_scale` becomes `attn.kv_scale`, which is skipped.
+    "olmoe": {
+        "exact": "unchecked",
         "proj": "keyerror",
         "bare": "keyerror",
         "output": "keyerror",
@@ -102,6 +115,9 @@ ARCHITECTURES = {
     "Qwen2MoeForCausalLM": "qwen2",
     "MixtralForCausalLM": "mixtral",
     "Gemma2ForCausalLM": "gemma2",
+    "CohereForCausalLM": "gemma2",
+    "Cohere2ForCausalLM": "gemma2",
+    "OlmoeForCausalLM": "olmoe",
     "Gemma3ForCausalLM": "gemma3",
     "GraniteForCausalLM": "granite",
     "ExaoneForCausalLM": "exact",
@@ -169,6 +185,8 @@ NO_SCALES = frozenset(
 # The files whose loader raises, where the name is not the architecture's.
 _MODEL_FILES = {
     "Gemma3ForCausalLM": "gemma3_causal.py",
+    "CohereForCausalLM": "commandr.py",
+    "Cohere2ForCausalLM": "commandr.py",
     **dict.fromkeys(
         ("GraniteMoeForCausalLM", "GraniteMoeSharedForCausalLM", "GraniteMoeSWAForCausalLM"), "mixtral.py"
     ),
