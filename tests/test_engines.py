@@ -104,6 +104,30 @@ def test_fp8_k_alone_serves_v_and_v_alone_stops_vllm(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "fp8"),
+    [
+        ("FP8", True),
+        ("NVFP4", True),
+        ("INT8", False),
+        ({"type": "float", "num_bits": 8, "dynamic": False}, True),
+        # get_kv_cache_quant_algo_string asks `dynamic is False` of a scheme.
+        ({"type": "float", "num_bits": 8}, False),
+    ],
+)
+def test_which_modelopt_kv_cache_algorithms_vllm_serves_in_fp8_by_default(
+    tmp_path: Path, algorithm: object, fp8: bool
+) -> None:
+    # utils/torch_utils.py resolves `--kv-cache-dtype auto` to FP8 or NVFP4 for those ModelOpt
+    # algorithms alone; another falls back to "auto", and v without k then starts.
+    key = "kv_cache_scheme" if isinstance(algorithm, dict) else "kv_cache_quant_algo"
+    modelopt = {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "FP8", key: algorithm}}
+    v_only = {f"model.layers.{n}.self_attn.v_proj.v_scale": 0.25 for n in range(LAYERS)}
+    write_named(tmp_path, v_only, config=_config(None), modelopt=modelopt)
+    vllm = inspect_checkpoint(tmp_path).engines[0]
+    assert (vllm.fp8_by_default, vllm.starts, vllm.fp8_failure is not None) == (fp8, not fp8, not fp8)
+
+
 def test_v_alone_stops_vllm_only_with_an_fp8_cache(tmp_path: Path) -> None:
     # kv_cache.py runs the settling, and its assert, only `if is_quantized_kv_cache(...)`; under
     # fp8's config the default `--kv-cache-dtype auto` keeps the model's dtype, so vLLM starts.

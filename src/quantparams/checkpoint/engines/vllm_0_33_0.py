@@ -130,9 +130,26 @@ def _fp8_by_default(quantization: Mapping[str, Any] | None, family: str, attenti
     if quantization is None:
         return False
     if family.startswith("modelopt"):
-        return _modelopt_declares(quantization)
+        return _modelopt_cache_dtype(quantization)
     scheme = quantization.get("kv_cache_scheme")
     return family == "compressed-tensors" and attention == "standard" and isinstance(scheme, dict)
+
+
+def _modelopt_cache_dtype(quantization: Mapping[str, Any]) -> bool:
+    """`get_kv_cache_quant_algo_string` (utils/torch_utils.py): whether ModelOpt's KV-cache algorithm
+    is one `--kv-cache-dtype auto` resolves to (FP8 or NVFP4); any other falls back to "auto"."""
+    nested = quantization.get("quantization")
+    inner = nested if isinstance(nested, dict) else quantization
+    algorithm = (
+        inner.get("kv_cache_scheme")
+        or quantization.get("kv_cache_scheme")
+        or inner.get("kv_cache_quant_algo")
+        or quantization.get("kv_cache_quant_algo")
+    )
+    if isinstance(algorithm, dict):
+        fp8 = algorithm.get("dynamic") is False and algorithm.get("num_bits") == 8
+        return algorithm.get("type") == "float" and (fp8 or algorithm.get("num_bits") == 4)
+    return isinstance(algorithm, str) and algorithm.lower() in ("fp8", "nvfp4")
 
 
 _IGNORED_SUFFIXES = (".q_scale", ".k_scale", ".v_scale", ".q_zero_point", ".k_zero_point", ".v_zero_point")
