@@ -865,13 +865,15 @@ def test_sglang_qwen3_next_asserts_a_scale_it_cannot_place_is_one(tmp_path: Path
     # `attn.k_scale`, and asserts any other `*_scale` no parameter holds is 1.0.
     where = "python/sglang/srt/models/qwen3_next.py"
     calibrated = {f"model.layers.{n}.self_attn.{kind}_scale": 0.5 for n in (1, 3) for kind in "kv"}
+    # Each layer's name, though one reading of the name serves the stack.
+    calibrated |= {"model.layers.1.self_attn.k_scale": 1.0, "model.layers.1.self_attn.v_scale": 1.0}
     sglang, inspection = _qwen3_next(tmp_path / "calibrated", calibrated)
     assert _failure(sglang) == (
         "AssertionError",
-        "Expected 1.0, got 0.5 in skipped model.layers.1.k_scale",
+        "Expected 1.0, got 0.5 in skipped model.layers.3.k_scale",
         where,
     )
-    assert inspection.problems[0].path.endswith('["model.layers.1.self_attn.k_scale"]')
+    assert inspection.problems[0].path.endswith('["model.layers.3.self_attn.k_scale"]')
     ones = dict.fromkeys(calibrated, 1.0)
     sglang, _ = _qwen3_next(tmp_path / "ones", ones)
     assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
@@ -1057,5 +1059,12 @@ def test_every_layer_of_a_stack_loads_as_its_first_does(
     context = LoadContext(family, architecture, attention, frozenset(parameters), quantized=family != "")
     for release in RELEASES.values():
         first = release.load(f"{stack}layers.0.{rest}", context)
-        other = release.load(f"{stack}layers.{layer}.{rest}", context)
+        tensor = f"{stack}layers.{layer}.{rest}"
+        other = release.load(tensor, context)
         assert other == first or other.outcome == first.outcome == "fails"
+        # A check of the values, made with the first layer's reading, words each layer's own.
+        if first.value_check is not None:
+            refused = first.value_check(tensor, (0.5,))
+            assert refused is not None
+            assert f"layers.{layer}." in refused.message
+            assert first.value_check(tensor, (1.0,)) is None

@@ -95,9 +95,12 @@ class Load:
     # Why it is ignored or fails, in the engine's words.
     reason: str = ""
     failure: Failure | None = None
-    # For an ignored tensor whose values the loader still checks: given them,
-    # the failure, or None when they pass.
-    value_check: Callable[[tuple[float, ...]], Failure | None] | None = attrs.field(default=None, eq=False)
+    # For an ignored tensor whose values the loader still checks: given the
+    # tensor's name (each layer's, as a Load serves every layer of a stack) and
+    # its values, the failure, or None when they pass.
+    value_check: Callable[[str, tuple[float, ...]], Failure | None] | None = attrs.field(
+        default=None, eq=False
+    )
 
 
 @attrs.frozen

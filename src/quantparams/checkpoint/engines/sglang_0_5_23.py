@@ -103,7 +103,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
     kind = _kind(tensor)
     holds = architecture not in NO_SCALES and kind in context.parameters
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
-        return _skipped_if_one(tensor, architecture)
+        return _skipped_if_one(architecture)
     if outcome == "keyerror" or (outcome in ("unchecked", "remapped") and not holds):
         where = f"python/sglang/srt/models/{model_file(architecture)}"
         return Load("fails", failure=Failure("KeyError", repr(_indexed_name(outcome, tensor)), where))
@@ -128,20 +128,20 @@ def _indexed_name(outcome: Outcome, tensor: str) -> str:
     return tensor
 
 
-def _skipped_if_one(tensor: str, architecture: str) -> Load:
+def _skipped_if_one(architecture: str) -> Load:
     """qwen3_next.py: `assert abs(loaded_weight.item() - 1.0) < 1e-6` for a scale it skips."""
-    name = tensor.replace(".self_attn", "")
-    for modelopt, own in ((".k_proj.k_scale", ".attn.k_scale"), (".v_proj.v_scale", ".attn.v_scale")):
-        if name.endswith(modelopt):
-            name = name.removesuffix(modelopt) + own
     where = f"python/sglang/srt/models/{model_file(architecture)}"
 
-    def check(values: tuple[float, ...]) -> Failure | None:
+    def check(tensor: str, values: tuple[float, ...]) -> Failure | None:
         if len(values) != 1:
             message = f"a Tensor with {len(values)} elements cannot be converted to Scalar"
             return Failure("RuntimeError", message, where)
         if abs(values[0] - 1.0) < 1e-6:
             return None
+        name = tensor.replace(".self_attn", "")
+        for modelopt, own in ((".k_proj.k_scale", ".attn.k_scale"), (".v_proj.v_scale", ".attn.v_scale")):
+            if name.endswith(modelopt):
+                name = name.removesuffix(modelopt) + own
         return Failure("AssertionError", f"Expected 1.0, got {values[0]} in skipped {name}", where)
 
     reason = f"SGLang 0.5.23's {architecture} loader finds no parameter for it and skips it, as it holds 1.0"

@@ -98,7 +98,7 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         if load.outcome == "fails" and load.failure is not None:
             return failed(load.failure, method, scale.where)
         if load.value_check is not None and scale.values is not None:
-            refused = load.value_check(scale.values)
+            refused = load.value_check(named.tensor, scale.values)
             if refused is not None:
                 return failed(refused, method, scale.where)
         kind = load.kind
