@@ -239,6 +239,15 @@ def test_llm_compressor_per_head_scales(tmp_path: Path) -> None:
     assert [problem.message.split(" under")[0] for problem in inspection.problems] == [
         "SGLang 0.5.23 gives these attention layers no KV-cache method"
     ]
+    # v1/attention/backend.py: per-head scales need a backend that supports them.
+    assert [warning.message for warning in inspection.warnings] == [
+        "vLLM 0.33.0 runs per-head (attn_head) scales only with FlashAttention 3 or 4 (Hopper SM90, "
+        "Blackwell SM100 GPUs); on other GPUs it finds no attention backend and does not start"
+    ]
+    _, _, tensor = _inspect(
+        tmp_path / "tensor", _scales(LLM_COMPRESSOR), _config(compressed_tensors_config())
+    )
+    assert tensor.warnings == ()
 
 
 def test_a_one_value_q_scale_under_attn_head_needs_no_head_groups(tmp_path: Path) -> None:

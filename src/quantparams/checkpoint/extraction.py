@@ -209,11 +209,16 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
     count = examined.layer_count
     language = [scale for scale in found.scales if not is_tower(scale.named.stack)]
     left_out = tuple(sorted({scale.named.layer for scale in language if scale.named.layer >= count}))
-    # The summary's note says what became of the layers past the count.
-    past = messages.past_count(list(left_out), config, count) if left_out else None
+    view, _ = examined.views.of("vllm")
+    # The summary's note says what became of the layers past the count; and the file's
+    # per-tensor scales ask nothing of the GPU that the checkpoint's per-head ones do.
+    unsaid = {
+        messages.past_count(list(left_out), config, count) if left_out else None,
+        messages.requires(view.title, view.requires) if view.requires else None,
+    }
     made = _Made(
         None,
-        tuple(warning for warning in examined.warnings if warning.message != past),
+        tuple(warning for warning in examined.warnings if warning.message not in unsaid),
         found.unreadable_input,
         left_out=left_out,
         not_written=tuple(
@@ -228,7 +233,6 @@ def _from_scales(layout: Layout, config: ModelConfig, reduce: Reduce, problems: 
         # A dynamic scheme needs no scales to serve, but a file made of none would be all defaults.
         problems.append(Problem(layout.where, messages.none_found(found, layout, config)))
         return made
-    view, _ = examined.views.of("vllm")
     layers = {layer.layer: layer for layer in view.layers}
     # Under a config that declares no static scales, a layer at 1.0 is no problem to serve,
     # but a file made of it would pass a default off as a calibrated scale.

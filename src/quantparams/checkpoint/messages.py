@@ -30,6 +30,7 @@ __all__ = [
     "none_found",
     "partly_default",
     "past_count",
+    "requires",
     "runs_at_default",
     "towers",
 ]
@@ -116,6 +117,11 @@ def fails_with_fp8(title: str, failure: str) -> str:
         f"{title}: starts with the default --kv-cache-dtype auto, which leaves these scales unused; "
         f"with --kv-cache-dtype fp8 it will not start: {failure}"
     )
+
+
+def requires(title: str, what: str) -> str:
+    """What an engine's KV-cache method asks of the GPU; `what` follows the title as a verb phrase."""
+    return f"{title} {what}"
 
 
 def fp8_only_when_asked(title: str) -> str:

@@ -70,6 +70,9 @@ class ScaleMethod:
     # Whether that failure needs an FP8 KV cache: vLLM settles the scales only
     # `if is_quantized_kv_cache(...)`, so a cache in the model's dtype starts.
     v_without_k_needs_fp8: bool = False
+    # What the method asks of the GPU, where the engine does not start without
+    # it: a verb phrase that follows the release's title ("" for nothing).
+    requires: str = ""
 
 
 @attrs.frozen
@@ -214,6 +217,8 @@ class EngineView:
     # Where the engine starts only because its default cache keeps the model's
     # dtype: the failure it meets when served with `--kv-cache-dtype fp8`.
     fp8_failure: Failure | None = None
+    # What the KV-cache method asks of the GPU ("" for nothing).
+    requires: str = ""
 
     @property
     def starts(self) -> bool:

@@ -95,6 +95,8 @@ def judge(
         if ignored:
             problems.append(Problem(where, messages.no_method(view.title, len(ignored), ignored[0].where)))
         return
+    if view.requires:
+        warnings.append(Problem(where, messages.requires(view.title, view.requires)))
     if any_kv and not view.fp8_by_default:
         warnings.append(Problem(where, messages.fp8_only_when_asked(view.title)))
     if not (static or any_kv or ignored):

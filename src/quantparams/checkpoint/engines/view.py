@@ -145,6 +145,7 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         parameters=context.parameters,
         fp8_by_default=fp8_by_default,
         fp8_failure=fp8_failure,
+        requires="" if method is None else method.requires,
     )
     return view, None
 

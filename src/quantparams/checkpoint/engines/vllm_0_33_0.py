@@ -59,6 +59,15 @@ def _modelopt_declares(quantization: Mapping[str, Any]) -> bool:
     )
 
 
+# v1/attention/backend.py refuses a backend without `supports_per_head_quant_scales`, which
+# FlashAttention gives for its version 3 and later (v1/attention/backends/flash_attn.py), the
+# versions fa_utils.py picks on SM90 and SM100.
+_PER_HEAD_BACKENDS = (
+    "runs per-head (attn_head) scales only with FlashAttention 3 or 4 (Hopper SM90, Blackwell SM100 "
+    "GPUs); on other GPUs it finds no attention backend and does not start"
+)
+
+
 def _methods(
     quantization: Mapping[str, Any] | None, family: str
 ) -> dict[tuple[str, AttentionKind], ScaleMethod]:
@@ -67,7 +76,13 @@ def _methods(
     if family == "compressed-tensors":
         scheme = quantization.get("kv_cache_scheme")
         per_head = isinstance(scheme, dict) and scheme.get("strategy") == "attn_head"
-        method = ScaleMethod(family, frozenset({"q", "k", "v"}), sentinel=False, per_head=per_head)
+        method = ScaleMethod(
+            family,
+            frozenset({"q", "k", "v"}),
+            sentinel=False,
+            per_head=per_head,
+            requires=_PER_HEAD_BACKENDS if per_head else "",
+        )
         return {(family, "standard"): method}
     if family in ("fp8", "quark"):
         return {(family, "standard"): _base(family)}
