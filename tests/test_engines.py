@@ -690,16 +690,65 @@ def test_sglang_qwen2_reads_only_its_own_names(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "architecture",
-    ["Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM", "Llama4ForConditionalGeneration"],
+    [
+        "Qwen3ForCausalLM",
+        "Qwen3MoeForCausalLM",
+        "GptOssForCausalLM",
+        "Llama4ForConditionalGeneration",
+        "Glm4MoeForCausalLM",
+        "Qwen3VLForConditionalGeneration",
+        "Qwen3VLMoeForConditionalGeneration",
+        "Glm4vMoeForConditionalGeneration",
+    ],
 )
 def test_sglang_attention_without_the_quantization_config_holds_no_scale(
     tmp_path: Path, architecture: str
 ) -> None:
-    # qwen3.py, qwen3_moe.py, gpt_oss.py, llama4.py: RadixAttention is built without the
-    # quantization config, so no k or v parameter exists and every layer runs at 1.0.
-    _, sglang, inspection = _inspect(tmp_path, _scales(LLM_COMPRESSOR), _config(fp8_config(), architecture))
+    # qwen3.py, qwen3_moe.py, gpt_oss.py, llama4.py, glm4_moe.py (and the vision-language models
+    # built on them): RadixAttention is built without the quantization config, so no k or v
+    # parameter exists and every layer runs at 1.0.
+    kv = {"k": LLM_COMPRESSOR["k"], "v": LLM_COMPRESSOR["v"]}
+    _, sglang, inspection = _inspect(tmp_path, _scales(kv), _config(fp8_config(), architecture))
     assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
     assert inspection.problems[-1].message.startswith("SGLang 0.5.23 runs layers 0-1 with k and v at 1.0: ")
+
+
+def test_sglang_llama4_indexes_a_q_scale_unchecked(tmp_path: Path) -> None:
+    # mllama4.py drops a scale name maybe_remap_kv_scale_name changes; `q_scale` it leaves as it
+    # is, and `params_dict[name]` raises.
+    names = {kind: f"language_model.model.layers.{{layer}}.self_attn.{kind}_scale" for kind in "qkv"}
+    _, sglang, _ = _inspect(tmp_path, _scales(names), _config(fp8_config(), "Llama4ForConditionalGeneration"))
+    assert _failure(sglang) == (
+        "KeyError",
+        "'language_model.model.layers.0.self_attn.q_scale'",
+        "python/sglang/srt/models/mllama4.py",
+    )
+
+
+def test_sglang_vision_language_loaders(tmp_path: Path) -> None:
+    # qwen2_5_vl.py stacks k_proj first, as Mixtral does; glm4v.py reads SGLang's own name alone;
+    # gemma3_mm.py hands the language model's names to Gemma3ForCausalLM.load_weights.
+    _, sglang, _ = _inspect(
+        tmp_path / "qwen", _scales(MODELOPT), _config(fp8_config(), "Qwen2_5_VLForConditionalGeneration")
+    )
+    assert _failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.qkv_proj.k_scale'",
+        "python/sglang/srt/models/qwen2_5_vl.py",
+    )
+    for number, names in enumerate([LLM_COMPRESSOR, MODELOPT, _EXACT]):
+        config = _config(fp8_config(), "Glm4vForConditionalGeneration")
+        _, sglang, _ = _inspect(tmp_path / f"glm{number}", _scales(names), config)
+        assert _sources(sglang, "k") == ["checkpoint" if names is _EXACT else "default"] * 2
+    gemma = {kind: f"language_model.model.layers.{{layer}}.self_attn.{kind}_scale" for kind in "qkv"}
+    _, sglang, _ = _inspect(
+        tmp_path / "gemma", _scales(gemma), _config(fp8_config(), "Gemma3ForConditionalGeneration")
+    )
+    assert _failure(sglang) == (
+        "KeyError",
+        "'language_model.model.layers.0.self_attn.q_scale'",
+        "python/sglang/srt/models/gemma3_causal.py",
+    )
 
 
 @pytest.mark.parametrize("quantization", [quark_config(), fp8_config()])

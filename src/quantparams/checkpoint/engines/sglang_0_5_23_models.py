@@ -102,6 +102,9 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
     # bailing_moe_linear.py, bailing_moe_v3.py, sarvam_moe.py: no name a producer writes
     # becomes the MLA layer's parameter, and a name params_dict lacks is skipped.
     "none": {},
+    # models/mllama4.py: a scale name maybe_remap_kv_scale_name changes is dropped, one it
+    # leaves (q) indexes params_dict unchecked.
+    "mllama4": {"q": "unchecked"},
     # models/qwen3_next.py: `.self_attn` is dropped and only ModelOpt's names become the layer's
     # `attn.k_scale`; any other `*_scale` no parameter holds must be 1.0.
     "qwen3_next": {
@@ -119,6 +122,13 @@ ARCHITECTURES = {
     "Cohere2ForCausalLM": "gemma2",
     "OlmoeForCausalLM": "olmoe",
     "Gemma3ForCausalLM": "gemma3",
+    # models/gemma3_mm.py hands a language model's name to Gemma3ForCausalLM.load_weights.
+    "Gemma3ForConditionalGeneration": "gemma3",
+    # models/qwen2_5_vl.py: the stacked-parameter rename first, as Mixtral's.
+    "Qwen2_5_VLForConditionalGeneration": "mixtral",
+    # models/glm4v.py: no remap; only SGLang's own parameter name loads.
+    "Glm4vForConditionalGeneration": "qwen2",
+    "Llama4ForConditionalGeneration": "mllama4",
     "GraniteForCausalLM": "granite",
     "ExaoneForCausalLM": "exact",
     "OlmoForCausalLM": "exact",
@@ -180,11 +190,19 @@ NO_SCALES = frozenset(
         "Llama4ForCausalLM",
         "Llama4ForConditionalGeneration",
         "Glm4MoeForCausalLM",
+        # qwen3_vl.py, qwen3_vl_moe.py and glm4v_moe.py build their language model as Qwen3's,
+        # Qwen3-MoE's and GLM-4.5's.
+        "Qwen3VLForConditionalGeneration",
+        "Qwen3VLMoeForConditionalGeneration",
+        "Glm4vMoeForConditionalGeneration",
     }
 )
 # The files whose loader raises, where the name is not the architecture's.
 _MODEL_FILES = {
     "Gemma3ForCausalLM": "gemma3_causal.py",
+    "Gemma3ForConditionalGeneration": "gemma3_causal.py",
+    "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
+    "Llama4ForConditionalGeneration": "mllama4.py",
     "CohereForCausalLM": "commandr.py",
     "Cohere2ForCausalLM": "commandr.py",
     **dict.fromkeys(
