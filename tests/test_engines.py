@@ -817,6 +817,33 @@ def test_vllm_models_stacking_at_the_top_refuse_output_scale_names_there(
     )
 
 
+@pytest.mark.parametrize(
+    ("architecture", "language_model"),
+    [
+        ("Qwen2_5_VLForConditionalGeneration", "Qwen2Model"),
+        ("Qwen3VLForConditionalGeneration", "Qwen3LLMModel"),
+        ("Gemma3ForConditionalGeneration", "Gemma3Model"),
+    ],
+)
+def test_vllm_vision_language_models_load_as_their_language_model(
+    tmp_path: Path, architecture: str, language_model: str
+) -> None:
+    # qwen2_5_vl.py, qwen3_vl.py, gemma3_mm.py: the cache-scale mapper applies at the top, and
+    # the language model's own AutoWeightsLoader refuses what no module holds, naming it from
+    # its layers on.
+    names = {
+        kind: f"model.language_model.layers.{{layer}}.self_attn.{kind}_proj.output_scale" for kind in "kv"
+    }
+    vllm, _, _ = _inspect(tmp_path / "fp8", _scales(names), _config(fp8_config(), architecture))
+    assert (vllm.starts, _sources(vllm, "k")) == (True, ["checkpoint"] * 2)
+    vllm, _, _ = _inspect(tmp_path / "ct", _scales(names), _config(compressed_tensors_config(), architecture))
+    assert _failure(vllm) == (
+        "ValueError",
+        f"There is no module or parameter named 'layers.0.self_attn.qkv_proj.output_scale' in {language_model}",
+        "vllm/model_executor/models/utils.py",
+    )
+
+
 def test_vllm_nemotron_h_names_the_mapped_prefix(tmp_path: Path) -> None:
     # nemotron_h.py's mapper makes `model.` of `backbone`, then stacks `k_proj`.
     scales = {f"backbone.layers.{n}.mixer.{kind}_proj.output_scale": 0.25 for n in (1, 3) for kind in "kv"}

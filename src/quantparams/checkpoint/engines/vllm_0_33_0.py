@@ -233,12 +233,19 @@ def _refused(name: str, architecture: str, model: ModelLoader) -> Failure:
     stacked = re.sub(r"\.[qkv]_proj\.", ".qkv_proj.", name, count=1)
     if model.refused_by == "inner_loop":
         return Failure("KeyError", repr(stacked.removeprefix("model.")), _ROOT + "models/" + model.file)
-    if stacked.startswith("model.") and architecture.endswith("ForCausalLM"):
+    relative = _IN_STACK.search(stacked)
+    if model.class_name is not None and relative is not None:
+        message = f"There is no module or parameter named {relative[0]!r} in {model.class_name}"
+    elif stacked.startswith("model.") and architecture.endswith("ForCausalLM"):
         model_class = architecture.removesuffix("ForCausalLM") + "Model"
         message = f"There is no module or parameter named {stacked.removeprefix('model.')!r} in {model_class}"
     else:
         message = f"There is no module or parameter named {stacked!r} in {architecture or 'the model'}"
     return Failure("ValueError", message, _UTILS)
+
+
+# A weight's name from its layer stack on, as a language model's loader names it.
+_IN_STACK = re.compile(r"(?<![^.])layers\.[0-9]+\..*$")
 
 
 def _accept(

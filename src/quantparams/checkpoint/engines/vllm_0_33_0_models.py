@@ -47,7 +47,9 @@ class ModelLoader:
     # model's own loop ("inner_loop", a KeyError); or none, the inner model's own loop
     # skipping it ("skipped").
     refused_by: Literal["inner", "top", "inner_loop", "skipped"] = "inner"
-    # The class, as `_get_name()` gives it, where the architecture is another name for it.
+    # The class whose loader refuses a name, as `_get_name()` gives it, where the architecture
+    # does not say it: the model's, for "top"; its language model's, for "inner" (whose
+    # words then name the weight from its `layers.N.` on).
     class_name: str | None = None
     # The model's file, under `models/`.
     file: str = ""
@@ -150,6 +152,15 @@ MODELS: Mapping[str, ModelLoader] = {
         "muse_glimmer.py",
         rules=(("prefix", "model.language_model.", "model."), ("prefix", "language_model.", "model.")),
     ),
+    # Vision-language models: the language model's own AutoWeightsLoader refuses a name.
+    "Qwen2_5_VLForConditionalGeneration": ModelLoader(class_name="Qwen2Model", file="qwen2_5_vl.py"),
+    "Qwen3VLForConditionalGeneration": ModelLoader(class_name="Qwen3LLMModel", file="qwen3_vl.py"),
+    "Qwen3VLMoeForConditionalGeneration": ModelLoader(class_name="Qwen3MoeLLMModel", file="qwen3_vl_moe.py"),
+    "Gemma3ForConditionalGeneration": ModelLoader(class_name="Gemma3Model", file="gemma3_mm.py"),
+    "Mistral3ForConditionalGeneration": ModelLoader(class_name="MistralModel", file="mistral3.py"),
+    "Glm4vForConditionalGeneration": ModelLoader(class_name="Glm4Model", file="glm4_1v.py"),
+    "Glm4vMoeForConditionalGeneration": ModelLoader(class_name="Glm4MoeModel", file="glm4_1v.py"),
+    "Phi4MMForCausalLM": ModelLoader(class_name="LlamaModel", file="phi4mm.py"),
     "JambaForCausalLM": _no_quantization("jamba.py", rules=(("substr", ".self_attn.", "."), *_QKV)),
     "Zamba2ForCausalLM": _no_quantization(
         "zamba2.py",
