@@ -528,6 +528,20 @@ def test_mla_under_modelopt_drops_every_name(tmp_path: Path) -> None:
     )
 
 
+def test_mla_indexes_a_name_maybe_remap_kv_scale_name_leaves(tmp_path: Path) -> None:
+    # deepseek_v2.py: an output scale that no cache-scale rule renames under compressed-tensors
+    # ends in no suffix maybe_remap_kv_scale_name remaps, so `params_dict[name]` raises; under fp8
+    # it becomes `.attn.k_scale`, which is remapped to no parameter and dropped.
+    vllm, _, _ = _inspect(tmp_path / "ct", _scales(_QUARK_KV), _deepseek(compressed_tensors_config()))
+    assert _failure(vllm) == (
+        "KeyError",
+        "'layers.0.self_attn.k_proj.output_scale'",
+        "vllm/model_executor/models/deepseek_v2.py",
+    )
+    vllm, _, _ = _inspect(tmp_path / "fp8", _scales(_QUARK_KV), _deepseek(fp8_config()))
+    assert (vllm.starts, _sources(vllm, "k")) == (True, ["default"] * 2)
+
+
 def test_other_latent_attention_model_types(tmp_path: Path) -> None:
     # GLM-5's glm_moe_dsa is in vLLM's is_deepseek_mla (transformers_utils/model_arch_config_convertor.py),
     # and its attention an MLAAttention (models/deepseek_v32/attention.py), which compressed-tensors gives

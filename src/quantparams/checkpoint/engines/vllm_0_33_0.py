@@ -167,6 +167,20 @@ def _modelopt_cache_dtype(quantization: Mapping[str, Any]) -> bool:
     return isinstance(algorithm, str) and algorithm.lower() in ("fp8", "nvfp4")
 
 
+# The endings `maybe_remap_kv_scale_name` remaps (model_loader/weight_utils.py), dropping the name
+# when the result is no parameter.
+_REMAPPED_SUFFIXES = (
+    ".kv_scale",
+    ".k_scale",
+    ".v_scale",
+    ".q_scale",
+    ".k_zero_point",
+    ".v_zero_point",
+    ".q_zero_point",
+    ".q.scale",
+    ".k_cache.scale",
+    ".v_cache.scale",
+)
 _IGNORED_SUFFIXES = (".q_scale", ".k_scale", ".v_scale", ".q_zero_point", ".k_zero_point", ".v_zero_point")
 
 
@@ -177,12 +191,16 @@ def _load(tensor: str, context: LoadContext) -> Load:
     finds_config = quantized and model.cache_mapper
     name = model.mapped(tensor, context.family if finds_config else None)
     if context.attention == "mla":
-        # deepseek_v2.py: the mapped `.attn.k_scale` meets `maybe_remap_kv_scale_name`,
-        # which makes `.attn.attn.k_scale` of it, a parameter that no MLA layer has.
-        if re.search(r"prob_(?:output_)?scale$", tensor):
-            relative = name.removeprefix("model.")
-            return Load("fails", failure=Failure("KeyError", repr(relative), _ROOT + "models/deepseek_v2.py"))
-        return Load("ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it")
+        # deepseek_v2.py: the mapped `.attn.k_scale` meets `maybe_remap_kv_scale_name`, which
+        # makes `.attn.attn.k_scale` of it, a parameter that no MLA layer has, and drops it; a
+        # name it does not remap (a prob scale, an output scale left as it is) indexes params_dict.
+        if name.endswith(_REMAPPED_SUFFIXES):
+            return Load(
+                "ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it"
+            )
+        relative = _IN_STACK.search(name)
+        key = name.removeprefix("model.") if relative is None else relative[0]
+        return Load("fails", failure=Failure("KeyError", repr(key), _ROOT + "models/deepseek_v2.py"))
     if model.own_loop:
         name = _remap(name)
     parameter = ATTENTION_PARAMETER.search(name)
