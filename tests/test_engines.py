@@ -26,6 +26,7 @@ from producers import (
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import RELEASES, EngineView
 from quantparams.checkpoint.engines.model import LoadContext
+from quantparams.checkpoint.engines.vllm_0_33_0_models import ModelLoader, Step
 from quantparams.checkpoint.name_table import CONFIG_FAMILIES
 from quantparams.checkpoint.numbers import float32, shortest
 from recorded_names import RECORDED
@@ -856,6 +857,21 @@ def test_vllm_vision_language_models_load_as_their_language_model(
         f"There is no module or parameter named 'layers.0.self_attn.qkv_proj.output_scale' in {language_model}",
         "vllm/model_executor/models/utils.py",
     )
+
+
+def test_a_model_mapper_applies_substring_then_stacking_then_prefix_rules() -> None:
+    # WeightsMapper._map_name_with_shard (models/utils.py) runs the steps in that order,
+    # whatever order a model's rules are written in.
+    rules: tuple[tuple[Step, str, str], ...] = (
+        ("prefix", "model.c.", "model.d."),
+        ("stacked", ".b.", ".c."),
+        ("substr", ".a.", ".b."),
+    )
+    loader = ModelLoader(rules=rules)
+    assert loader.mapped("model.a.k_scale", None) == "model.d.k_scale"
+    # With the config's cache-scale mapper, its regular expressions come first and its suffix rules last.
+    assert loader.mapped("model.a.k_scale", "fp8") == "model.d.attn.k_scale"
+    assert loader.mapped("model.a.k_proj.output_scale", "fp8") == "model.d.attn.k_scale"
 
 
 def test_vllm_nemotron_h_names_the_mapped_prefix(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import attrs
 
 from ..naming import mapped_name, regex_mapped, suffix_mapped
 
-__all__ = ["LLAMA", "MODELS", "ModelLoader"]
+__all__ = ["LLAMA", "MODELS", "ModelLoader", "Step"]
 
 Step = Literal["substr", "stacked", "prefix"]
 
@@ -30,8 +30,9 @@ Step = Literal["substr", "stacked", "prefix"]
 class ModelLoader:
     """How one model class loads a checkpoint's names, as far as KV-cache scales go."""
 
-    # The model's own mapper rules that can touch a scale's name, in the order they apply:
-    # (step, old, new), each replacing the first `old` (at the start, for "prefix").
+    # The model's own mapper rules that can touch a scale's name: (step, old, new), each
+    # replacing the first `old` (at the start, for "prefix"). They apply by step, in
+    # `_STEPS`'s order, and in their own order within a step.
     rules: tuple[tuple[Step, str, str], ...] = ()
     # Whether AutoWeightsLoader finds the quantization config and adds its cache-scale mapper.
     cache_mapper: bool = True
@@ -63,10 +64,16 @@ class ModelLoader:
         if not self.rules:
             return tensor if family is None else mapped_name(tensor, family)
         name = tensor if family is None else regex_mapped(tensor)
-        for step, old, new in self.rules:
-            if name.startswith(old) if step == "prefix" else old in name:
-                name = name.replace(old, new, 1)
+        for step in _STEPS:
+            for rule, old, new in self.rules:
+                if rule == step and (name.startswith(old) if step == "prefix" else old in name):
+                    name = name.replace(old, new, 1)
         return name if family is None else suffix_mapped(name, family)
+
+
+# WeightsMapper._map_name_with_shard's order (models/utils.py), between the regular
+# expressions and the suffix rules.
+_STEPS: tuple[Step, ...] = ("substr", "stacked", "prefix")
 
 
 LLAMA = ModelLoader(file="llama.py")
