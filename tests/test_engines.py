@@ -144,7 +144,7 @@ def test_v_alone_stops_vllm_only_with_an_fp8_cache(tmp_path: Path) -> None:
     )
     assert (_sources(vllm, "k"), _sources(vllm, "v")) == (["default"] * 2, ["checkpoint"] * 2)
     assert inspection.problems[0].message == (
-        "vLLM 0.33.0: starts with the default --kv-cache-dtype auto, which leaves these scales unused; "
+        "vLLM 0.33.0: starts with the default --kv-cache-dtype auto, scales unused; "
         "with --kv-cache-dtype fp8 it will not start: AssertionError in kv_cache.py: assert layer.k_scale > 0.0"
     )
     document = vllm.to_json()

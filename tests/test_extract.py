@@ -344,8 +344,8 @@ def test_only_k_is_k_for_v_under_fp8(tmp_path: Path, reduce: str) -> None:
 def test_only_v_keeps_vllm_from_starting_with_an_fp8_cache(tmp_path: Path) -> None:
     write_checkpoint(tmp_path, {0: (0.5, 0.25), 1: (None, 0.125)}, config=config_for(2))
     assert _problems(tmp_path) == [
-        "*.safetensors: vLLM 0.33.0: starts with the default --kv-cache-dtype auto, which leaves these "
-        "scales unused; with --kv-cache-dtype fp8 it will not start: AssertionError in kv_cache.py: "
+        "*.safetensors: vLLM 0.33.0: starts with the default --kv-cache-dtype auto, scales unused; "
+        "with --kv-cache-dtype fp8 it will not start: AssertionError in kv_cache.py: "
         "assert layer.k_scale > 0.0"
     ]
 

@@ -114,7 +114,7 @@ def fails_with_fp8(title: str, failure: str) -> str:
     """An engine starts only because its default cache keeps the model's dtype; `failure` is
     what it raises when served with an FP8 cache, as "Error in file: message"."""
     return (
-        f"{title}: starts with the default --kv-cache-dtype auto, which leaves these scales unused; "
+        f"{title}: starts with the default --kv-cache-dtype auto, scales unused; "
         f"with --kv-cache-dtype fp8 it will not start: {failure}"
     )
 
