@@ -543,6 +543,29 @@ def test_mla_indexes_a_name_maybe_remap_kv_scale_name_leaves(tmp_path: Path) -> 
     assert (vllm.starts, _sources(vllm, "k")) == (True, ["default"] * 2)
 
 
+def test_vllm_longcat_indexes_every_name(tmp_path: Path) -> None:
+    # longcat_flash.py: FlashModel's own loop remaps no scale name and indexes params_dict with it.
+    config = _config(fp8_config(), "LongcatFlashForCausalLM", model_type="longcat_flash", kv_lora_rank=512)
+    vllm, _, _ = _inspect(tmp_path, _scales(LLM_COMPRESSOR), config)
+    assert _failure(vllm) == (
+        "KeyError",
+        "'layers.0.self_attn.attn.k_scale'",
+        "vllm/model_executor/models/longcat_flash.py",
+    )
+
+
+def test_vllm_bailing_v2_attention_holds_no_scale(tmp_path: Path) -> None:
+    # bailing_moe.py: Attention built without the quantization config, and BailingMoeModel's own
+    # AutoWeightsLoader, which found none, ignores no scale suffix.
+    names = {kind: f"model.layers.{{layer}}.attention.{kind}_scale" for kind in "kv"}
+    vllm, _, _ = _inspect(tmp_path, _scales(names), _config(fp8_config(), "BailingMoeV2ForCausalLM"))
+    assert _failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'layers.0.attention.attn.k_scale' in BailingMoeModel",
+        "vllm/model_executor/models/utils.py",
+    )
+
+
 def test_other_latent_attention_model_types(tmp_path: Path) -> None:
     # GLM-5's glm_moe_dsa is in vLLM's is_deepseek_mla (transformers_utils/model_arch_config_convertor.py),
     # and its attention an MLAAttention (models/deepseek_v32/attention.py), which compressed-tensors gives
@@ -1022,6 +1045,11 @@ _KV_SCALE = {"kv": "model.layers.{layer}.self_attn.kv_scale"}
         ("Glm4MoeForCausalLM", [], [LLM_COMPRESSOR, MODELOPT, _EXACT, _KV_SCALE]),
         # kimi_k25.py hands its language model's names to DeepseekV3ForCausalLM's loader.
         ("KimiK25ForConditionalGeneration", [MODELOPT], [LLM_COMPRESSOR, _EXACT, _KV_SCALE]),
+        # glm4.py: no remap, and a name params_dict lacks is skipped.
+        ("Glm4ForCausalLM", [_EXACT], [LLM_COMPRESSOR, MODELOPT, _KV_SCALE]),
+        # bailing_moe.py, step3p5.py build their RadixAttention without the quantization config.
+        ("BailingMoeV2ForCausalLM", [], [LLM_COMPRESSOR, MODELOPT, _EXACT, _KV_SCALE]),
+        ("Step3p5ForCausalLM", [], [LLM_COMPRESSOR, MODELOPT, _EXACT, _KV_SCALE]),
     ],
 )
 def test_sglang_loaders_of_newer_models(
@@ -1053,6 +1081,34 @@ def test_sglang_gemma2_and_cohere_index_what_the_remap_leaves(
         tmp_path / "kv", _scales({**kv, "prob": prob["prob"]}), _config(fp8_config(), architecture)
     )
     assert _failure(sglang) == ("KeyError", "'model.layers.0..attn.prob_scale'", where)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "file"), [("Olmo3ForCausalLM", "olmo2.py"), ("MiMoForCausalLM", "mimo.py")]
+)
+def test_sglang_loaders_that_index_every_name(tmp_path: Path, architecture: str, file: str) -> None:
+    # olmo2.py (configs/olmo3.py makes Olmo-3 an Olmo2ForCausalLM), mimo.py: no remap, and
+    # `params_dict[name]` for every name but SGLang's own.
+    _, sglang, _ = _inspect(tmp_path / "lc", _scales(LLM_COMPRESSOR), _config(fp8_config(), architecture))
+    assert _failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.k_scale'",
+        f"python/sglang/srt/models/{file}",
+    )
+    _, sglang, _ = _inspect(tmp_path / "own", _scales(_EXACT), _config(fp8_config(), architecture))
+    assert _sources(sglang, "k") == ["checkpoint"] * 2
+
+
+def test_sglang_hunyuan_holds_no_scale_and_indexes_some_names(tmp_path: Path) -> None:
+    # hunyuan.py: RadixAttention without the quantization config, and Gemma-2's handling of names.
+    where = "python/sglang/srt/models/hunyuan.py"
+    kv = {"k": LLM_COMPRESSOR["k"], "v": LLM_COMPRESSOR["v"]}
+    _, sglang, _ = _inspect(tmp_path / "kv", _scales(kv), _config(fp8_config(), "HunYuanMoEV1ForCausalLM"))
+    assert (sglang.starts, _sources(sglang, "k")) == (True, ["default"] * 2)
+    _, sglang, _ = _inspect(
+        tmp_path / "q", _scales(LLM_COMPRESSOR), _config(fp8_config(), "HunYuanDenseV1ForCausalLM")
+    )
+    assert _failure(sglang) == ("KeyError", "'model.layers.0.self_attn.q_scale'", where)
 
 
 def test_sglang_olmoe_skips_only_kv_scale(tmp_path: Path) -> None:
@@ -1148,6 +1204,9 @@ _ARCHITECTURES = [
     "MiniMaxM2ForCausalLM",
     "Glm4MoeLiteForCausalLM",
     "Glm4MoeForCausalLM",
+    "LongcatFlashForCausalLM",
+    "HunYuanMoEV1ForCausalLM",
+    "BailingMoeV2ForCausalLM",
 ]
 
 

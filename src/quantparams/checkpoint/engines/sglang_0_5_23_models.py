@@ -118,6 +118,14 @@ ARCHITECTURES = {
     "Qwen2MoeForCausalLM": "qwen2",
     "MixtralForCausalLM": "mixtral",
     "Gemma2ForCausalLM": "gemma2",
+    # models/hunyuan.py: Gemma-2's handling of names, on attention that holds no scale.
+    "HunYuanMoEV1ForCausalLM": "gemma2",
+    "HunYuanDenseV1ForCausalLM": "gemma2",
+    # models/glm4.py: no remap; only SGLang's own parameter name loads.
+    "Glm4ForCausalLM": "qwen2",
+    # models/olmo2.py (configs/olmo3.py names Olmo-3 so), mimo.py: every name unchecked.
+    "Olmo3ForCausalLM": "exact",
+    "MiMoForCausalLM": "exact",
     "CohereForCausalLM": "gemma2",
     "Cohere2ForCausalLM": "gemma2",
     "OlmoeForCausalLM": "olmoe",
@@ -195,12 +203,20 @@ NO_SCALES = frozenset(
         "Qwen3VLForConditionalGeneration",
         "Qwen3VLMoeForConditionalGeneration",
         "Glm4vMoeForConditionalGeneration",
+        "HunYuanMoEV1ForCausalLM",
+        "HunYuanDenseV1ForCausalLM",
+        "BailingMoeV2ForCausalLM",
+        "Step3p5ForCausalLM",
     }
 )
 # The files whose loader raises, where the name is not the architecture's.
 _MODEL_FILES = {
     "Gemma3ForCausalLM": "gemma3_causal.py",
     "Gemma3ForConditionalGeneration": "gemma3_causal.py",
+    "HunYuanMoEV1ForCausalLM": "hunyuan.py",
+    "HunYuanDenseV1ForCausalLM": "hunyuan.py",
+    "Olmo3ForCausalLM": "olmo2.py",
+    "MiMoForCausalLM": "mimo.py",
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
     "Llama4ForConditionalGeneration": "mllama4.py",
     "CohereForCausalLM": "commandr.py",

@@ -193,14 +193,17 @@ def _load(tensor: str, context: LoadContext) -> Load:
     if context.attention == "mla":
         # deepseek_v2.py: the mapped `.attn.k_scale` meets `maybe_remap_kv_scale_name`, which
         # makes `.attn.attn.k_scale` of it, a parameter that no MLA layer has, and drops it; a
-        # name it does not remap (a prob scale, an output scale left as it is) indexes params_dict.
-        if name.endswith(_REMAPPED_SUFFIXES):
+        # name it does not remap (a prob scale, an output scale left as it is) indexes params_dict,
+        # as every name does in a model whose own loop remaps none (longcat_flash.py).
+        unchecked = model.refused_by == "inner_loop"
+        if name.endswith(_REMAPPED_SUFFIXES) and not unchecked:
             return Load(
                 "ignored", reason="maybe_remap_kv_scale_name finds no MLA parameter for it and drops it"
             )
         relative = _IN_STACK.search(name)
         key = name.removeprefix("model.") if relative is None else relative[0]
-        return Load("fails", failure=Failure("KeyError", repr(key), _ROOT + "models/deepseek_v2.py"))
+        where = _ROOT + "models/" + (model.file if unchecked else "deepseek_v2.py")
+        return Load("fails", failure=Failure("KeyError", repr(key), where))
     if model.own_loop:
         name = _remap(name)
     parameter = ATTENTION_PARAMETER.search(name)

@@ -182,6 +182,15 @@ MODELS: Mapping[str, ModelLoader] = {
         refused_by="inner_loop",
         file="step3_text.py",
     ),
+    # BailingMoeModel's own AutoWeightsLoader finds no config, and its Attention is built without one.
+    "BailingMoeV2ForCausalLM": ModelLoader(
+        ignores_scale_suffixes=False,
+        attention_quantized=False,
+        class_name="BailingMoeModel",
+        file="bailing_moe.py",
+    ),
+    # FlashModel's own loop (latent attention) indexes params_dict with every name, remapping none.
+    "LongcatFlashForCausalLM": ModelLoader(refused_by="inner_loop", file="longcat_flash.py"),
     # Step3p5Model's own loop skips a name params_dict lacks.
     "Step3p5ForCausalLM": ModelLoader(refused_by="skipped", file="step3p5.py"),
     # The cache-scale mapper applies at the top (SupportsQuant), but Lfm2MoeModel's own
