@@ -66,7 +66,8 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
     },
     # models/granite.py: no remap, `params_dict[name]` unchecked.
     "granite": {"exact": "unchecked", "proj": "keyerror", "bare": "keyerror", "output": "keyerror"},
-    # models/exaone.py, olmo.py, olmo2.py, phi3_small.py: every name indexes params_dict unchecked.
+    # models/exaone.py, olmo.py, olmo2.py, phi3_small.py, mimo.py: every name indexes params_dict
+    # unchecked.
     "exact": {
         "exact": "unchecked",
         "kv": "keyerror",
