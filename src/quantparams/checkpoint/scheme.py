@@ -29,7 +29,7 @@ import orjson
 from .._errors import Problem, describe
 from .naming import MAX_LAYERS
 
-__all__ = ["CONFIG_NAME", "MODELOPT_NAME", "KVCacheScheme", "ModelConfig", "read_configs"]
+__all__ = ["CONFIG_NAME", "MODELOPT_NAME", "KVCacheScheme", "ModelConfig", "modelopt_fields", "read_configs"]
 
 CONFIG_NAME = "config.json"
 MODELOPT_NAME = "hf_quant_config.json"
@@ -219,13 +219,19 @@ def _quark(quantization: dict[str, Any], where: str) -> KVCacheScheme | None:
     )
 
 
+def modelopt_fields(quantization: Mapping[str, Any]) -> Mapping[str, Any]:
+    """ModelOpt's config fields: hf_quant_config.json's nested `quantization` object, or the
+    config itself in config.json's flat form."""
+    nested = quantization.get("quantization")
+    return nested if isinstance(nested, dict) else quantization
+
+
 def _modelopt(quantization: object, where: str) -> tuple[str, KVCacheScheme | None]:
     """ModelOpt's family and KV-cache scheme, in hf_quant_config.json's form
     (`kv_cache_quant_algo`) or config.json's flat one (`kv_cache_scheme`)."""
     if not isinstance(quantization, dict):
         return "modelopt", None
-    nested = quantization.get("quantization")
-    fields = nested if isinstance(nested, dict) else quantization
+    fields = modelopt_fields(quantization)
     algo = str(fields.get("quant_algo", "")).upper()
     family = "modelopt-mixed" if algo == "MIXED_PRECISION" else "modelopt"
     if isinstance(fields.get("kv_cache_quant_algo"), str):

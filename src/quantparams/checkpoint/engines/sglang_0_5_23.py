@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..scheme import modelopt_fields
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
 from .sglang_0_5_23_models import ARCHITECTURES, LOADERS, NO_SCALES, Outcome, model_file, spelling
@@ -54,8 +55,7 @@ def _supported_compressed_tensors(quantization: Mapping[str, Any]) -> bool:
 
 def _modelopt_declares(quantization: Mapping[str, Any]) -> bool:
     """Whether ModelOpt's config sets `kv_cache_quant_algo` (NVFP4 defaults it to "auto")."""
-    nested = quantization.get("quantization")
-    fields = nested if isinstance(nested, dict) else quantization
+    fields = modelopt_fields(quantization)
     if "FP4" in str(fields.get("quant_algo", "")).upper():
         return True
     return bool(fields.get("kv_cache_quant_algo")) or isinstance(fields.get("kv_cache_scheme"), dict)
@@ -154,8 +154,7 @@ def _fp8_by_default(quantization: Mapping[str, Any] | None, family: str, attenti
         return False
     if family == "compressed-tensors":
         return _supported_compressed_tensors(quantization)
-    nested = quantization.get("quantization")
-    fields = nested if isinstance(nested, dict) else quantization
+    fields = modelopt_fields(quantization)
     scheme = fields.get("kv_cache_scheme")
     if family.startswith("modelopt") and isinstance(scheme, dict):
         return scheme.get("type") == "float" and scheme.get("num_bits") == 8

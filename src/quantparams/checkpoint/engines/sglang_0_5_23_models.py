@@ -37,6 +37,10 @@ _SPELLINGS: tuple[tuple[Spelling, re.Pattern[str]], ...] = (
 # always ("one").
 Outcome = Literal["load", "unchecked", "remapped", "keyerror", "placed_or_one", "one"]
 _LLAMA: dict[Spelling, Outcome] = {"kv": "load", "proj": "load", "bare": "load", "output": "load"}
+_EXACT: dict[Spelling, Outcome] = {
+    "exact": "unchecked",
+    **dict.fromkeys(("kv", "proj", "bare", "output", "q_output", "q", "prob"), "keyerror"),
+}
 LOADERS: dict[str, dict[Spelling, Outcome]] = {
     # models/llama.py `_legacy_load_weights`: `maybe_remap_kv_scale_name` on every "scale" name.
     "llama": _LLAMA,
@@ -68,26 +72,9 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
     "granite": {"exact": "unchecked", "proj": "keyerror", "bare": "keyerror", "output": "keyerror"},
     # models/exaone.py, olmo.py, olmo2.py, phi3_small.py, mimo.py: every name indexes params_dict
     # unchecked.
-    "exact": {
-        "exact": "unchecked",
-        "kv": "keyerror",
-        "proj": "keyerror",
-        "bare": "keyerror",
-        "output": "keyerror",
-        "q_output": "keyerror",
-        "q": "keyerror",
-        "prob": "keyerror",
-    },
+    "exact": _EXACT,
     # models/olmoe.py: as "exact", but `kv_scale` becomes `attn.kv_scale`, which is skipped.
-    "olmoe": {
-        "exact": "unchecked",
-        "proj": "keyerror",
-        "bare": "keyerror",
-        "output": "keyerror",
-        "q_output": "keyerror",
-        "q": "keyerror",
-        "prob": "keyerror",
-    },
+    "olmoe": {spelling: outcome for spelling, outcome in _EXACT.items() if spelling != "kv"},
     # models/nemotron_h.py: k_proj.k_scale renamed, then the remap (Quark's names too); a
     # name no layer holds is skipped.
     "nemotron_h": {"kv": "load", "proj": "load", "bare": "load", "exact": "load", "output": "load"},

@@ -120,19 +120,9 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
             loaded = held[layer] = {}
         loaded[kind] = ScaleView(max(values), "checkpoint", named.tensor, per_head)
     fp8_by_default = release.fp8_by_default(quantization, config.family, attention)
-    # v without k fails only for an FP8 cache where the method says so; the engine then starts by
-    # default, and its layers are those it would hold had the check passed.
-    fp8_only = method is not None and method.v_without_k_needs_fp8 and not fp8_by_default
-    fp8_failure = None
-    layers = []
-    for layer in facts.layers:
-        loaded = held.get(layer, _NONE)
-        refused = _refused(method, loaded)
-        if refused is not None:
-            if not fp8_only:
-                return failed(refused, method, None)
-            fp8_failure = fp8_failure or refused
-        layers.append(_settle(method, layer, loaded))
+    layers, failure, fp8_failure = _settled(method, facts.layers, held, fp8_by_default)
+    if failure is not None:
+        return failed(failure, method, None)
     name = None if method is None else method.name
     view = EngineView(
         release.engine,
@@ -140,7 +130,7 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         release.title,
         None,
         name,
-        tuple(layers),
+        layers,
         tuple(ignored),
         parameters=context.parameters,
         fp8_by_default=fp8_by_default,
@@ -152,6 +142,30 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
 
 # A layer with no scale loaded; never changed.
 _NONE: dict[str, ScaleView] = {}
+
+
+def _settled(
+    method: ScaleMethod | None,
+    layers: tuple[int, ...],
+    held: dict[int, dict[str, ScaleView]],
+    fp8_by_default: bool,
+) -> tuple[tuple[LayerView, ...], Failure | None, Failure | None]:
+    """Each of `layers` as its method settles the scales `held` for it; the failure that stops
+    the engine, or else the one it meets only when served with an FP8 cache."""
+    # v without k fails only for an FP8 cache where the method says so; the engine then starts by
+    # default, and its layers are those it would hold had the check passed.
+    fp8_only = method is not None and method.v_without_k_needs_fp8 and not fp8_by_default
+    fp8_failure = None
+    settled = []
+    for layer in layers:
+        loaded = held.get(layer, _NONE)
+        refused = _refused(method, loaded)
+        if refused is not None:
+            if not fp8_only:
+                return (), refused, None
+            fp8_failure = fp8_failure or refused
+        settled.append(_settle(method, layer, loaded))
+    return tuple(settled), None, fp8_failure
 
 
 def _refused(method: ScaleMethod | None, loaded: dict[str, ScaleView]) -> Failure | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..scheme import modelopt_fields
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Release, ScaleMethod
 from .vllm_0_33_0_loading import load_name
@@ -42,8 +43,7 @@ def _base(name: str) -> ScaleMethod:
 
 
 def _modelopt_declares(quantization: Mapping[str, Any]) -> bool:
-    nested = quantization.get("quantization")
-    fields = nested if isinstance(nested, dict) else quantization
+    fields = modelopt_fields(quantization)
     scheme = fields.get("kv_cache_scheme")
     return bool(fields.get("kv_cache_quant_algo")) or (
         isinstance(scheme, dict) and scheme.get("type") == "float" and scheme.get("num_bits") == 8
@@ -144,8 +144,7 @@ def _fp8_by_default(quantization: Mapping[str, Any] | None, family: str, attenti
 def _modelopt_cache_dtype(quantization: Mapping[str, Any]) -> bool:
     """`get_kv_cache_quant_algo_string` (utils/torch_utils.py): whether ModelOpt's KV-cache algorithm
     is one `--kv-cache-dtype auto` resolves to (FP8 or NVFP4); any other falls back to "auto"."""
-    nested = quantization.get("quantization")
-    inner = nested if isinstance(nested, dict) else quantization
+    inner = modelopt_fields(quantization)
     algorithm = (
         inner.get("kv_cache_scheme")
         or quantization.get("kv_cache_scheme")
