@@ -30,6 +30,7 @@ from producers import compressed_tensors_config, fp8_config, quark_config, write
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import RELEASES, EngineView
 from quantparams.checkpoint.engines.model import LoadContext
+from quantparams.checkpoint.engines.sglang_0_5_23_models import LANGUAGE_STACKS
 from quantparams.checkpoint.engines.vllm_0_33_0_models import ModelLoader, Step
 from quantparams.checkpoint.name_table import CONFIG_FAMILIES
 from recorded_names import RECORDED
@@ -148,6 +149,109 @@ def test_sglang_vision_language_loaders(tmp_path: Path) -> None:
         "'language_model.model.layers.0.self_attn.q_scale'",
         "python/sglang/srt/models/gemma3_causal.py",
     )
+
+
+@pytest.mark.parametrize(
+    ("architecture", "reads", "other", "attention", "file"),
+    [
+        (
+            "Qwen2_5_VLForConditionalGeneration",
+            "model",
+            "model.language_model",
+            "self_attn.attn",
+            "qwen2_5_vl.py",
+        ),
+        ("Qwen2VLForConditionalGeneration", "model", "model.language_model", "self_attn.attn", "qwen2_vl.py"),
+        (
+            "Gemma3ForConditionalGeneration",
+            "language_model.model",
+            "model.language_model",
+            "self_attn",
+            "gemma3_causal.py",
+        ),
+        (
+            "LlavaForConditionalGeneration",
+            "language_model.model",
+            "model.language_model",
+            "self_attn",
+            "llava.py",
+        ),
+        ("Mistral3ForConditionalGeneration", "model.language_model", "model", "self_attn", "llava.py"),
+    ],
+)
+def test_sglang_vision_language_loaders_read_only_some_layouts(
+    tmp_path: Path, architecture: str, reads: str, other: str, attention: str, file: str
+) -> None:
+    # qwen2_vl.py and qwen2_5_vl.py rename no name, gemma3_mm.py hands a `language_model` name on
+    # as it is, llava.py strips a leading `language_model.`: in the other layout, the loader indexes
+    # params_dict with names no parameter has (Mistral3's mistral.py reads both of the usual
+    # layouts, not `model.layers`). vLLM's mappers read them all.
+    config = engine_config(fp8_config(), architecture)
+    names = {kind: f"{reads}.layers.{{layer}}.{attention}.{kind}_scale" for kind in "kv"}
+    vllm, sglang, _ = inspect_views(tmp_path / "read", scale_tensors(names), config)
+    assert (sglang.starts, sources(sglang, "k")) == (True, ["checkpoint"] * LAYERS)
+    names = {kind: f"{other}.layers.{{layer}}.{attention}.{kind}_scale" for kind in "kv"}
+    vllm, sglang, inspection = inspect_views(tmp_path / "other", scale_tensors(names), config)
+    expected = " or ".join(LANGUAGE_STACKS[architecture])
+    assert failure(sglang) == (
+        "KeyError",
+        f"'{other}.layers.…' (the loader reads the language model at {expected}, not {other}.layers)",
+        f"python/sglang/srt/models/{file}",
+    )
+    assert (vllm.starts, sources(vllm, "k")) == (True, ["checkpoint"] * LAYERS)
+    assert [(problem.path, problem.message.split(":")[0]) for problem in inspection.problems] == [
+        (f'model.safetensors["{other}.layers.0.{attention}.k_scale"]', "SGLang 0.5.23")
+    ]
+
+
+def test_exaone_attention_is_attn_attention(tmp_path: Path) -> None:
+    # vLLM exaone.py: the Attention is `transformer.h.N.attn.attention.attn`, its mapper stacks q/k/v
+    # at the top. SGLang exaone.py renames `attn.attention` to `self_attn`, then indexes params_dict
+    # with every name unchecked.
+    config = engine_config(fp8_config(), "ExaoneForCausalLM", model_type="exaone")
+    attention = "transformer.h.{layer}.attn.attention"
+    names = {kind: f"{attention}.{kind}_scale" for kind in "kv"}
+    vllm, sglang, _ = inspect_views(tmp_path / "lc", scale_tensors(names), config)
+    assert (vllm.starts, sources(vllm, "k"), sources(vllm, "v")) == (
+        True,
+        ["checkpoint"] * LAYERS,
+        ["checkpoint"] * LAYERS,
+    )
+    assert failure(sglang) == (
+        "KeyError",
+        "'transformer.h.0.self_attn.k_scale'",
+        "python/sglang/srt/models/exaone.py",
+    )
+    names = {kind: f"{attention}.attn.{kind}_scale" for kind in "kv"}
+    vllm, sglang, _ = inspect_views(tmp_path / "own", scale_tensors(names), config)
+    assert (sources(vllm, "k"), sources(sglang, "k")) == (["checkpoint"] * LAYERS, ["checkpoint"] * LAYERS)
+    names = {kind: f"{attention}.{kind}_proj.output_scale" for kind in "kv"}
+    vllm, sglang, _ = inspect_views(tmp_path / "quark", scale_tensors(names), config)
+    assert failure(vllm) == (
+        "ValueError",
+        "There is no module or parameter named 'transformer.h.0.attn.attention.qkv_proj.output_scale' "
+        "in ExaoneForCausalLM",
+        "vllm/model_executor/models/utils.py",
+    )
+    assert failure(sglang) == (
+        "KeyError",
+        "'transformer.h.0.self_attn.qkv_proj.output_scale'",
+        "python/sglang/srt/models/exaone.py",
+    )
+
+
+def test_sglang_qwen2_vl_indexes_every_name(tmp_path: Path) -> None:
+    # qwen2_vl.py: q/k/v stacked, then `params_dict[name]` unchecked; only SGLang's own name loads.
+    config = engine_config(fp8_config(), "Qwen2VLForConditionalGeneration")
+    _, sglang, _ = inspect_views(tmp_path / "lc", scale_tensors(LLM_COMPRESSOR), config)
+    assert failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.k_scale'",
+        "python/sglang/srt/models/qwen2_vl.py",
+    )
+    _, sglang, _ = inspect_views(tmp_path / "modelopt", scale_tensors(MODELOPT), config)
+    assert failure(sglang) is not None
+    assert failure(sglang)[1] == "'model.layers.0.self_attn.qkv_proj.k_scale'"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("quantization", [quark_config(), fp8_config()])

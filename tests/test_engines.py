@@ -642,9 +642,11 @@ def test_odd_layer_prefixes(tmp_path: Path, stack: str, architecture: str) -> No
 
 
 def test_a_vision_tower_and_mtp_layers_are_reported_apart(tmp_path: Path) -> None:
-    scales = scale_tensors(LLM_COMPRESSOR)
+    # llava.py: the language model's layers are `language_model.model.layers`.
+    names = {kind: f"language_model.{name}" for kind, name in LLM_COMPRESSOR.items()}
+    scales = scale_tensors(names)
     scales["vision_model.model.layers.0.self_attn.k_scale"] = 0.5
-    scales["model.layers.2.self_attn.k_scale"] = 0.5
+    scales["language_model.model.layers.2.self_attn.k_scale"] = 0.5
     config = engine_config(compressed_tensors_config(), "LlavaForConditionalGeneration")
     vllm, _, inspection = inspect_views(tmp_path, scales, config)
     assert inspection.problems == ()

@@ -24,6 +24,8 @@ __all__ = [
     "regex_mapped",
     "scale_like",
     "suffix_mapped",
+    "tensor_layer",
+    "tensor_stack",
     "vllm_name",
 ]
 
@@ -45,9 +47,9 @@ _LOOKS_LIKE_SCALE = re.compile(
 _SGLANG_PARAMETER = re.compile(r"layers\.[0-9]+\.self_attn\.attn\.[kv]_scale$")
 # vLLM's attention scale parameters: `Attention` held as `.attn` by a decoder
 # layer's attention module (`self_attn.attn`, NemotronH's `mixer.attn`, DBRX's
-# `norm_attn_norm.attn.attn`).
+# `norm_attn_norm.attn.attn`, EXAONE-3's `attn.attention.attn`).
 ATTENTION_PARAMETER = re.compile(
-    r"\.[0-9]+\.(?:self_attn|mixer|attention|self_attention|attn|norm_attn_norm\.attn)"
+    r"\.[0-9]+\.(?:self_attn|mixer|attention|self_attention|attn|norm_attn_norm\.attn|attn\.attention)"
     r"\.attn\.(?P<kind>q|k|v|prob)_scale$"
 )
 # A stack of layers and a layer in it: `model.layers.3.`, `transformer.blocks.3.`,
@@ -200,6 +202,12 @@ def tensor_layer(tensor: str) -> int | None:
     """The layer of the first stack of layers in `tensor`'s name, if it names one."""
     found = _LAYER.search(tensor)
     return None if found is None else int(found["layer"])
+
+
+def tensor_stack(tensor: str) -> str | None:
+    """The first stack of layers in `tensor`'s name (`model.layers`), if it names one."""
+    found = _LAYER.search(tensor)
+    return None if found is None else found["stack"]
 
 
 # What `might_be_scale` finds: every naming and every name `_LOOKS_LIKE_SCALE` takes has it.

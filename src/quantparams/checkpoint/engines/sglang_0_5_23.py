@@ -23,10 +23,20 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..naming import tensor_stack
 from ..scheme import modelopt_fields
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
-from .sglang_0_5_23_models import ARCHITECTURES, LOADERS, NO_SCALES, Outcome, model_file, spelling
+from .sglang_0_5_23_models import (
+    ARCHITECTURES,
+    LANGUAGE_STACKS,
+    LOADERS,
+    NO_SCALES,
+    RENAMES,
+    Outcome,
+    model_file,
+    spelling,
+)
 
 __all__ = ["RELEASE"]
 
@@ -96,11 +106,20 @@ def _kind(tensor: str) -> str | None:
 
 def _load(tensor: str, context: LoadContext) -> Load:
     architecture = context.architecture or ""
+    expected, stack = LANGUAGE_STACKS.get(architecture), tensor_stack(tensor)
+    if expected is not None and stack not in expected:
+        where = f"python/sglang/srt/models/{model_file(architecture)}"
+        reads = " or ".join(expected)
+        message = f"'{stack}.…' (the loader reads the language model at {reads}, not {stack})"
+        return Load("fails", failure=Failure("KeyError", message, where))
     loader = LOADERS[
         ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
     ]
-    outcome = loader.get(spelling(tensor))
     kind = _kind(tensor)
+    # The loader reads, and indexes params_dict with, the name as it renames it.
+    for old, new in RENAMES.get(architecture, ()):
+        tensor = tensor.replace(old, new, 1)
+    outcome = loader.get(spelling(tensor))
     holds = architecture not in NO_SCALES and kind in context.parameters
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
         return _skipped_if_one(architecture)

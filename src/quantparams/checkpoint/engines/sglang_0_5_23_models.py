@@ -13,7 +13,17 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["ARCHITECTURES", "LOADERS", "NO_SCALES", "Outcome", "Spelling", "model_file", "spelling"]
+__all__ = [
+    "ARCHITECTURES",
+    "LANGUAGE_STACKS",
+    "LOADERS",
+    "NO_SCALES",
+    "RENAMES",
+    "Outcome",
+    "Spelling",
+    "model_file",
+    "spelling",
+]
 
 # The spellings of a scale's name that SGLang's loaders tell apart.
 Spelling = Literal["kv", "proj", "bare", "exact", "output", "q_output", "q", "prob", "other"]
@@ -122,6 +132,8 @@ ARCHITECTURES = {
     "Gemma3ForConditionalGeneration": "gemma3",
     # models/qwen2_5_vl.py: the stacked-parameter rename first, as Mixtral's.
     "Qwen2_5_VLForConditionalGeneration": "mixtral",
+    # models/qwen2_vl.py: the stacked-parameter rename, then every name unchecked.
+    "Qwen2VLForConditionalGeneration": "exact",
     # models/glm4v.py: no remap; only SGLang's own parameter name loads.
     "Glm4vForConditionalGeneration": "qwen2",
     "Llama4ForConditionalGeneration": "mllama4",
@@ -197,6 +209,24 @@ NO_SCALES = frozenset(
         "Step3p5ForCausalLM",
     }
 )
+# What a loader replaces in every name before it reads it (the first of each, in order).
+RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    # models/exaone.py: the checkpoint's `attn.attention` is SGLang's `self_attn`.
+    "ExaoneForCausalLM": (("attn.attention", "self_attn"),),
+}
+# The stacks of layers a vision-language loader finds the language model's weights in, where it
+# reads only some checkpoint layouts (models/qwen2_vl.py and qwen2_5_vl.py rename no name;
+# gemma3_mm.py hands a name with `language_model` in it on unrenamed; llava.py strips a leading
+# `language_model.`, after mistral.py's Mistral3 renames `model.language_model.` so). A checkpoint
+# laid out otherwise (transformers 4.52 and later save `model.language_model.layers`) meets a
+# KeyError on the first weight the loader indexes unchecked.
+LANGUAGE_STACKS = {
+    "Qwen2VLForConditionalGeneration": ("model.layers",),
+    "Qwen2_5_VLForConditionalGeneration": ("model.layers",),
+    "Gemma3ForConditionalGeneration": ("language_model.model.layers",),
+    "LlavaForConditionalGeneration": ("language_model.model.layers",),
+    "Mistral3ForConditionalGeneration": ("language_model.model.layers", "model.language_model.layers"),
+}
 # The files whose loader raises, where the name is not the architecture's.
 _MODEL_FILES = {
     "Gemma3ForCausalLM": "gemma3_causal.py",
@@ -206,6 +236,8 @@ _MODEL_FILES = {
     "Olmo3ForCausalLM": "olmo2.py",
     "MiMoForCausalLM": "mimo.py",
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
+    "Qwen2VLForConditionalGeneration": "qwen2_vl.py",
+    "Mistral3ForConditionalGeneration": "llava.py",
     "Llama4ForConditionalGeneration": "mllama4.py",
     "CohereForCausalLM": "commandr.py",
     "Cohere2ForCausalLM": "commandr.py",

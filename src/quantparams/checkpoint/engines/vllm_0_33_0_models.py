@@ -133,6 +133,8 @@ MODELS: Mapping[str, ModelLoader] = {
     "Qwen2MoeForCausalLM": _stacked_at_top("qwen2_moe.py"),
     "OlmoeForCausalLM": _stacked_at_top("olmoe.py"),
     "PhiMoEForCausalLM": _stacked_at_top("phimoe.py"),
+    # exaone.py: the attention's Attention is `transformer.h.N.attn.attention.attn`.
+    "ExaoneForCausalLM": _stacked_at_top("exaone.py"),
     "Exaone4ForCausalLM": _stacked_at_top("exaone4.py"),
     "ExaoneMoEForCausalLM": _stacked_at_top("exaone_moe.py", class_name="ExaoneMoeForCausalLM"),
     "ExaoneMoeForCausalLM": _stacked_at_top("exaone_moe.py"),
