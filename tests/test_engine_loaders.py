@@ -30,8 +30,15 @@ from producers import compressed_tensors_config, fp8_config, quark_config, write
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import RELEASES, EngineView
 from quantparams.checkpoint.engines.model import LoadContext
-from quantparams.checkpoint.engines.sglang_0_5_23_models import LANGUAGE_STACKS
-from quantparams.checkpoint.engines.vllm_0_33_0_models import ModelLoader, Step
+from quantparams.checkpoint.engines.sglang_0_5_23_models import (
+    ARCHITECTURES,
+    LANGUAGE_STACKS,
+    NO_SCALES,
+    RENAMES,
+)
+from quantparams.checkpoint.engines.sglang_0_5_23_registry import REGISTERED
+from quantparams.checkpoint.engines.vllm_0_33_0_models import MODELS, ModelLoader, Step
+from quantparams.checkpoint.engines.vllm_0_33_0_registry import NATIVE
 from quantparams.checkpoint.name_table import CONFIG_FAMILIES
 from recorded_names import RECORDED
 
@@ -699,3 +706,71 @@ def test_every_layer_of_a_stack_loads_as_its_first_does(
             assert refused is not None
             assert f"layers.{layer}." in refused.message
             assert first.value_check(tensor, (1.0,)) is None
+
+
+@pytest.mark.parametrize(
+    ("architecture", "model_class"),
+    [
+        # registry.py maps these to the Transformers backend; vLLM has no model of the last.
+        ("SmolLM3ForCausalLM", "TransformersForCausalLM"),
+        ("HunYuanMoEV1ForCausalLM", "TransformersMoEForCausalLM"),
+        ("NoSuchModelForCausalLM", "TransformersForCausalLM"),
+    ],
+)
+def test_vllm_transformers_backend_stacks_at_the_top(
+    tmp_path: Path, architecture: str, model_class: str
+) -> None:
+    # transformers/base.py adds q/k/v stacking to the mapper it passes to AutoWeightsLoader, so
+    # fp8's `k_proj.output_scale` rule finds no such name left.
+    config = engine_config(fp8_config(), architecture)
+    vllm, _, _ = inspect_views(tmp_path / "lc", scale_tensors(LLM_COMPRESSOR), config)
+    assert (vllm.starts, sources(vllm, "k"), sources(vllm, "q")) == (
+        True,
+        ["checkpoint"] * LAYERS,
+        ["checkpoint"] * LAYERS,
+    )
+    vllm, _, _ = inspect_views(tmp_path / "quark", scale_tensors(QUARK_KV), config)
+    assert failure(vllm) == (
+        "ValueError",
+        f"There is no module or parameter named 'model.layers.0.self_attn.qkv_proj.output_scale' in {model_class}",
+        "vllm/model_executor/models/utils.py",
+    )
+    # A model of vLLM's own reads Llama's way.
+    _, _, inspection = inspect_views(
+        tmp_path / "llama", scale_tensors(QUARK_KV), engine_config(fp8_config(), "LlamaForCausalLM")
+    )
+    assert inspection.engines[0].starts
+
+
+@pytest.mark.parametrize(
+    ("names", "unheld"),
+    [
+        (LLM_COMPRESSOR, "model.layers.0.self_attn.k_scale"),
+        (MODELOPT, "model.layers.0.self_attn.k_proj.k_scale"),
+        (EXACT, "model.layers.0.self_attn.attn"),
+        ({kind: f"transformer.h.{{layer}}.attn.{kind}_scale" for kind in "kv"}, "model.h.0.attn.k_scale"),
+    ],
+)
+def test_sglang_transformers_backend_holds_no_scale(
+    tmp_path: Path, names: dict[str, str], unheld: str
+) -> None:
+    # models/registry.py serves an architecture it does not register (SmolLM3, Seed-OSS, ERNIE-4.5
+    # dense, whose class SGLang names Ernie4_5_ForCausalLM) by models/transformers.py, which keeps its
+    # RadixAttention layers in a dict: AutoWeightsLoader (models/utils.py) finds no module for a
+    # scale, after the backend's prefix mapper.
+    for architecture in ("SmolLM3ForCausalLM", "SeedOssForCausalLM", "Ernie4_5ForCausalLM"):
+        config = engine_config(fp8_config(), architecture)
+        _, sglang, _ = inspect_views(tmp_path / architecture, scale_tensors(names), config)
+        assert failure(sglang) == (
+            "ValueError",
+            f"No module or parameter named {unheld!r} in TransformersForCausalLM.",
+            "python/sglang/srt/models/utils.py",
+        )
+
+
+def test_every_architecture_the_tables_name_is_one_the_engine_registers() -> None:
+    # A name the registry lacks would never be looked up: the engine serves it otherwise.
+    sglang_named = {*ARCHITECTURES, *NO_SCALES, *LANGUAGE_STACKS, *RENAMES}
+    # configs/olmo3.py makes Olmo-3's config name Olmo2ForCausalLM.
+    assert sglang_named - REGISTERED == {"Olmo3ForCausalLM"}
+    assert set(MODELS) - NATIVE == set()

@@ -37,6 +37,7 @@ from .sglang_0_5_23_models import (
     model_file,
     spelling,
 )
+from .sglang_0_5_23_registry import REGISTERED, TRANSFORMERS_PREFIXES
 
 __all__ = ["RELEASE"]
 
@@ -106,6 +107,8 @@ def _kind(tensor: str) -> str | None:
 
 def _load(tensor: str, context: LoadContext) -> Load:
     architecture = context.architecture or ""
+    if architecture and architecture not in REGISTERED and architecture not in ARCHITECTURES:
+        return _transformers_backend(tensor)
     expected, stack = LANGUAGE_STACKS.get(architecture), tensor_stack(tensor)
     if expected is not None and stack not in expected:
         where = f"python/sglang/srt/models/{model_file(architecture)}"
@@ -134,6 +137,24 @@ def _load(tensor: str, context: LoadContext) -> Load:
         )
         return Load("ignored", reason=reason)
     return Load("loaded", kind=kind)
+
+
+# The first part of a scale's name past its attention module that no module holds: the
+# module's own `q_proj` / `k_proj` / `v_proj` / `o_proj` are its children.
+_UNHELD = re.compile(r"^.*?\.[0-9]+\.[^.]+\.(?:[qkvo]_proj\.)?[^.]+")
+
+
+def _transformers_backend(tensor: str) -> Load:
+    """models/transformers.py: the attention layers are kept out of the module tree, so its
+    AutoWeightsLoader (models/utils.py) finds no module for any scale."""
+    for old, new in TRANSFORMERS_PREFIXES:
+        if tensor.startswith(old):
+            tensor = new + tensor.removeprefix(old)
+            break
+    unheld = _UNHELD.match(tensor)
+    name = tensor if unheld is None else unheld[0]
+    message = f"No module or parameter named {name!r} in TransformersForCausalLM."
+    return Load("fails", failure=Failure("ValueError", message, "python/sglang/srt/models/utils.py"))
 
 
 def _indexed_name(outcome: Outcome, tensor: str) -> str:

@@ -15,7 +15,7 @@ import re
 
 from ..naming import ATTENTION_PARAMETER
 from .model import Failure, Load, LoadContext
-from .vllm_0_33_0_models import LLAMA, MODELS, ModelLoader
+from .vllm_0_33_0_models import ModelLoader, model_loader
 
 __all__ = ["load_name"]
 
@@ -43,7 +43,7 @@ def load_name(tensor: str, context: LoadContext) -> Load:
     """What vLLM 0.33.0 does with the scale tensor `tensor`: load it, ignore it, or fail."""
     quantized = context.family != "" or context.quantized
     architecture = context.architecture or ""
-    model = MODELS.get(architecture, LLAMA)
+    model = model_loader(architecture)
     finds_config = quantized and model.cache_mapper
     name = model.mapped(tensor, context.family if finds_config else None)
     if context.attention == "mla":

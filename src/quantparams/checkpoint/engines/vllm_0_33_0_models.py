@@ -20,8 +20,9 @@ from typing import Literal
 import attrs
 
 from ..naming import mapped_name, regex_mapped, suffix_mapped
+from .vllm_0_33_0_registry import NATIVE, TRANSFORMERS_CLASSES
 
-__all__ = ["LLAMA", "MODELS", "ModelLoader", "Step"]
+__all__ = ["LLAMA", "MODELS", "ModelLoader", "Step", "model_loader"]
 
 Step = Literal["substr", "stacked", "prefix"]
 
@@ -201,3 +202,17 @@ MODELS: Mapping[str, ModelLoader] = {
         ignores_scale_suffixes=False, attention_quantized=False, file="lfm2_moe.py"
     ),
 }
+
+
+def model_loader(architecture: str) -> ModelLoader:
+    """The loader of `architecture` ("" when the config names none): its own, Llama's, or, for an
+    architecture vLLM has no model of, the Transformers backend's (`models/transformers/base.py`),
+    which builds each attention's Attention with the quantization config and adds q/k/v stacking
+    to its mapper, at the top."""
+    model = MODELS.get(architecture)
+    if model is not None:
+        return model
+    if not architecture or architecture in NATIVE:
+        return LLAMA
+    name = TRANSFORMERS_CLASSES.get(architecture, "TransformersForCausalLM")
+    return _stacked_at_top("transformers/base.py", class_name=name)
