@@ -35,6 +35,7 @@ from quantparams.checkpoint.engines.sglang_0_5_23_models import (
     LANGUAGE_STACKS,
     NO_SCALES,
     RENAMES,
+    model_file,
 )
 from quantparams.checkpoint.engines.sglang_0_5_23_registry import REGISTERED
 from quantparams.checkpoint.engines.vllm_0_33_0_models import MODELS, ModelLoader, Step
@@ -774,3 +775,66 @@ def test_every_architecture_the_tables_name_is_one_the_engine_registers() -> Non
     # configs/olmo3.py makes Olmo-3's config name Olmo2ForCausalLM.
     assert sglang_named - REGISTERED == {"Olmo3ForCausalLM"}
     assert set(MODELS) - NATIVE == set()
+
+
+def test_sglang_minicpm3_and_ernie_index_every_name(tmp_path: Path) -> None:
+    # minicpm3.py stacks no q/k/v and indexes params_dict with every name; ernie4.py stacks them
+    # and raises its own KeyError for a name no parameter has. Only SGLang's own name loads.
+    for architecture, names, key in (
+        ("MiniCPM3ForCausalLM", MODELOPT, "'model.layers.0.self_attn.k_proj.k_scale'"),
+        ("MiniCPM3ForCausalLM", LLM_COMPRESSOR, "'model.layers.0.self_attn.k_scale'"),
+        ("Ernie4_5_MoeForCausalLM", MODELOPT, "'model.layers.0.self_attn.qkv_proj.k_scale'"),
+        (
+            "Ernie4_5_MoeForCausalLM",
+            LLM_COMPRESSOR,
+            "\"Parameter 'model.layers.0.self_attn.k_scale' not found in model.\"",
+        ),
+    ):
+        config = engine_config(fp8_config(), architecture)
+        folder = tmp_path / f"{architecture}-{len(names)}"
+        _, sglang, _ = inspect_views(folder, scale_tensors(names), config)
+        assert failure(sglang) == ("KeyError", key, f"python/sglang/srt/models/{model_file(architecture)}")
+        _, sglang, _ = inspect_views(folder.with_name(folder.name + "-own"), scale_tensors(EXACT), config)
+        assert sources(sglang, "k") == ["checkpoint"] * LAYERS
+
+
+def test_sglang_granite_hybrid_asks_every_config_for_get_cache_scale(tmp_path: Path) -> None:
+    # granitemoehybrid.py calls quant_config.get_cache_scale(name) for every tensor; only
+    # compressed-tensors' config defines it, and it makes `.attn.k_scale` of `k_proj.output_scale`.
+    architecture = "GraniteMoeHybridForCausalLM"
+    _, sglang, _ = inspect_views(
+        tmp_path / "fp8", scale_tensors(EXACT), engine_config(fp8_config(), architecture)
+    )
+    assert failure(sglang) == (
+        "AttributeError",
+        "'Fp8Config' object has no attribute 'get_cache_scale'",
+        "python/sglang/srt/models/granitemoehybrid.py",
+    )
+    config = engine_config(compressed_tensors_config(), architecture)
+    _, sglang, _ = inspect_views(tmp_path / "quark-names", scale_tensors(QUARK_KV), config)
+    assert sources(sglang, "k") == ["checkpoint"] * LAYERS
+    _, sglang, _ = inspect_views(tmp_path / "lc", scale_tensors(LLM_COMPRESSOR), config)
+    assert failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.k_scale'",
+        "python/sglang/srt/models/granitemoehybrid.py",
+    )
+
+
+def test_vllm_granite_hybrid_inner_loop_indexes_what_the_top_leaves(tmp_path: Path) -> None:
+    # granitemoehybrid.py: the top AutoWeightsLoader maps the names (fp8's output-scale rules too),
+    # then GraniteMoeHybridModel's own loop stacks q/k/v and indexes params_dict unchecked.
+    architecture = "GraniteMoeHybridForCausalLM"
+    vllm, _, _ = inspect_views(
+        tmp_path / "fp8", scale_tensors(QUARK_KV), engine_config(fp8_config(), architecture)
+    )
+    assert sources(vllm, "k") == ["checkpoint"] * LAYERS
+    config = engine_config(compressed_tensors_config(), architecture)
+    vllm, _, _ = inspect_views(tmp_path / "ct", scale_tensors(QUARK_KV), config)
+    assert failure(vllm) == (
+        "KeyError",
+        "'layers.0.self_attn.qkv_proj.output_scale'",
+        "vllm/model_executor/models/granitemoehybrid.py",
+    )
+    vllm, _, _ = inspect_views(tmp_path / "lc", scale_tensors(LLM_COMPRESSOR), config)
+    assert sources(vllm, "k") == ["checkpoint"] * LAYERS

@@ -29,6 +29,8 @@ from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
 from .sglang_0_5_23_models import (
     ARCHITECTURES,
+    ASKS_GET_CACHE_SCALE,
+    CONFIG_CLASSES,
     LANGUAGE_STACKS,
     LOADERS,
     NO_SCALES,
@@ -115,6 +117,11 @@ def _load(tensor: str, context: LoadContext) -> Load:
         reads = " or ".join(expected)
         message = f"'{stack}.…' (the loader reads the language model at {reads}, not {stack})"
         return Load("fails", failure=Failure("KeyError", message, where))
+    config_class = CONFIG_CLASSES.get(context.family)
+    if architecture in ASKS_GET_CACHE_SCALE and config_class is not None:
+        where = f"python/sglang/srt/models/{model_file(architecture)}"
+        message = f"'{config_class}' object has no attribute 'get_cache_scale'"
+        return Load("fails", failure=Failure("AttributeError", message, where))
     loader = LOADERS[
         ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
     ]
@@ -126,9 +133,11 @@ def _load(tensor: str, context: LoadContext) -> Load:
     holds = architecture not in NO_SCALES and kind in context.parameters
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
         return _skipped_if_one(architecture)
-    if outcome == "keyerror" or (outcome in ("unchecked", "remapped") and not holds):
+    if outcome in ("keyerror", "missing", "not_found") or (
+        outcome in ("unchecked", "remapped") and not holds
+    ):
         where = f"python/sglang/srt/models/{model_file(architecture)}"
-        return Load("fails", failure=Failure("KeyError", repr(_indexed_name(outcome, tensor)), where))
+        return Load("fails", failure=Failure("KeyError", repr(_missing_key(outcome, tensor)), where))
     if outcome is None or not holds:
         reason = (
             f"SGLang 0.5.23's {architecture or 'model'} loader does not read this name"
@@ -157,10 +166,13 @@ def _transformers_backend(tensor: str) -> Load:
     return Load("fails", failure=Failure("ValueError", message, "python/sglang/srt/models/utils.py"))
 
 
-def _indexed_name(outcome: Outcome, tensor: str) -> str:
-    """The name a loader indexes params_dict with, for outcome `outcome` of `tensor`."""
+def _missing_key(outcome: Outcome, tensor: str) -> str:
+    """The key of the KeyError that outcome `outcome` of `tensor` raises: the name the loader
+    indexes params_dict with, or ERNIE-4.5's words."""
     if outcome == "keyerror":
         return _STACKED.sub(".qkv_proj.", tensor, count=1)
+    if outcome == "not_found":
+        return f"Parameter '{tensor}' not found in model."
     if outcome == "remapped":
         for quark, sglang in _QUARK_NAMES:
             if tensor.endswith(quark):

@@ -15,6 +15,8 @@ from typing import Literal
 
 __all__ = [
     "ARCHITECTURES",
+    "ASKS_GET_CACHE_SCALE",
+    "CONFIG_CLASSES",
     "LANGUAGE_STACKS",
     "LOADERS",
     "NO_SCALES",
@@ -42,10 +44,11 @@ _SPELLINGS: tuple[tuple[Spelling, re.Pattern[str]], ...] = (
 # parameter (else skip it, with a log line), load it unchecked (a missing
 # parameter is a KeyError), load it unchecked under the name
 # `maybe_remap_kv_scale_name` gives it, fail with a KeyError on the
-# stacked parameter's name, or skip it only when it holds 1.0 (else an
+# stacked parameter's name (on its own name, for a loader that stacks no q, k or v: "missing";
+# in ERNIE-4.5's words: "not_found"), or skip it only when it holds 1.0 (else an
 # AssertionError), when the layer lacks the parameter ("placed_or_one") or
 # always ("one").
-Outcome = Literal["load", "unchecked", "remapped", "keyerror", "placed_or_one", "one"]
+Outcome = Literal["load", "unchecked", "remapped", "keyerror", "missing", "not_found", "placed_or_one", "one"]
 _LLAMA: dict[Spelling, Outcome] = {"kv": "load", "proj": "load", "bare": "load", "output": "load"}
 _EXACT: dict[Spelling, Outcome] = {
     "exact": "unchecked",
@@ -85,6 +88,24 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
     "exact": _EXACT,
     # models/olmoe.py: as "exact", but `kv_scale` becomes `attn.kv_scale`, which is skipped.
     "olmoe": {spelling: outcome for spelling, outcome in _EXACT.items() if spelling != "kv"},
+    # models/minicpm3.py: no q/k/v stacking, and every name indexes params_dict unchecked.
+    "minicpm3": {
+        "exact": "unchecked",
+        **dict.fromkeys(("kv", "proj", "bare", "output", "q_output", "q", "prob"), "missing"),
+    },
+    # models/ernie4.py: q/k/v stacked unchecked; a name no parameter has raises its own KeyError.
+    "ernie4_5": {
+        "exact": "unchecked",
+        **dict.fromkeys(("proj", "output", "q_output"), "keyerror"),
+        **dict.fromkeys(("kv", "bare", "q", "prob"), "not_found"),
+    },
+    # models/granitemoehybrid.py: compressed-tensors' `get_cache_scale` makes the layer's name of
+    # a k or v `output_scale`; the rest is stacked or indexed unchecked.
+    "granitemoehybrid": {
+        "exact": "unchecked",
+        "output": "remapped",
+        **dict.fromkeys(("kv", "proj", "bare", "q_output", "q", "prob"), "keyerror"),
+    },
     # models/nemotron_h.py: k_proj.k_scale renamed, then the remap (Quark's names too); a
     # name no layer holds is skipped.
     "nemotron_h": {"kv": "load", "proj": "load", "bare": "load", "exact": "load", "output": "load"},
@@ -138,6 +159,10 @@ ARCHITECTURES = {
     "Glm4vForConditionalGeneration": "qwen2",
     "Llama4ForConditionalGeneration": "mllama4",
     "GraniteForCausalLM": "granite",
+    "MiniCPM3ForCausalLM": "minicpm3",
+    "Ernie4_5_MoeForCausalLM": "ernie4_5",
+    "Ernie4_5_ForCausalLM": "ernie4_5",
+    "GraniteMoeHybridForCausalLM": "granitemoehybrid",
     "ExaoneForCausalLM": "exact",
     "OlmoForCausalLM": "exact",
     "Olmo2ForCausalLM": "exact",
@@ -209,6 +234,16 @@ NO_SCALES = frozenset(
         "Step3p5ForCausalLM",
     }
 )
+# Loaders that ask every name of the quantization config's `get_cache_scale`, which only
+# compressed-tensors' config has (models/granitemoehybrid.py): any other config class, by family,
+# raises an AttributeError on the first tensor.
+ASKS_GET_CACHE_SCALE = frozenset({"GraniteMoeHybridForCausalLM"})
+CONFIG_CLASSES = {
+    "fp8": "Fp8Config",
+    "quark": "QuarkConfig",
+    "modelopt": "ModelOptFp8Config",
+    "modelopt-mixed": "ModelOptMixedPrecisionConfig",
+}
 # What a loader replaces in every name before it reads it (the first of each, in order).
 RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
     # models/exaone.py: the checkpoint's `attn.attention` is SGLang's `self_attn`.
@@ -237,6 +272,10 @@ _MODEL_FILES = {
     "MiMoForCausalLM": "mimo.py",
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
     "Qwen2VLForConditionalGeneration": "qwen2_vl.py",
+    "MiniCPM3ForCausalLM": "minicpm3.py",
+    "Ernie4_5_MoeForCausalLM": "ernie4.py",
+    "Ernie4_5_ForCausalLM": "ernie4.py",
+    "GraniteMoeHybridForCausalLM": "granitemoehybrid.py",
     "Mistral3ForConditionalGeneration": "llava.py",
     "Llama4ForConditionalGeneration": "mllama4.py",
     "CohereForCausalLM": "commandr.py",

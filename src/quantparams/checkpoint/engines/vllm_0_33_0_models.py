@@ -194,6 +194,10 @@ MODELS: Mapping[str, ModelLoader] = {
     ),
     # FlashModel's own loop (latent attention) indexes params_dict with every name, remapping none.
     "LongcatFlashForCausalLM": ModelLoader(refused_by="inner_loop", file="longcat_flash.py"),
+    # GraniteMoeHybridModel's own loop stacks q/k/v and indexes params_dict with every name.
+    "GraniteMoeHybridForCausalLM": ModelLoader(
+        refused_by="inner_loop", ignores_scale_suffixes=False, file="granitemoehybrid.py"
+    ),
     # Step3p5Model's own loop skips a name params_dict lacks.
     "Step3p5ForCausalLM": ModelLoader(refused_by="skipped", file="step3p5.py"),
     # The cache-scale mapper applies at the top (SupportsQuant), but Lfm2MoeModel's own
