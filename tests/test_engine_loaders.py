@@ -838,3 +838,35 @@ def test_vllm_granite_hybrid_inner_loop_indexes_what_the_top_leaves(tmp_path: Pa
     )
     vllm, _, _ = inspect_views(tmp_path / "lc", scale_tensors(LLM_COMPRESSOR), config)
     assert sources(vllm, "k") == ["checkpoint"] * LAYERS
+
+
+def test_sglang_kimi_and_deepseek_vl2_latent_attention_takes_no_name(tmp_path: Path) -> None:
+    # kimi_vl.py and kimi_linear.py remap a name first (maybe_remap_kv_scale_name), to an `.attn.`
+    # name no latent layer has (theirs is `attn_mqa`): skipped, or, where the remap replaces the
+    # name unchecked or leaves it, a KeyError. deepseek_vl2.py's language model holds no scale.
+    def names(stack: str, spelling: dict[str, str]) -> dict[str, str]:
+        return {kind: name.replace("model.layers", stack) for kind, name in spelling.items()}
+
+    for architecture, stack, file in (
+        ("KimiVLForConditionalGeneration", "language_model.model.layers", "kimi_vl.py"),
+        ("KimiLinearForCausalLM", "model.layers", "kimi_linear.py"),
+    ):
+        config = engine_config(fp8_config(), architecture)
+        _, sglang, _ = inspect_views(tmp_path / file, scale_tensors(names(stack, MODELOPT)), config)
+        assert (sglang.starts, sources(sglang, "k")) == (True, ["default"] * LAYERS)
+        _, sglang, _ = inspect_views(
+            tmp_path / f"quark-{file}", scale_tensors(names(stack, QUARK_KV)), config
+        )
+        assert failure(sglang) == (
+            "KeyError",
+            f"'{stack}.0.self_attn.attn.k_scale'",
+            f"python/sglang/srt/models/{file}",
+        )
+    config = engine_config(fp8_config(), "DeepseekVL2ForCausalLM")
+    _, sglang, _ = inspect_views(
+        tmp_path / "vl2", scale_tensors(names("language.model.layers", MODELOPT)), config
+    )
+    assert (sglang.starts, sources(sglang, "k")) == (True, ["default"] * LAYERS)
+    _, sglang, _ = inspect_views(tmp_path / "vl2-model", scale_tensors(MODELOPT), config)
+    assert failure(sglang) is not None
+    assert failure(sglang)[2] == "python/sglang/srt/models/deepseek_vl2.py"  # type: ignore[index]

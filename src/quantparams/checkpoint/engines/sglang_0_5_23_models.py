@@ -151,6 +151,12 @@ ARCHITECTURES = {
     "Gemma3ForCausalLM": "gemma3",
     # models/gemma3_mm.py hands a language model's name to Gemma3ForCausalLM.load_weights.
     "Gemma3ForConditionalGeneration": "gemma3",
+    # models/kimi_vl.py, kimi_linear.py: Gemma-3's handling of names, on latent attention whose
+    # `attn_mqa` no remapped name reaches.
+    "KimiVLForConditionalGeneration": "gemma3",
+    "KimiLinearForCausalLM": "gemma3",
+    # models/deepseek_vl2.py hands a `language.` name to DeepseekV2ForCausalLM.load_weights.
+    "DeepseekVL2ForCausalLM": "deepseek",
     # models/qwen2_5_vl.py: the stacked-parameter rename first, as Mixtral's.
     "Qwen2_5_VLForConditionalGeneration": "mixtral",
     # models/qwen2_vl.py: the stacked-parameter rename, then every name unchecked.
@@ -215,8 +221,13 @@ ARCHITECTURES = {
 }
 # Attention built without the quantization config (models/qwen3.py,
 # qwen3_moe.py, gpt_oss.py, llama4.py, glm4_moe.py): no scale parameter exists, whatever the config.
+# Also latent attention whose loader names `.attn.k_scale`, never its `attn_mqa.k_scale`.
 NO_SCALES = frozenset(
     {
+        "KimiVLForConditionalGeneration",
+        "KimiLinearForCausalLM",
+        # deepseek_vl2.py builds its language model without the quantization config.
+        "DeepseekVL2ForCausalLM",
         "Qwen3ForCausalLM",
         "Qwen3MoeForCausalLM",
         "GptOssForCausalLM",
@@ -261,6 +272,7 @@ LANGUAGE_STACKS = {
     "Gemma3ForConditionalGeneration": ("language_model.model.layers",),
     "LlavaForConditionalGeneration": ("language_model.model.layers",),
     "Mistral3ForConditionalGeneration": ("language_model.model.layers", "model.language_model.layers"),
+    "DeepseekVL2ForCausalLM": ("language.model.layers",),
 }
 # The files whose loader raises, where the name is not the architecture's.
 _MODEL_FILES = {
@@ -273,6 +285,8 @@ _MODEL_FILES = {
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
     "Qwen2VLForConditionalGeneration": "qwen2_vl.py",
     "MiniCPM3ForCausalLM": "minicpm3.py",
+    "KimiVLForConditionalGeneration": "kimi_vl.py",
+    "DeepseekVL2ForCausalLM": "deepseek_vl2.py",
     "Ernie4_5_MoeForCausalLM": "ernie4.py",
     "Ernie4_5_ForCausalLM": "ernie4.py",
     "GraniteMoeHybridForCausalLM": "granitemoehybrid.py",
