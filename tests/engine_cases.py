@@ -8,7 +8,8 @@ from typing import Any
 
 from producers import model_config, write_named
 from quantparams.checkpoint import inspect_checkpoint
-from quantparams.checkpoint.engines import EngineView
+from quantparams.checkpoint.engines import RELEASES, EngineView
+from quantparams.checkpoint.engines.model import LoadContext
 
 LAYERS = 2
 
@@ -67,3 +68,9 @@ def sources(view: EngineView, kind: str) -> list[str]:
 
 def failure(view: EngineView) -> tuple[str, str, str] | None:
     return None if view.failure is None else (view.failure.error, view.failure.message, view.failure.where)
+
+
+def sglang_llama_reads(tensor: str, family: str = "fp8") -> bool:
+    """Whether SGLang's Llama loader loads `tensor` into a Llama layer's k or v parameter."""
+    context = LoadContext(family, "LlamaForCausalLM", "standard", frozenset({"k", "v"}), quantized=True)
+    return RELEASES["sglang"].load(tensor, context).outcome == "loaded"

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from documents import EXAMPLES, ROOT, matching
+from engine_cases import sglang_llama_reads
 from quantparams.checkpoint import NAMINGS
+from quantparams.checkpoint.name_table import Naming
 
 README = (ROOT / "README.md").read_text()
 
@@ -38,7 +40,7 @@ def test_the_readme_table_says_what_the_naming_table_says_row_by_row() -> None:
         matched.add(row[4])
         under = "fp8 and Quark only" if naming.vllm_configs == frozenset({"fp8", "quark"}) else "any"
         assert row[2].startswith(under), (naming.producer, row)
-        if naming.sglang is not None:
+        if _sglang_reads(naming):
             assert row[3] != "no", (naming.producer, row)
     assert matched == {row[4] for row in rows}
     for row in rows:
@@ -47,7 +49,15 @@ def test_the_readme_table_says_what_the_naming_table_says_row_by_row() -> None:
             for n in NAMINGS
             if n.producer.replace(",", " ").split()[0] == row[4].replace(",", " ").split()[0]
         ]
-        assert (row[3] == "no") == all(n.sglang is None for n in namings), row
+        assert (row[3] == "no") == (not any(_sglang_reads(n) for n in namings)), row
+
+
+def _sglang_reads(naming: Naming) -> bool:
+    """Whether SGLang's Llama loader reads the naming's first example, in layer 0's attention
+    (an example that names no module, such as `*.kv_scale`, is the attention's)."""
+    first = naming.example.split(" / ")[0].split(" (")[0].removeprefix("*.")
+    module = "" if first.startswith(("self_attn.", "mixer.")) else "self_attn."
+    return sglang_llama_reads(f"model.layers.0.{module}{first}")
 
 
 def test_the_readme_python_checkpoint_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

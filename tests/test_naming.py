@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine_cases import sglang_llama_reads
 from quantparams.checkpoint import NAMINGS, VLLM_RELEASE
 from quantparams.checkpoint import naming as naming_module
 from quantparams.checkpoint.layers import is_tower
@@ -67,7 +68,9 @@ def test_the_table_gives_every_recorded_pair(
             # Every name an engine reads is in the table.
             assert named is not None
         if named is not None:
-            assert (named.layer, named.vllm_name, named.sglang) == (layer, expected, sglang)
+            assert (named.layer, named.vllm_name) == (layer, expected)
+        # SGLang's release reads the name as the recording says.
+        assert sglang_llama_reads(name, family) == sglang
 
 
 @given(names, st.sampled_from(CONFIG_FAMILIES))
@@ -75,7 +78,7 @@ def test_the_table_agrees_with_every_recorded_name_it_is_asked(tensor: str, fami
     named = name_scale(tensor, family)
     pair = recorded(tensor, family)
     if pair is not None and named is not None:
-        assert (named.vllm_name, named.sglang) == pair
+        assert (named.vllm_name, sglang_llama_reads(tensor, family)) == pair
     if named is not None:
         assert named.layer == int(tensor.split("layers.")[1].split(".")[0])
         assert named.vllm_name == vllm_name(tensor, family)
@@ -128,7 +131,7 @@ def test_each_producers_naming(tensor: str, family: str, kind: str, expected: st
 
 def test_what_sglangs_llama_loader_reads() -> None:
     reads = {
-        tensor: named.sglang
+        tensor: sglang_llama_reads(tensor, "")
         for tensor in (
             "model.layers.0.self_attn.kv_scale",
             "model.layers.0.self_attn.k_scale",
@@ -137,7 +140,7 @@ def test_what_sglangs_llama_loader_reads() -> None:
             "model.layers.0.self_attn.qkv_proj.k_scale",
             "model.layers.0.self_attn.k_proj.output_scale",
         )
-        if (named := name_scale(tensor, "")) is not None
+        if name_scale(tensor, "") is not None
     }
     assert reads == {
         "model.layers.0.self_attn.kv_scale": True,
@@ -191,4 +194,4 @@ def test_a_layers_name_reads_as_layer_0s_does(tensor: str, family: str) -> None:
     if named is None:
         assert itself is None
     else:
-        assert (named.naming, named.kind, named.sglang, named.vllm_name) == itself
+        assert (named.naming, named.kind, named.vllm_name) == itself

@@ -53,9 +53,6 @@ class Naming:
     vllm_rewrite: str | None
     # The configs under which vLLM applies the rewrite; None: under every one.
     vllm_configs: frozenset[str] | None
-    # SGLang's rewrite of names of this row: (pattern, `re.sub` template), or
-    # None when SGLang reads no such name.
-    sglang: tuple[str, str] | None
     # How vLLM's mapper applies the rewrite: "regex" rules run first, in table
     # order; "suffix" rules after them, on the end of the name.
     step: Literal["regex", "suffix"] = "regex"
@@ -63,15 +60,10 @@ class Naming:
     example: str = ""
 
     regex: re.Pattern[str] = attrs.field(init=False, eq=False, repr=False)
-    sglang_regex: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
 
     @regex.default
     def _regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
-
-    @sglang_regex.default
-    def _sglang_regex(self) -> re.Pattern[str] | None:
-        return None if self.sglang is None else re.compile(self.sglang[0])
 
 
 NAMINGS: tuple[Naming, ...] = (
@@ -81,7 +73,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind="kv",
         vllm_rewrite=".attn.k_scale",
         vllm_configs=None,
-        sglang=(r"\.kv_scale$", ".attn.k_scale"),
         example="*.kv_scale",
     ),
     Naming(
@@ -90,8 +81,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=r".self_attn.attn.\g<kind>_scale",
         vllm_configs=None,
-        # SGLang reads k_proj.k_scale and v_proj.v_scale only.
-        sglang=(r"\.self_attn\.(?P<p>[kv])_proj\.(?P=p)_scale$", r".self_attn.attn.\g<p>_scale"),
         example="*.self_attn.k_proj.k_scale / v_proj.v_scale",
     ),
     Naming(
@@ -100,7 +89,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=r".self_attn.attn.\g<kind>_scale",
         vllm_configs=None,
-        sglang=None,
         example="*.self_attn.qkv_proj.k_scale / v_scale (qkqkv_proj too)",
     ),
     Naming(
@@ -109,7 +97,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=r".mixer.attn.\g<kind>_scale",
         vllm_configs=None,
-        sglang=None,
         example="*.mixer.k_proj.k_scale / v_proj.v_scale",
     ),
     Naming(
@@ -118,7 +105,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind="q",
         vllm_rewrite=".self_attn.attn.q_scale",
         vllm_configs=None,
-        sglang=None,
         example="*.self_attn.q.scale",
     ),
     Naming(
@@ -127,7 +113,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=r".self_attn.attn.\g<kind>_scale",
         vllm_configs=None,
-        sglang=None,
         example="*.self_attn.k_cache.scale / v_cache.scale",
     ),
     Naming(
@@ -136,8 +121,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=r".attn.\g<kind>_scale",
         vllm_configs=None,
-        # SGLang reads k and v, not q.
-        sglang=(r"\.(?P<p>[kv])_scale$", r".attn.\g<p>_scale"),
         example="*.self_attn.k_scale / v_scale / q_scale",
     ),
     Naming(
@@ -146,8 +129,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=r".attn.\g<kind>_scale",
         vllm_configs=_WITH_SUFFIXES,
-        # SGLang renames k and v unchecked; it holds no q parameter.
-        sglang=(r"\.(?P<p>[kv])_proj\.output_scale$", r".attn.\g<p>_scale"),
         step="suffix",
         example="*.k_proj.output_scale / v_proj / q_proj",
     ),
@@ -157,7 +138,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind="prob",
         vllm_rewrite=".self_attn.attn.prob_scale",
         vllm_configs=_WITH_SUFFIXES,
-        sglang=None,
         step="suffix",
         example="*.self_attn.prob_output_scale",
     ),
@@ -167,7 +147,6 @@ NAMINGS: tuple[Naming, ...] = (
         kind=None,
         vllm_rewrite=None,
         vllm_configs=None,
-        sglang=None,
         example="*.attn.k_scale / v_scale / q_scale / prob_scale",
     ),
 )

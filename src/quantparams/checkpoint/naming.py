@@ -44,7 +44,6 @@ _LOOKS_LIKE_SCALE = re.compile(
     r"(?:^|\.)(?:q|k|v|kv|prob)_scale$|_proj\.output_scale$|prob_output_scale$"
     r"|(?:^|\.)[qkv](?:_cache)?\.scale$|kv_cache_scaling_factor"
 )
-_SGLANG_PARAMETER = re.compile(r"layers\.[0-9]+\.self_attn\.attn\.[kv]_scale$")
 # vLLM's attention scale parameters: `Attention` held as `.attn` by a decoder
 # layer's attention module (`self_attn.attn`, NemotronH's `mixer.attn`, DBRX's
 # `norm_attn_norm.attn.attn`, EXAONE-3's `attn.attention.attn`).
@@ -69,8 +68,6 @@ class NamedScale(NamedTuple):
     # The parameter vLLM's mapper makes of it under the config, or None when
     # vLLM would not load it into an attention layer.
     vllm_name: str | None
-    # Whether SGLang loads it.
-    sglang: bool
     # What follows the layer's number: `self_attn.k_scale`. The layers of a
     # stack differ in their number alone, which no engine reads apart.
     rest: str
@@ -152,10 +149,10 @@ def name_scale(tensor: str, family: str) -> NamedScale | None:
     reading = _reading(stack, rest, family)
     if reading is None:
         return None
-    naming, kind, sglang, parameter = reading
+    naming, kind, parameter = reading
     if parameter is not None:
         parameter = vllm_name(tensor, family) if parameter == _UNMOVED else tensor[:start] + parameter
-    return NamedScale(tensor, int(number), kind, naming, stack, parameter, sglang, rest)
+    return NamedScale(tensor, int(number), kind, naming, stack, parameter, rest)
 
 
 # A parameter vLLM's mapper makes of layer 0's name that does not keep layer 0's place.
@@ -163,39 +160,29 @@ _UNMOVED = "\0"
 
 
 @functools.lru_cache(maxsize=1 << 12)
-def _reading(stack: str, rest: str, family: str) -> tuple[Naming, Kind, bool, str | None] | None:
+def _reading(stack: str, rest: str, family: str) -> tuple[Naming, Kind, str | None] | None:
     """`_read` of layer 0's tensor `stack.0.rest`, its vLLM parameter given past the
     `stack.0.` it begins with (`_UNMOVED` when it does not begin so)."""
     first = f"{stack}.0."
     reading = _read(first + rest, family)
     if reading is None:
         return None
-    naming, kind, sglang, parameter = reading
+    naming, kind, parameter = reading
     if parameter is not None:
         parameter = parameter[len(first) :] if parameter.startswith(first) else _UNMOVED
-    return naming, kind, sglang, parameter
+    return naming, kind, parameter
 
 
-def _read(tensor: str, family: str) -> tuple[Naming, Kind, bool, str | None] | None:
-    """The first row that matches `tensor`, the kind it reads, whether SGLang loads it, and
-    the parameter vLLM loads it into under config `family` (None: none)."""
+def _read(tensor: str, family: str) -> tuple[Naming, Kind, str | None] | None:
+    """The first row that matches `tensor`, the kind it reads, and the parameter vLLM loads it
+    into under config `family` (None: none)."""
     for naming in NAMINGS:
         match = naming.regex.search(tensor)
         if match is not None:
             kind = naming.kind or _KINDS[match["kind"]]
             parameter = _attention_parameter(_mapped(tensor, family))
-            return naming, kind, _sglang_reads(naming, tensor), parameter
+            return naming, kind, parameter
     return None
-
-
-def _sglang_reads(naming: Naming, tensor: str) -> bool:
-    if naming.sglang is None or naming.sglang_regex is None:
-        return False
-    regex, template = naming.sglang_regex, naming.sglang[1]
-    # SGLang loads the result only where a Llama-family attention layer has that parameter.
-    return (
-        regex.search(tensor) is not None and _SGLANG_PARAMETER.search(regex.sub(template, tensor)) is not None
-    )
 
 
 def tensor_layer(tensor: str) -> int | None:

@@ -108,7 +108,6 @@ _LEGACY_NAMING = Naming(
     kind="kv",
     vllm_rewrite=None,
     vllm_configs=None,
-    sglang=None,
     example=f"rank0.safetensors: *.layers.N.*{LEGACY_SCALE}",
 )
 
@@ -147,7 +146,7 @@ def _rank_scales(file: str, header: Header, stream: OpenFile, problems: list[Pro
         # Its problems are already said: an unsound scale is kept only to be counted.
         values, sound = (None, False) if checked is None else checked
         stack = tensor[: match.start(1) - 1].lstrip(".")
-        named = NamedScale(tensor, layer, "kv", _LEGACY_NAMING, stack, None, False, tensor[match.end() :])
+        named = NamedScale(tensor, layer, "kv", _LEGACY_NAMING, stack, None, tensor[match.end() :])
         read.append(FoundScale(file, named, info.dtype, info.shape, values, sound))
     return sorted(read, key=lambda scale: (scale.named.layer, scale.named.tensor))
 

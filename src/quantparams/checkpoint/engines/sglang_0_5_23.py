@@ -93,6 +93,8 @@ def _methods(
 
 
 _STACKED = re.compile(r"\.([qkv])_proj\.")
+# The module a layer's scale lies in, right after the layer's number.
+_MODULE = re.compile(r"\.[0-9]+\.(self_attn|mixer)\.")
 # model_loader/weight_utils.py `maybe_remap_kv_scale_name`: Quark's names, replaced unchecked.
 _QUARK_NAMES = (
     (".q_proj.output_scale", ".attn.q_scale"),
@@ -122,15 +124,18 @@ def _load(tensor: str, context: LoadContext) -> Load:
         where = f"python/sglang/srt/models/{model_file(architecture)}"
         message = f"'{config_class}' object has no attribute 'get_cache_scale'"
         return Load("fails", failure=Failure("AttributeError", message, where))
-    loader = LOADERS[
-        ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
-    ]
+    loader_name = ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
+    loader = LOADERS[loader_name]
     kind = _kind(tensor)
     # The loader reads, and indexes params_dict with, the name as it renames it.
     for old, new in RENAMES.get(architecture, ()):
         tensor = tensor.replace(old, new, 1)
     outcome = loader.get(spelling(tensor))
-    holds = architecture not in NO_SCALES and kind in context.parameters
+    # The scale must lie in the layer's attention module, `self_attn` (NemotronH's `mixer`):
+    # elsewhere (an `mlp.k_proj.output_scale`) the loader's rename names no parameter.
+    module = _MODULE.search(tensor)
+    fits = module is not None and (module[1] == "mixer") == (loader_name == "nemotron_h")
+    holds = architecture not in NO_SCALES and kind in context.parameters and fits
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
         return _skipped_if_one(architecture)
     if outcome in ("keyerror", "missing", "not_found") or (
