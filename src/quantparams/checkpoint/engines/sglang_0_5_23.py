@@ -117,7 +117,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
     if expected is not None and stack not in expected:
         where = f"python/sglang/srt/models/{model_file(architecture)}"
         reads = " or ".join(expected)
-        message = f"'{stack}.…' (the loader reads the language model at {reads}, not {stack})"
+        message = f"'{stack}.…' (the loader reads the language model at {reads})"
         return Load("fails", failure=Failure("KeyError", message, where))
     config_class = CONFIG_CLASSES.get(context.family)
     if architecture in ASKS_GET_CACHE_SCALE and config_class is not None:
