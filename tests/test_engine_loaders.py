@@ -30,13 +30,8 @@ from producers import compressed_tensors_config, fp8_config, quark_config, write
 from quantparams.checkpoint import inspect_checkpoint
 from quantparams.checkpoint.engines import RELEASES, EngineView
 from quantparams.checkpoint.engines.model import LoadContext
-from quantparams.checkpoint.engines.sglang_0_5_23_models import (
-    ARCHITECTURES,
-    LANGUAGE_STACKS,
-    NO_SCALES,
-    RENAMES,
-    model_file,
-)
+from quantparams.checkpoint.engines.sglang_0_5_23_models import ARCHITECTURES, NO_SCALES, model_file
+from quantparams.checkpoint.engines.sglang_0_5_23_paths import ATTENTION_MODULES, LANGUAGE_STACKS, RENAMES
 from quantparams.checkpoint.engines.sglang_0_5_23_registry import REGISTERED
 from quantparams.checkpoint.engines.vllm_0_33_0_models import MODELS, ModelLoader, Step
 from quantparams.checkpoint.engines.vllm_0_33_0_registry import NATIVE
@@ -771,7 +766,7 @@ def test_sglang_transformers_backend_holds_no_scale(
 
 def test_every_architecture_the_tables_name_is_one_the_engine_registers() -> None:
     # A name the registry lacks would never be looked up: the engine serves it otherwise.
-    sglang_named = {*ARCHITECTURES, *NO_SCALES, *LANGUAGE_STACKS, *RENAMES}
+    sglang_named = {*ARCHITECTURES, *NO_SCALES, *LANGUAGE_STACKS, *RENAMES, *ATTENTION_MODULES}
     # configs/olmo3.py makes Olmo-3's config name Olmo2ForCausalLM.
     assert sglang_named - REGISTERED == {"Olmo3ForCausalLM"}
     assert set(MODELS) - NATIVE == set()
@@ -870,3 +865,52 @@ def test_sglang_kimi_and_deepseek_vl2_latent_attention_takes_no_name(tmp_path: P
     _, sglang, _ = inspect_views(tmp_path / "vl2-model", scale_tensors(MODELOPT), config)
     assert failure(sglang) is not None
     assert failure(sglang)[2] == "python/sglang/srt/models/deepseek_vl2.py"  # type: ignore[index]
+
+
+def test_sglang_attention_modules_other_than_self_attn(tmp_path: Path) -> None:
+    # internlm2.py (attention at `attention.attn`) and chatglm.py (`self_attention.attn`) stack no
+    # q/k/v and index params_dict with every name; a scale named in another module is no layer's.
+    for architecture, stack, module in (
+        ("InternLM2ForCausalLM", "model.layers", "attention"),
+        ("ChatGLMModel", "transformer.encoder.layers", "self_attention"),
+    ):
+        config = engine_config(fp8_config(), architecture)
+        own = {kind: f"{stack}.{{layer}}.{module}.attn.{kind}_scale" for kind in "kv"}
+        _, sglang, _ = inspect_views(tmp_path / f"{module}-own", scale_tensors(own), config)
+        assert sources(sglang, "k") == ["checkpoint"] * LAYERS
+        bare = {kind: f"{stack}.{{layer}}.{module}.{kind}_scale" for kind in "kv"}
+        _, sglang, _ = inspect_views(tmp_path / f"{module}-bare", scale_tensors(bare), config)
+        assert failure(sglang) == (
+            "KeyError",
+            f"'{stack}.0.{module}.k_scale'",
+            f"python/sglang/srt/models/{model_file(architecture)}",
+        )
+        elsewhere = {kind: f"{stack}.{{layer}}.self_attn.attn.{kind}_scale" for kind in "kv"}
+        _, sglang, _ = inspect_views(tmp_path / f"{module}-elsewhere", scale_tensors(elsewhere), config)
+        assert failure(sglang) is not None
+    # llama.py's remap finds no Llama parameter for an `mlp` or `mixer` name, and skips it.
+    for name in ("mlp.{kind}_proj.output_scale", "mixer.{kind}_proj.{kind}_scale"):
+        names = {kind: f"model.layers.{{layer}}.{name}".replace("{kind}", kind) for kind in "kv"}
+        _, sglang, _ = inspect_views(
+            tmp_path / name.split(".")[0], scale_tensors(names), engine_config(fp8_config())
+        )
+        assert (sglang.starts, sources(sglang, "k")) == (True, ["default"] * LAYERS)
+
+
+def test_sglang_granite_indexes_q_and_prob_names(tmp_path: Path) -> None:
+    # granite.py skips a `kv_scale` it holds no parameter for, and indexes params_dict with any
+    # other name unchecked; olmo2.py indexes every name, a fused qkv_proj one too.
+    config = engine_config(fp8_config(), "GraniteForCausalLM")
+    names = {**EXACT, "q": "model.layers.{layer}.self_attn.q_scale"}
+    _, sglang, _ = inspect_views(tmp_path / "granite", scale_tensors(names), config)
+    assert failure(sglang) == (
+        "KeyError",
+        "'model.layers.0.self_attn.q_scale'",
+        "python/sglang/srt/models/granite.py",
+    )
+    fused = {kind: f"model.layers.{{layer}}.self_attn.qkv_proj.{kind}_scale" for kind in "kv"}
+    _, sglang, _ = inspect_views(
+        tmp_path / "olmo", scale_tensors(fused), engine_config(fp8_config(), "Olmo2ForCausalLM")
+    )
+    assert failure(sglang) is not None
+    assert failure(sglang)[0] == "KeyError"  # type: ignore[index]

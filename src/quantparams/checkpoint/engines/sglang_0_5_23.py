@@ -27,17 +27,13 @@ from ..naming import tensor_stack
 from ..scheme import modelopt_fields
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
-from .sglang_0_5_23_models import (
-    ARCHITECTURES,
+from .sglang_0_5_23_models import ARCHITECTURES, LOADERS, NO_SCALES, Outcome, model_file, spelling
+from .sglang_0_5_23_paths import (
     ASKS_GET_CACHE_SCALE,
+    ATTENTION_MODULES,
     CONFIG_CLASSES,
     LANGUAGE_STACKS,
-    LOADERS,
-    NO_SCALES,
     RENAMES,
-    Outcome,
-    model_file,
-    spelling,
 )
 from .sglang_0_5_23_registry import REGISTERED, TRANSFORMERS_PREFIXES
 
@@ -94,7 +90,7 @@ def _methods(
 
 _STACKED = re.compile(r"\.([qkv])_proj\.")
 # The module a layer's scale lies in, right after the layer's number.
-_MODULE = re.compile(r"\.[0-9]+\.(self_attn|mixer)\.")
+_MODULE = re.compile(r"\.[0-9]+\.([^.]+)\.")
 # model_loader/weight_utils.py `maybe_remap_kv_scale_name`: Quark's names, replaced unchecked.
 _QUARK_NAMES = (
     (".q_proj.output_scale", ".attn.q_scale"),
@@ -111,30 +107,21 @@ def _kind(tensor: str) -> str | None:
 
 def _load(tensor: str, context: LoadContext) -> Load:
     architecture = context.architecture or ""
-    if architecture and architecture not in REGISTERED and architecture not in ARCHITECTURES:
-        return _transformers_backend(tensor)
-    expected, stack = LANGUAGE_STACKS.get(architecture), tensor_stack(tensor)
-    if expected is not None and stack not in expected:
-        where = f"python/sglang/srt/models/{model_file(architecture)}"
-        reads = " or ".join(expected)
-        message = f"'{stack}.…' (the loader reads the language model at {reads})"
-        return Load("fails", failure=Failure("KeyError", message, where))
-    config_class = CONFIG_CLASSES.get(context.family)
-    if architecture in ASKS_GET_CACHE_SCALE and config_class is not None:
-        where = f"python/sglang/srt/models/{model_file(architecture)}"
-        message = f"'{config_class}' object has no attribute 'get_cache_scale'"
-        return Load("fails", failure=Failure("AttributeError", message, where))
-    loader_name = ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
-    loader = LOADERS[loader_name]
+    refused = _refused_whatever_the_name(tensor, architecture, context.family)
+    if refused is not None:
+        return refused
+    loader = LOADERS[
+        ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
+    ]
     kind = _kind(tensor)
     # The loader reads, and indexes params_dict with, the name as it renames it.
     for old, new in RENAMES.get(architecture, ()):
         tensor = tensor.replace(old, new, 1)
     outcome = loader.get(spelling(tensor))
-    # The scale must lie in the layer's attention module, `self_attn` (NemotronH's `mixer`):
-    # elsewhere (an `mlp.k_proj.output_scale`) the loader's rename names no parameter.
+    # The scale must lie in the layer's attention module: elsewhere (an `mlp.k_proj.output_scale`)
+    # the loader's rename names no parameter.
     module = _MODULE.search(tensor)
-    fits = module is not None and (module[1] == "mixer") == (loader_name == "nemotron_h")
+    fits = module is not None and module[1] == ATTENTION_MODULES.get(architecture, "self_attn")
     holds = architecture not in NO_SCALES and kind in context.parameters and fits
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
         return _skipped_if_one(architecture)
@@ -151,6 +138,24 @@ def _load(tensor: str, context: LoadContext) -> Load:
         )
         return Load("ignored", reason=reason)
     return Load("loaded", kind=kind)
+
+
+def _refused_whatever_the_name(tensor: str, architecture: str, family: str) -> Load | None:
+    """The failure of a model whose loader fails on the checkpoint, whatever the scale's
+    spelling: one served by the Transformers backend, a language model laid out as its loader
+    does not read, a loader that asks a config for what only compressed-tensors' has."""
+    if architecture and architecture not in REGISTERED and architecture not in ARCHITECTURES:
+        return _transformers_backend(tensor)
+    where = f"python/sglang/srt/models/{model_file(architecture)}"
+    expected, stack = LANGUAGE_STACKS.get(architecture), tensor_stack(tensor)
+    if expected is not None and stack not in expected:
+        message = f"'{stack}.…' (the loader reads the language model at {' or '.join(expected)})"
+        return Load("fails", failure=Failure("KeyError", message, where))
+    config_class = CONFIG_CLASSES.get(family)
+    if architecture in ASKS_GET_CACHE_SCALE and config_class is not None:
+        message = f"'{config_class}' object has no attribute 'get_cache_scale'"
+        return Load("fails", failure=Failure("AttributeError", message, where))
+    return None
 
 
 # The first part of a scale's name past its attention module that no module holds: the

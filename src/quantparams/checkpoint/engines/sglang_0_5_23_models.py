@@ -15,12 +15,8 @@ from typing import Literal
 
 __all__ = [
     "ARCHITECTURES",
-    "ASKS_GET_CACHE_SCALE",
-    "CONFIG_CLASSES",
-    "LANGUAGE_STACKS",
     "LOADERS",
     "NO_SCALES",
-    "RENAMES",
     "Outcome",
     "Spelling",
     "model_file",
@@ -52,7 +48,11 @@ Outcome = Literal["load", "unchecked", "remapped", "keyerror", "missing", "not_f
 _LLAMA: dict[Spelling, Outcome] = {"kv": "load", "proj": "load", "bare": "load", "output": "load"}
 _EXACT: dict[Spelling, Outcome] = {
     "exact": "unchecked",
-    **dict.fromkeys(("kv", "proj", "bare", "output", "q_output", "q", "prob"), "keyerror"),
+    **dict.fromkeys(("kv", "proj", "bare", "output", "q_output", "q", "prob", "other"), "keyerror"),
+}
+# As `_EXACT`, but a `kv_scale` no parameter holds is skipped.
+_EXACT_BUT_KV: dict[Spelling, Outcome] = {
+    spelling: outcome for spelling, outcome in _EXACT.items() if spelling != "kv"
 }
 LOADERS: dict[str, dict[Spelling, Outcome]] = {
     # models/llama.py `_legacy_load_weights`: `maybe_remap_kv_scale_name` on every "scale" name.
@@ -81,30 +81,31 @@ LOADERS: dict[str, dict[Spelling, Outcome]] = {
         "q": "remapped",
         "prob": "remapped",
     },
-    # models/granite.py: no remap, `params_dict[name]` unchecked.
-    "granite": {"exact": "unchecked", "proj": "keyerror", "bare": "keyerror", "output": "keyerror"},
+    # models/granite.py: no remap, `params_dict[name]` unchecked but for a `kv_scale`.
+    "granite": _EXACT_BUT_KV,
     # models/exaone.py, olmo.py, olmo2.py, phi3_small.py, mimo.py: every name indexes params_dict
     # unchecked.
     "exact": _EXACT,
     # models/olmoe.py: as "exact", but `kv_scale` becomes `attn.kv_scale`, which is skipped.
-    "olmoe": {spelling: outcome for spelling, outcome in _EXACT.items() if spelling != "kv"},
-    # models/minicpm3.py: no q/k/v stacking, and every name indexes params_dict unchecked.
-    "minicpm3": {
+    "olmoe": _EXACT_BUT_KV,
+    # models/minicpm3.py, internlm2.py, chatglm.py: no q/k/v stacking, and every name indexes
+    # params_dict unchecked.
+    "unstacked": {
         "exact": "unchecked",
-        **dict.fromkeys(("kv", "proj", "bare", "output", "q_output", "q", "prob"), "missing"),
+        **dict.fromkeys(("kv", "proj", "bare", "output", "q_output", "q", "prob", "other"), "missing"),
     },
     # models/ernie4.py: q/k/v stacked unchecked; a name no parameter has raises its own KeyError.
     "ernie4_5": {
         "exact": "unchecked",
         **dict.fromkeys(("proj", "output", "q_output"), "keyerror"),
-        **dict.fromkeys(("kv", "bare", "q", "prob"), "not_found"),
+        **dict.fromkeys(("kv", "bare", "q", "prob", "other"), "not_found"),
     },
     # models/granitemoehybrid.py: compressed-tensors' `get_cache_scale` makes the layer's name of
     # a k or v `output_scale`; the rest is stacked or indexed unchecked.
     "granitemoehybrid": {
         "exact": "unchecked",
         "output": "remapped",
-        **dict.fromkeys(("kv", "proj", "bare", "q_output", "q", "prob"), "keyerror"),
+        **dict.fromkeys(("kv", "proj", "bare", "q_output", "q", "prob", "other"), "keyerror"),
     },
     # models/nemotron_h.py: k_proj.k_scale renamed, then the remap (Quark's names too); a
     # name no layer holds is skipped.
@@ -165,7 +166,9 @@ ARCHITECTURES = {
     "Glm4vForConditionalGeneration": "qwen2",
     "Llama4ForConditionalGeneration": "mllama4",
     "GraniteForCausalLM": "granite",
-    "MiniCPM3ForCausalLM": "minicpm3",
+    "MiniCPM3ForCausalLM": "unstacked",
+    "InternLM2ForCausalLM": "unstacked",
+    "ChatGLMModel": "unstacked",
     "Ernie4_5_MoeForCausalLM": "ernie4_5",
     "Ernie4_5_ForCausalLM": "ernie4_5",
     "GraniteMoeHybridForCausalLM": "granitemoehybrid",
@@ -245,35 +248,6 @@ NO_SCALES = frozenset(
         "Step3p5ForCausalLM",
     }
 )
-# Loaders that ask every name of the quantization config's `get_cache_scale`, which only
-# compressed-tensors' config has (models/granitemoehybrid.py): any other config class, by family,
-# raises an AttributeError on the first tensor.
-ASKS_GET_CACHE_SCALE = frozenset({"GraniteMoeHybridForCausalLM"})
-CONFIG_CLASSES = {
-    "fp8": "Fp8Config",
-    "quark": "QuarkConfig",
-    "modelopt": "ModelOptFp8Config",
-    "modelopt-mixed": "ModelOptMixedPrecisionConfig",
-}
-# What a loader replaces in every name before it reads it (the first of each, in order).
-RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
-    # models/exaone.py: the checkpoint's `attn.attention` is SGLang's `self_attn`.
-    "ExaoneForCausalLM": (("attn.attention", "self_attn"),),
-}
-# The stacks of layers a vision-language loader finds the language model's weights in, where it
-# reads only some checkpoint layouts (models/qwen2_vl.py and qwen2_5_vl.py rename no name;
-# gemma3_mm.py hands a name with `language_model` in it on unrenamed; llava.py strips a leading
-# `language_model.`, after mistral.py's Mistral3 renames `model.language_model.` so). A checkpoint
-# laid out otherwise (transformers 4.52 and later save `model.language_model.layers`) meets a
-# KeyError on the first weight the loader indexes unchecked.
-LANGUAGE_STACKS = {
-    "Qwen2VLForConditionalGeneration": ("model.layers",),
-    "Qwen2_5_VLForConditionalGeneration": ("model.layers",),
-    "Gemma3ForConditionalGeneration": ("language_model.model.layers",),
-    "LlavaForConditionalGeneration": ("language_model.model.layers",),
-    "Mistral3ForConditionalGeneration": ("language_model.model.layers", "model.language_model.layers"),
-    "DeepseekVL2ForCausalLM": ("language.model.layers",),
-}
 # The files whose loader raises, where the name is not the architecture's.
 _MODEL_FILES = {
     "Gemma3ForCausalLM": "gemma3_causal.py",
@@ -285,6 +259,8 @@ _MODEL_FILES = {
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
     "Qwen2VLForConditionalGeneration": "qwen2_vl.py",
     "MiniCPM3ForCausalLM": "minicpm3.py",
+    "InternLM2ForCausalLM": "internlm2.py",
+    "ChatGLMModel": "chatglm.py",
     "KimiVLForConditionalGeneration": "kimi_vl.py",
     "DeepseekVL2ForCausalLM": "deepseek_vl2.py",
     "Ernie4_5_MoeForCausalLM": "ernie4.py",
