@@ -731,6 +731,14 @@ def test_vllm_transformers_backend_stacks_at_the_top(
         f"There is no module or parameter named 'model.layers.0.self_attn.qkv_proj.output_scale' in {model_class}",
         "vllm/model_executor/models/utils.py",
     )
+    _, _, inspection = inspect_views(tmp_path / "warned", scale_tensors(LLM_COMPRESSOR), config)
+    assert inspection.engines[0].backend == model_class
+    assert inspection.engines[0].to_json()["transformers_backend"] == model_class
+    warned = (
+        f"vLLM 0.33.0 has no model of {architecture}: it serves it with its Transformers backend "
+        f"({model_class}), where transformers has the model, and is judged so"
+    )
+    assert warned in [warning.message for warning in inspection.warnings]
     # A model of vLLM's own reads Llama's way.
     _, _, inspection = inspect_views(
         tmp_path / "llama", scale_tensors(QUARK_KV), engine_config(fp8_config(), "LlamaForCausalLM")
@@ -762,6 +770,7 @@ def test_sglang_transformers_backend_holds_no_scale(
             f"No module or parameter named {unheld!r} in TransformersForCausalLM.",
             "python/sglang/srt/models/utils.py",
         )
+        assert sglang.backend == "TransformersForCausalLM"
 
 
 def test_every_architecture_the_tables_name_is_one_the_engine_registers() -> None:

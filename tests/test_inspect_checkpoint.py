@@ -156,8 +156,9 @@ def test_the_json_document(tmp_path: Path) -> None:
         "kv_cache_method",
         "layers",
         "failure_with_fp8_cache",
+        "transformers_backend",
     ]
-    assert vllm["failure_with_fp8_cache"] is None
+    assert (vllm["failure_with_fp8_cache"], vllm["transformers_backend"]) == (None, None)
     default = {"value": 1.0, "from": "default", "tensor": None, "per_head": None}
     tensor = "model.layers.0.self_attn.kv_scale"
     assert vllm["layers"][0] == {

@@ -124,6 +124,13 @@ def requires(title: str, what: str) -> str:
     return f"{title} {what}"
 
 
+def transformers_backend(title: str, architecture: str, backend: str) -> str:
+    return (
+        f"{title} has no model of {architecture}: it serves it with its Transformers backend "
+        f"({backend}), where transformers has the model, and is judged so"
+    )
+
+
 def fp8_only_when_asked(title: str) -> str:
     return (
         f"{title} keeps the KV cache in the model's dtype under this config unless served with "

@@ -138,6 +138,9 @@ class Release:
         [ScaleMethod, str, tuple[int, ...], tuple[float, ...], tuple[int | None, int | None]],
         tuple[float, ...] | Failure,
     ]
+    # The class of its Transformers backend that serves an architecture the release has no model
+    # of, given the architecture ("" for one it has, or for none named).
+    backend: Callable[[str], str] = lambda architecture: ""
 
     def method(
         self, quantization: Mapping[str, Any] | None, family: str, attention: AttentionKind
@@ -219,6 +222,9 @@ class EngineView:
     fp8_failure: Failure | None = None
     # What the KV-cache method asks of the GPU ("" for nothing).
     requires: str = ""
+    # The Transformers backend's class that serves the architecture, which the release has no
+    # model of ("" where it has one).
+    backend: str = ""
 
     @property
     def starts(self) -> bool:
@@ -238,4 +244,5 @@ class EngineView:
             "kv_cache_method": self.kv_cache_method,
             "layers": [layer.to_json() for layer in self.layers],
             "failure_with_fp8_cache": None if self.fp8_failure is None else self.fp8_failure.to_json(),
+            "transformers_backend": self.backend or None,
         }

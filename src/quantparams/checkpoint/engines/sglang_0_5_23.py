@@ -144,7 +144,7 @@ def _refused_whatever_the_name(tensor: str, architecture: str, family: str) -> L
     """The failure of a model whose loader fails on the checkpoint, whatever the scale's
     spelling: one served by the Transformers backend, a language model laid out as its loader
     does not read, a loader that asks a config for what only compressed-tensors' has."""
-    if architecture and architecture not in REGISTERED and architecture not in ARCHITECTURES:
+    if _backend(architecture):
         return _transformers_backend(tensor)
     where = f"python/sglang/srt/models/{model_file(architecture)}"
     expected, stack = LANGUAGE_STACKS.get(architecture), tensor_stack(tensor)
@@ -161,6 +161,13 @@ def _refused_whatever_the_name(tensor: str, architecture: str, family: str) -> L
 # The first part of a scale's name past its attention module that no module holds: the
 # module's own `q_proj` / `k_proj` / `v_proj` / `o_proj` are its children.
 _UNHELD = re.compile(r"^.*?\.[0-9]+\.[^.]+\.(?:[qkvo]_proj\.)?[^.]+")
+
+
+def _backend(architecture: str) -> str:
+    """models/registry.py: the Transformers backend serves an architecture SGLang registers no
+    model of (Olmo-3's config names Olmo2ForCausalLM, configs/olmo3.py)."""
+    unregistered = architecture not in REGISTERED and architecture not in ARCHITECTURES
+    return "TransformersForCausalLM" if architecture and unregistered else ""
 
 
 def _transformers_backend(tensor: str) -> Load:
@@ -255,4 +262,5 @@ RELEASE = Release(
     # DeepseekV2ForCausalLM (models/glm4_moe.py).
     mla_model_types=frozenset({"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa"}),
     accept=_accept,
+    backend=_backend,
 )

@@ -82,6 +82,9 @@ def judge(
     warnings: list[Problem],
 ) -> None:
     """The problems and warnings of one engine's view; `where` is the checkpoint's layer-wide path."""
+    if view.backend:
+        message = messages.transformers_backend(view.title, config.architecture or "", view.backend)
+        warnings.append(Problem(where, message))
     failure = view.failure or view.fp8_failure
     if failure is not None:
         path = failed_at or ("config.json" if failure.error != "AssertionError" else where)

@@ -62,11 +62,14 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
     config = facts.config
     attention = attention_kind(release, config)
 
+    backend = release.backend(config.architecture or "")
+
     def failed(
         failure: Failure, method: ScaleMethod | None, where: str | None
     ) -> tuple[EngineView, str | None]:
         name = None if method is None else method.name
-        return EngineView(release.engine, release.release, release.title, failure, name, ()), where
+        view = EngineView(release.engine, release.release, release.title, failure, name, (), backend=backend)
+        return view, where
 
     quantization = config.quantization
     if quantization is not None:
@@ -136,6 +139,7 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         fp8_by_default=fp8_by_default,
         fp8_failure=fp8_failure,
         requires="" if method is None else method.requires,
+        backend=backend,
     )
     return view, None
 

@@ -26,6 +26,7 @@ from ..scheme import modelopt_fields
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Release, ScaleMethod
 from .vllm_0_33_0_loading import load_name
+from .vllm_0_33_0_models import transformers_backend
 
 __all__ = ["RELEASE"]
 
@@ -210,6 +211,7 @@ RELEASE = Release(
     config_checks=(_compressed_tensors_check, _quark_check),
     load=load_name,
     fp8_by_default=_fp8_by_default,
+    backend=transformers_backend,
     # transformers_utils/model_arch_config_convertor.py `is_deepseek_mla`.
     mla_model_types=frozenset(
         {

@@ -22,7 +22,7 @@ import attrs
 from ..naming import mapped_name, regex_mapped, suffix_mapped
 from .vllm_0_33_0_registry import NATIVE, TRANSFORMERS_CLASSES
 
-__all__ = ["LLAMA", "MODELS", "ModelLoader", "Step", "model_loader"]
+__all__ = ["LLAMA", "MODELS", "ModelLoader", "Step", "model_loader", "transformers_backend"]
 
 Step = Literal["substr", "stacked", "prefix"]
 
@@ -216,7 +216,13 @@ def model_loader(architecture: str) -> ModelLoader:
     model = MODELS.get(architecture)
     if model is not None:
         return model
+    backend = transformers_backend(architecture)
+    return _stacked_at_top("transformers/base.py", class_name=backend) if backend else LLAMA
+
+
+def transformers_backend(architecture: str) -> str:
+    """The Transformers backend's class that serves `architecture`, or "" for one vLLM has a model
+    of (or none named)."""
     if not architecture or architecture in NATIVE:
-        return LLAMA
-    name = TRANSFORMERS_CLASSES.get(architecture, "TransformersForCausalLM")
-    return _stacked_at_top("transformers/base.py", class_name=name)
+        return ""
+    return TRANSFORMERS_CLASSES.get(architecture, "TransformersForCausalLM")
