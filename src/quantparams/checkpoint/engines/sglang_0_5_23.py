@@ -132,7 +132,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
         return Load("fails", failure=Failure("KeyError", repr(_missing_key(outcome, tensor)), where))
     if outcome is None or not holds:
         reason = (
-            f"SGLang 0.5.23's {architecture or 'model'} loader does not read this name"
+            f"{architecture or 'the model'}'s loader does not read this name"
             if outcome is None
             else "the attention layer holds no such scale parameter"
         )
