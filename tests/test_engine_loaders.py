@@ -36,6 +36,7 @@ from quantparams.checkpoint.engines.sglang_0_5_23_registry import REGISTERED
 from quantparams.checkpoint.engines.vllm_0_33_0_models import MODELS, ModelLoader, Step
 from quantparams.checkpoint.engines.vllm_0_33_0_registry import NATIVE
 from quantparams.checkpoint.name_table import CONFIG_FAMILIES
+from quantparams.checkpoint.scheme import read_configs
 from recorded_names import RECORDED
 
 
@@ -923,3 +924,61 @@ def test_sglang_granite_indexes_q_and_prob_names(tmp_path: Path) -> None:
     )
     assert failure(sglang) is not None
     assert failure(sglang)[0] == "KeyError"  # type: ignore[index]
+
+
+def test_sglang_internvl_reads_names_as_the_language_model_it_builds(tmp_path: Path) -> None:
+    # internvl.py builds the language model its `llm_config` names, stacks q/k/v for the Qwen
+    # models only, and indexes params_dict with every name; Qwen3's attention holds no scale.
+    def internvl(inner: str, layers: int = LAYERS) -> dict[str, Any]:
+        llm = {"architectures": [inner], "model_type": "qwen2", "num_hidden_layers": layers}
+        return engine_config(fp8_config(), "InternVLChatModel", model_type="internvl_chat", llm_config=llm)
+
+    def names(module: str) -> dict[str, str]:
+        return {kind: f"language_model.model.layers.{{layer}}.{module}.{kind}_scale" for kind in "kv"}
+
+    _, sglang, _ = inspect_views(
+        tmp_path / "qwen2", scale_tensors(names("self_attn.attn")), internvl("Qwen2ForCausalLM")
+    )
+    assert sources(sglang, "k") == ["checkpoint"] * LAYERS
+    _, sglang, _ = inspect_views(
+        tmp_path / "qwen2-lc", scale_tensors(names("self_attn")), internvl("Qwen2ForCausalLM")
+    )
+    assert failure(sglang) == (
+        "KeyError",
+        "'language_model.model.layers.0.self_attn.k_scale'",
+        "python/sglang/srt/models/internvl.py",
+    )
+    _, sglang, _ = inspect_views(
+        tmp_path / "qwen3", scale_tensors(names("self_attn.attn")), internvl("Qwen3ForCausalLM")
+    )
+    assert failure(sglang) == (
+        "KeyError",
+        "'language_model.model.layers.0.self_attn.attn.k_scale'",
+        "python/sglang/srt/models/internvl.py",
+    )
+    _, sglang, _ = inspect_views(
+        tmp_path / "internlm2", scale_tensors(names("attention.attn")), internvl("InternLM2ForCausalLM")
+    )
+    assert sources(sglang, "k") == ["checkpoint"] * LAYERS
+    _, sglang, _ = inspect_views(
+        tmp_path / "llama", scale_tensors(names("self_attn.attn")), internvl("LlamaForCausalLM")
+    )
+    assert failure(sglang) == (
+        "NotImplementedError",
+        "LlamaForCausalLM is not implemented.",
+        "python/sglang/srt/models/internvl.py",
+    )
+
+
+def test_a_language_model_config_of_internvl_gives_the_layer_count(tmp_path: Path) -> None:
+    # InternVL's config.json keeps the language model's settings in `llm_config`.
+    config = engine_config(
+        None, "InternVLChatModel", llm_config={"num_hidden_layers": 3, "architectures": ["Qwen2ForCausalLM"]}
+    )
+    write_named(tmp_path, scale_tensors(LLM_COMPRESSOR), config=config)
+    read = read_configs(tmp_path, [])
+    assert (read.num_hidden_layers, read.layers_source, read.text_architecture) == (
+        3,
+        "config.json llm_config.num_hidden_layers",
+        "Qwen2ForCausalLM",
+    )

@@ -1,8 +1,8 @@
 """What a checkpoint's configs say: the model's shape and its KV-cache quantization scheme.
 
 `config.json` gives `model_type`, `num_hidden_layers` and the head counts (in
-a multimodal config the ones in `text_config` win: the language model keeps
-the KV cache). The KV-cache scheme comes from the first config that declares
+a multimodal config the ones in `text_config`, or InternVL's `llm_config`, win:
+the language model keeps the KV cache). The KV-cache scheme comes from the first config that declares
 one:
 
 - compressed-tensors (llm-compressor): `quantization_config.kv_cache_scheme`,
@@ -73,13 +73,15 @@ class ModelConfig:
     quantization: Mapping[str, Any] | None = None
     # config.json's first `architectures` entry.
     architecture: str | None = None
-    # The language model's config: `text_config` over the top level.
+    # The language model's config: `text_config` (`llm_config`) over the top level.
     text: Mapping[str, Any] = attrs.Factory(dict)
     # False when a config file is there but cannot be read: what an engine
     # makes of the checkpoint is then unknown.
     readable: bool = True
     # Whether the folder has a config.json at all.
     found: bool = True
+    # The language model's own first `architectures` entry, where its config names one.
+    text_architecture: str | None = None
 
 
 def _load(folder: Path, name: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -107,11 +109,12 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
     config = _load(folder, CONFIG_NAME, problems) or {}
     modelopt = _load(folder, MODELOPT_NAME, problems)
     readable = len(problems) == before
-    text = config.get("text_config")
+    text_key = next((key for key in _TEXT_CONFIGS if isinstance(config.get(key), dict)), _TEXT_CONFIGS[0])
+    text = config.get(text_key)
 
     def setting(key: str) -> tuple[str, object]:
         if isinstance(text, dict) and key in text:
-            return f"text_config.{key}", text[key]
+            return f"{text_key}.{key}", text[key]
         return key, config.get(key)
 
     counts: dict[str, int | None] = {}
@@ -131,7 +134,7 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
         problems.append(Problem(CONFIG_NAME, f"{type_key} must be a string, got {describe(model_type)}"))
         model_type = None
 
-    family, scheme, quantization = "", None, _applying(config, text)
+    family, scheme, quantization = "", None, _applying(config, config.get("text_config"))
     if quantization is not None:
         family, scheme = _scheme(quantization)
         declared = quantization.get("kv_cache_scheme")
@@ -144,8 +147,7 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
     elif modelopt is not None:
         quantization = modelopt
         family, scheme = _modelopt(modelopt, f"{MODELOPT_NAME} quantization")
-    architectures = config.get("architectures")
-    architecture = architectures[0] if isinstance(architectures, list) and architectures else None
+    architecture = _first_architecture(config)
     return ModelConfig(
         model_type,
         counts["num_hidden_layers"],
@@ -155,11 +157,22 @@ def read_configs(folder: Path, problems: list[Problem]) -> ModelConfig:
         family,
         scheme,
         quantization,
-        architecture if isinstance(architecture, str) else None,
+        architecture,
         {**config, **text} if isinstance(text, dict) else config,
         readable,
         (folder / CONFIG_NAME).exists(),
+        _first_architecture(text) if isinstance(text, dict) else None,
     )
+
+
+# Where a multimodal config keeps its language model's: InternVL's is `llm_config`.
+_TEXT_CONFIGS = ("text_config", "llm_config")
+
+
+def _first_architecture(config: Mapping[str, Any]) -> str | None:
+    architectures = config.get("architectures")
+    first = architectures[0] if isinstance(architectures, list) and architectures else None
+    return first if isinstance(first, str) else None
 
 
 def _applying(config: dict[str, Any], text: object) -> dict[str, Any] | None:

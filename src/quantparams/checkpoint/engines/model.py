@@ -87,6 +87,8 @@ class LoadContext:
     parameters: frozenset[str]
     # Whether any quantization config applies (one of a family not modelled too).
     quantized: bool = False
+    # The language model's own architecture, where its config names one (InternVL's `llm_config`).
+    text_architecture: str | None = None
 
 
 @attrs.frozen

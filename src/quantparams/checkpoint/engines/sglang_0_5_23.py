@@ -32,6 +32,7 @@ from .sglang_0_5_23_paths import (
     ASKS_GET_CACHE_SCALE,
     ATTENTION_MODULES,
     CONFIG_CLASSES,
+    LANGUAGE_MODELS,
     LANGUAGE_STACKS,
     RENAMES,
 )
@@ -107,12 +108,19 @@ def _kind(tensor: str) -> str | None:
 
 def _load(tensor: str, context: LoadContext) -> Load:
     architecture = context.architecture or ""
-    refused = _refused_whatever_the_name(tensor, architecture, context.family)
+    refused = _refused_whatever_the_name(tensor, architecture, context)
     if refused is not None:
         return refused
-    loader = LOADERS[
-        ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
-    ]
+    language_models = LANGUAGE_MODELS.get(architecture)
+    if language_models is not None:
+        # The language model built decides the loader, its attention module and its scales.
+        holder = context.text_architecture or ""
+        loader = LOADERS[language_models[holder]]
+    else:
+        holder = architecture
+        loader = LOADERS[
+            ARCHITECTURES.get(architecture) or ("deepseek" if context.attention == "mla" else "llama")
+        ]
     kind = _kind(tensor)
     # The loader reads, and indexes params_dict with, the name as it renames it.
     for old, new in RENAMES.get(architecture, ()):
@@ -121,8 +129,8 @@ def _load(tensor: str, context: LoadContext) -> Load:
     # The scale must lie in the layer's attention module: elsewhere (an `mlp.k_proj.output_scale`)
     # the loader's rename names no parameter.
     module = _MODULE.search(tensor)
-    fits = module is not None and module[1] == ATTENTION_MODULES.get(architecture, "self_attn")
-    holds = architecture not in NO_SCALES and kind in context.parameters and fits
+    fits = module is not None and module[1] == ATTENTION_MODULES.get(holder, "self_attn")
+    holds = holder not in NO_SCALES and kind in context.parameters and fits
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
         return _skipped_if_one(architecture)
     if outcome in ("keyerror", "missing", "not_found") or (
@@ -140,18 +148,22 @@ def _load(tensor: str, context: LoadContext) -> Load:
     return Load("loaded", kind=kind)
 
 
-def _refused_whatever_the_name(tensor: str, architecture: str, family: str) -> Load | None:
+def _refused_whatever_the_name(tensor: str, architecture: str, context: LoadContext) -> Load | None:
     """The failure of a model whose loader fails on the checkpoint, whatever the scale's
-    spelling: one served by the Transformers backend, a language model laid out as its loader
-    does not read, a loader that asks a config for what only compressed-tensors' has."""
+    spelling: one served by the Transformers backend, one that builds no such language model,
+    a language model laid out as its loader does not read, a loader that asks a config for what
+    only compressed-tensors' has."""
     if _backend(architecture):
         return _transformers_backend(tensor)
     where = f"python/sglang/srt/models/{model_file(architecture)}"
+    inner = context.text_architecture or ""
+    if architecture in LANGUAGE_MODELS and inner not in LANGUAGE_MODELS[architecture]:
+        return Load("fails", failure=Failure("NotImplementedError", f"{inner} is not implemented.", where))
     expected, stack = LANGUAGE_STACKS.get(architecture), tensor_stack(tensor)
     if expected is not None and stack not in expected:
         message = f"'{stack}.…' (the loader reads the language model at {' or '.join(expected)})"
         return Load("fails", failure=Failure("KeyError", message, where))
-    config_class = CONFIG_CLASSES.get(family)
+    config_class = CONFIG_CLASSES.get(context.family)
     if architecture in ASKS_GET_CACHE_SCALE and config_class is not None:
         message = f"'{config_class}' object has no attribute 'get_cache_scale'"
         return Load("fails", failure=Failure("AttributeError", message, where))

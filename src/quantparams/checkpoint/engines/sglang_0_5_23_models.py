@@ -259,6 +259,7 @@ _MODEL_FILES = {
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl.py",
     "Qwen2VLForConditionalGeneration": "qwen2_vl.py",
     "MiniCPM3ForCausalLM": "minicpm3.py",
+    "InternVLChatModel": "internvl.py",
     "InternLM2ForCausalLM": "internlm2.py",
     "ChatGLMModel": "chatglm.py",
     "KimiVLForConditionalGeneration": "kimi_vl.py",

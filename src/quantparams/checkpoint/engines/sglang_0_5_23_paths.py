@@ -6,7 +6,14 @@ and the loaders that ask the quantization config of every name.
 
 from __future__ import annotations
 
-__all__ = ["ASKS_GET_CACHE_SCALE", "ATTENTION_MODULES", "CONFIG_CLASSES", "LANGUAGE_STACKS", "RENAMES"]
+__all__ = [
+    "ASKS_GET_CACHE_SCALE",
+    "ATTENTION_MODULES",
+    "CONFIG_CLASSES",
+    "LANGUAGE_MODELS",
+    "LANGUAGE_STACKS",
+    "RENAMES",
+]
 
 # Loaders that ask every name of the quantization config's `get_cache_scale`, which only
 # compressed-tensors' config has (models/granitemoehybrid.py): any other config class, by family,
@@ -42,5 +49,20 @@ LANGUAGE_STACKS = {
     "Gemma3ForConditionalGeneration": ("language_model.model.layers",),
     "LlavaForConditionalGeneration": ("language_model.model.layers",),
     "Mistral3ForConditionalGeneration": ("language_model.model.layers", "model.language_model.layers"),
+    # models/internvl.py renames no language-model name.
+    "InternVLChatModel": ("language_model.model.layers",),
     "DeepseekVL2ForCausalLM": ("language.model.layers",),
+}
+# Models whose loader depends on the language model their config names (`llm_config`): for each
+# language model built, the loader of its names. models/internvl.py stacks q/k/v for the Qwen
+# models only, and indexes params_dict with every name; the attention module and whether it
+# holds scales are the language model's own. Any other raises NotImplementedError.
+LANGUAGE_MODELS = {
+    "InternVLChatModel": {
+        "Qwen2ForCausalLM": "exact",
+        "Qwen3ForCausalLM": "exact",
+        "Qwen3MoeForCausalLM": "exact",
+        "GptOssForCausalLM": "exact",
+        "InternLM2ForCausalLM": "unstacked",
+    },
 }

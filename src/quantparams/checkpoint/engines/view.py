@@ -84,6 +84,7 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         attention,
         frozenset() if method is None else method.parameters,
         quantized=quantization is not None,
+        text_architecture=config.text_architecture,
     )
     keeps_cache = set(facts.layers)
     # Each layer's loaded scales by kind.
