@@ -4,17 +4,15 @@ One table, kept as data: `NAMINGS`. Each row is one naming convention: the
 end of a tensor name (a regular expression), the producer that writes it,
 which scale it holds (q, k, v, prob, or kv for the fused scale that serves
 both k and v), the parameter name vLLM's cache-scale mapper rewrites it to,
-the quantization configs under which that rewrite applies, and whether
-SGLang reads it.
+and the quantization configs under which that rewrite applies. What SGLang
+makes of a name is each model loader's own (`engines/sglang_0_5_23_models.py`).
 
 vLLM's side follows vLLM 0.33.0: `QuantizationConfig.get_cache_scale_mapper()`
 in `layers/quantization/base_config.py` (regular expressions, every one that
 matches applied in order, each to the name the previous ones left), plus the
 `output_scale` suffixes that `Fp8Config` (`fp8.py`) and `QuarkConfig`
 (`quark/quark.py`) add on top; `CompressedTensorsConfig` and the ModelOpt
-configs use the base rules alone there. SGLang's side follows
-`maybe_remap_kv_scale_name` (`model_loader/weight_utils.py`): the fused
-`.kv_scale`, `.k_scale` / `.v_scale` and the ModelOpt names.
+configs use the base rules alone there.
 
 A rewritten name is a scale parameter only when it ends in
 `.attn.{q,k,v,prob}_scale`, the attention layer's own parameters.

@@ -2,8 +2,8 @@
 
 `config.json` gives `model_type`, `num_hidden_layers` and the head counts (in
 a multimodal config the ones in `text_config`, or InternVL's `llm_config`, win:
-the language model keeps the KV cache). The KV-cache scheme comes from the first config that declares
-one:
+the language model keeps the KV cache). The KV-cache scheme comes from the
+first config that declares one:
 
 - compressed-tensors (llm-compressor): `quantization_config.kv_cache_scheme`,
   with `strategy` ("tensor", or "attn_head" for one scale per head) and

@@ -13,15 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = [
-    "ARCHITECTURES",
-    "LOADERS",
-    "NO_SCALES",
-    "Outcome",
-    "Spelling",
-    "model_file",
-    "spelling",
-]
+__all__ = ["ARCHITECTURES", "LOADERS", "NO_SCALES", "Outcome", "Spelling", "model_file", "spelling"]
 
 # The spellings of a scale's name that SGLang's loaders tell apart.
 Spelling = Literal["kv", "proj", "bare", "exact", "output", "q_output", "q", "prob", "other"]
