@@ -873,8 +873,11 @@ def test_sglang_kimi_and_deepseek_vl2_latent_attention_takes_no_name(tmp_path: P
     )
     assert (sglang.starts, sources(sglang, "k")) == (True, ["default"] * LAYERS)
     _, sglang, _ = inspect_views(tmp_path / "vl2-model", scale_tensors(MODELOPT), config)
-    assert failure(sglang) is not None
-    assert failure(sglang)[2] == "python/sglang/srt/models/deepseek_vl2.py"  # type: ignore[index]
+    assert failure(sglang) == (
+        "KeyError",
+        "'model.layers.…' (the loader reads the language model at language.model.layers)",
+        "python/sglang/srt/models/deepseek_vl2.py",
+    )
 
 
 def test_sglang_attention_modules_other_than_self_attn(tmp_path: Path) -> None:
@@ -897,7 +900,11 @@ def test_sglang_attention_modules_other_than_self_attn(tmp_path: Path) -> None:
         )
         elsewhere = {kind: f"{stack}.{{layer}}.self_attn.attn.{kind}_scale" for kind in "kv"}
         _, sglang, _ = inspect_views(tmp_path / f"{module}-elsewhere", scale_tensors(elsewhere), config)
-        assert failure(sglang) is not None
+        assert failure(sglang) == (
+            "KeyError",
+            f"'{stack}.0.self_attn.attn.k_scale'",
+            f"python/sglang/srt/models/{model_file(architecture)}",
+        )
     # llama.py's remap finds no Llama parameter for an `mlp` or `mixer` name, and skips it.
     for name in ("mlp.{kind}_proj.output_scale", "mixer.{kind}_proj.{kind}_scale"):
         names = {kind: f"model.layers.{{layer}}.{name}".replace("{kind}", kind) for kind in "kv"}
