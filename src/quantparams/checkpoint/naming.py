@@ -18,6 +18,7 @@ __all__ = [
     "ATTENTION_PARAMETER",
     "MAX_LAYERS",
     "NamedScale",
+    "layer_module",
     "looks_like_scale",
     "mapped_name",
     "name_scale",
@@ -195,6 +196,16 @@ def tensor_stack(tensor: str) -> str | None:
     """The first stack of layers in `tensor`'s name (`model.layers`), if it names one."""
     found = _LAYER.search(tensor)
     return None if found is None else found["stack"]
+
+
+def layer_module(tensor: str) -> str | None:
+    """The module of its layer `tensor` lies in (`self_attn` of `model.layers.3.self_attn.k_scale`),
+    if it names a layer of a stack and a module in it."""
+    found = _LAYER.search(tensor)
+    if found is None:
+        return None
+    module, dot, _ = tensor[found.end() :].partition(".")
+    return module if dot else None
 
 
 # What `might_be_scale` finds: every naming and every name `_LOOKS_LIKE_SCALE` takes has it.

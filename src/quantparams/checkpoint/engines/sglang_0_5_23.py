@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..naming import tensor_stack
+from ..naming import layer_module, tensor_stack
 from ..scheme import modelopt_fields
 from .checks import quark_kv_cache_config
 from .model import AttentionKind, Failure, Load, LoadContext, Release, ScaleMethod
@@ -90,8 +90,6 @@ def _methods(
 
 
 _STACKED = re.compile(r"\.([qkv])_proj\.")
-# The module a layer's scale lies in, right after the layer's number.
-_MODULE = re.compile(r"\.[0-9]+\.([^.]+)\.")
 # model_loader/weight_utils.py `maybe_remap_kv_scale_name`: Quark's names, replaced unchecked.
 _QUARK_NAMES = (
     (".q_proj.output_scale", ".attn.q_scale"),
@@ -128,8 +126,7 @@ def _load(tensor: str, context: LoadContext) -> Load:
     outcome = loader.get(spelling(tensor))
     # The scale must lie in the layer's attention module: elsewhere (an `mlp.k_proj.output_scale`)
     # the loader's rename names no parameter.
-    module = _MODULE.search(tensor)
-    fits = module is not None and module[1] == ATTENTION_MODULES.get(holder, "self_attn")
+    fits = layer_module(tensor) == ATTENTION_MODULES.get(holder, "self_attn")
     holds = holder not in NO_SCALES and kind in context.parameters and fits
     if outcome == "one" or (outcome == "placed_or_one" and not holds):
         return _skipped_if_one(architecture)
