@@ -61,7 +61,6 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
     """What `release` makes of the checkpoint, and where a failure lies (a tensor's path, or None)."""
     config = facts.config
     attention = attention_kind(release, config)
-
     backend = release.backend(config.architecture or "")
 
     def failed(
@@ -86,43 +85,10 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         quantized=quantization is not None,
         text_architecture=config.text_architecture,
     )
-    keeps_cache = set(facts.layers)
-    # Each layer's loaded scales by kind.
-    held: dict[int, dict[str, ScaleView]] = {}
-    ignored: list[Ignored] = []
-    heads = (config.num_attention_heads, config.num_key_value_heads)
-    # What the release makes of a name is the same in every layer of a stack.
-    loads: dict[tuple[str, str], Load] = {}
-    for scale in facts.scales:
-        named = scale.named
-        key = named.stack, named.rest
-        load = loads.get(key)
-        if load is None:
-            load = loads[key] = release.load(named.tensor, context)
-        if load.outcome == "fails" and load.failure is not None:
-            return failed(load.failure, method, scale.where)
-        if load.value_check is not None and scale.values is not None:
-            refused = load.value_check(named.tensor, scale.values)
-            if refused is not None:
-                return failed(refused, method, scale.where)
-        kind = load.kind
-        if load.outcome != "loaded" or method is None or kind is None or scale.values is None:
-            ignored.append(Ignored(named.layer, named.kind, scale.where, load.reason))
-            continue
-        layer = named.layer
-        if layer not in keeps_cache:
-            reason = f"layer {layer} keeps no KV cache"
-            ignored.append(Ignored(layer, named.kind, scale.where, reason))
-            continue
-        values = release.accept(method, kind, scale.shape, scale.values, heads)
-        if isinstance(values, Failure):
-            return failed(values, method, scale.where)
-        per_head = values if len(values) > 1 else None
-        # Loaded twice, the later one stays.
-        loaded = held.get(layer)
-        if loaded is None:
-            loaded = held[layer] = {}
-        loaded[kind] = ScaleView(max(values), "checkpoint", named.tensor, per_head)
+    try:
+        held, ignored = _loaded(release, facts, context, method)
+    except _Refused as refused:
+        return failed(refused.failure, method, refused.where)
     fp8_by_default = release.fp8_by_default(quantization, config.family, attention)
     layers, failure, fp8_failure = _settled(method, facts.layers, held, fp8_by_default)
     if failure is not None:
@@ -135,7 +101,7 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         None,
         name,
         layers,
-        tuple(ignored),
+        ignored,
         parameters=context.parameters,
         fp8_by_default=fp8_by_default,
         fp8_failure=fp8_failure,
@@ -143,6 +109,59 @@ def engine_view(release: Release, facts: CheckpointFacts) -> tuple[EngineView, s
         backend=backend,
     )
     return view, None
+
+
+class _Refused(Exception):
+    """The failure a scale tensor stops the engine with, and the tensor's path."""
+
+    def __init__(self, failure: Failure, where: str) -> None:
+        super().__init__(failure.message)
+        self.failure, self.where = failure, where
+
+
+def _loaded(
+    release: Release, facts: CheckpointFacts, context: LoadContext, method: ScaleMethod | None
+) -> tuple[dict[int, dict[str, ScaleView]], tuple[Ignored, ...]]:
+    """Each layer's loaded scales by kind, and the scale tensors no layer takes; raises `_Refused`
+    for the first tensor the engine stops at."""
+    config = facts.config
+    keeps_cache = set(facts.layers)
+    held: dict[int, dict[str, ScaleView]] = {}
+    ignored: list[Ignored] = []
+    heads = (config.num_attention_heads, config.num_key_value_heads)
+    # What the release makes of a name is the same in every layer of a stack.
+    loads: dict[tuple[str, str], Load] = {}
+    for scale in facts.scales:
+        named = scale.named
+        key = named.stack, named.rest
+        load = loads.get(key)
+        if load is None:
+            load = loads[key] = release.load(named.tensor, context)
+        if load.outcome == "fails" and load.failure is not None:
+            raise _Refused(load.failure, scale.where)
+        if load.value_check is not None and scale.values is not None:
+            refused = load.value_check(named.tensor, scale.values)
+            if refused is not None:
+                raise _Refused(refused, scale.where)
+        kind = load.kind
+        if load.outcome != "loaded" or method is None or kind is None or scale.values is None:
+            ignored.append(Ignored(named.layer, named.kind, scale.where, load.reason))
+            continue
+        layer = named.layer
+        if layer not in keeps_cache:
+            reason = f"layer {layer} keeps no KV cache"
+            ignored.append(Ignored(layer, named.kind, scale.where, reason))
+            continue
+        values = release.accept(method, kind, scale.shape, scale.values, heads)
+        if isinstance(values, Failure):
+            raise _Refused(values, scale.where)
+        per_head = values if len(values) > 1 else None
+        # Loaded twice, the later one stays.
+        loaded = held.get(layer)
+        if loaded is None:
+            loaded = held[layer] = {}
+        loaded[kind] = ScaleView(max(values), "checkpoint", named.tensor, per_head)
+    return held, tuple(ignored)
 
 
 # A layer with no scale loaded; never changed.
